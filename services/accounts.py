@@ -1,0 +1,206 @@
+"""Accounts: sign-up, sign-in, users made by staff or the CLI, and API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import zoneinfo
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+
+from services import outbox
+from services.db import db, utcnow
+from services.errors import InvalidCredentials, ValidationFailed
+from services.models import ApiToken, Role, User
+from services.notifications import Message, base_url, handles
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 256
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
+# Verified against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    password: str
+    timezone: str = "UTC"
+
+
+@cache
+def timezones() -> tuple[str, ...]:
+    """The IANA time zone names a user may pick, sorted."""
+    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[str, str, str, str]:
+    errors: dict[str, list[str]] = {}
+    name = " ".join(name.split())
+    if not name:
+        errors["name"] = ["Enter your name."]
+    elif len(name) > 120:
+        errors["name"] = ["Use at most 120 characters."]
+    try:
+        email = normalise_email(validate_email(email, check_deliverability=False).normalized)
+    except EmailNotValidError as exc:
+        errors["email"] = [str(exc)]
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        errors["password"] = [f"Use at most {MAX_PASSWORD_LENGTH} characters."]
+    if timezone not in timezones():
+        errors["timezone"] = ["Pick a time zone from the list."]
+    if "email" not in errors and find_by_email(email) is not None:
+        errors["email"] = ["An account with this email already exists. Sign in instead."]
+    if errors:
+        raise ValidationFailed("Some fields need attention.", errors)
+    return name, email, password, timezone
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def create_user(
+    *,
+    email: str,
+    password: str,
+    role: str,
+    name: str | None = None,
+    timezone: str = "UTC",
+    expertise: list[str] | None = None,
+    review_capacity: int = 5,
+) -> User:
+    """Make a user of any role. Raises ValidationFailed."""
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed.field("role", f"Role must be one of {', '.join(r for r in Role)}.")
+    name, email, password, timezone = _validated(
+        name=name or email.split("@")[0], email=email, password=password, timezone=timezone
+    )
+    user = User(
+        email=email,
+        name=name,
+        role=role,
+        timezone=timezone,
+        password_hash=hash_password(password),
+        expertise=sorted({tag.strip().lower() for tag in expertise or [] if tag.strip()}),
+        review_capacity=review_capacity,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def register_learner(registration: Registration) -> User:
+    """Sign a learner up and queue their welcome email. Raises ValidationFailed."""
+    user = create_user(
+        email=registration.email,
+        password=registration.password,
+        role=Role.LEARNER,
+        name=registration.name,
+        timezone=registration.timezone,
+    )
+    outbox.record("account.registered", user_id=user.id)
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """The active user with this email and password. Raises InvalidCredentials, the same for all."""
+    user = find_by_email(email)
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None or not user.active:
+        raise InvalidCredentials("The email or password is not right.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """The user a session cookie names, if the session is still current (see User.get_id)."""
+    user_id, _, version = session_id.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_version != int(version) or not user.active:
+        return None
+    return user
+
+
+def _token_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def issue_token(user: User, ttl: dt.timedelta) -> tuple[str, ApiToken]:
+    """A new bearer token for ``user``; the secret is returned once and only its hash is kept."""
+    secret = secrets.token_urlsafe(32)
+    token = ApiToken(user=user, token_hash=_token_hash(secret), expires_at=utcnow() + ttl)
+    db.session.add(token)
+    db.session.flush()
+    return secret, token
+
+
+def user_for_token(secret: str) -> User | None:
+    """The user behind a live (unexpired, unrevoked) token, else None."""
+    row = db.session.execute(
+        select(ApiToken, User)
+        .join(User, ApiToken.user_id == User.id)
+        .where(
+            ApiToken.token_hash == _token_hash(secret),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > utcnow(),
+            User.active.is_(True),
+        )
+    ).first()
+    return row[1] if row else None
+
+
+def revoke_token(secret: str) -> None:
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(secret)))
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = utcnow()
+        db.session.flush()
+
+
+def count_users(role: str | None = None) -> int:
+    query = select(func.count(User.id))
+    if role:
+        query = query.where(User.role == role)
+    return db.session.scalar(query) or 0
+
+
+@handles("account.registered")
+def _welcome(payload: dict[str, Any]) -> list[Message]:
+    user = db.session.get(User, payload["user_id"])
+    if user is None:
+        return []
+    return [
+        Message(
+            user=user,
+            kind="welcome",
+            title="Welcome to Career Services",
+            body="Book a mock interview or upload your résumé for review when you are ready.",
+            link=f"{base_url()}/dashboard",
+            email_template="welcome",
+        )
+    ]

@@ -1,0 +1,38 @@
+"""Domain errors. `web` turns them into problem responses or form errors, `workers` into retries."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A rule of the domain was not met; ``code`` is the stable machine word of API.md."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str, errors: dict[str, list[str]] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    code = "validation_error"
+
+    @classmethod
+    def field(cls, name: str, message: str) -> ValidationFailed:
+        return cls(message, {name: [message]})
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class InvalidCredentials(DomainError):
+    code = "invalid_credentials"

@@ -1,0 +1,69 @@
+"""The JSON API under /api/v1, documented by flask-smorest into the served OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_smorest import Api as SmorestApi
+from werkzeug.exceptions import HTTPException
+
+from web.problems import ProblemSchema, flatten_webargs, problem
+
+
+class Api(SmorestApi):  # type: ignore[misc]
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        # flask-smorest registers this for the whole app; errors.py re-registers the app-wide one.
+        from web.errors import handle_http_exception
+
+        return handle_http_exception(error)
+
+
+api = Api()
+
+
+def webargs_problem(error: HTTPException) -> Any:
+    """A webargs/marshmallow failure as a problem: malformed JSON 400, invalid fields 422."""
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors") or {}
+    flat = flatten_webargs(messages)
+    if error.code == 400 and any("Invalid JSON" in m for ms in flat.values() for m in ms):
+        return problem(400, "malformed_json", "The request body is not valid JSON.")
+    if error.code == 422:
+        return problem(
+            422, "validation_error", "Some fields are missing or not valid.", errors=flat
+        )
+    return None
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("API_TITLE", "Career Services API")
+    app.config.setdefault("API_VERSION", "1.0.0")
+    app.config.setdefault("OPENAPI_VERSION", "3.1.0")
+    app.config.setdefault("OPENAPI_URL_PREFIX", "/api/v1")
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": "Mock interviews, résumé reviews and notifications. Errors are RFC "
+                "9457 problem details with a stable `code`.",
+            },
+            "servers": [{"url": "/"}],
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer"},
+                }
+            },
+        },
+    )
+    api.init_app(app)
+    from web.api import auth, catalog
+    from web.extensions import csrf
+
+    for module in (auth, catalog):
+        # Bearer tokens, not cookies, authenticate the API, so there is nothing to forge.
+        csrf.exempt(module.bp)
+        api.register_blueprint(module.bp)

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app, g
+from flask_smorest import Blueprint
+
+from services import accounts
+from services.db import db
+from services.errors import InvalidCredentials
+from web.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
+from web.api.security import bearer_secret, current_user, token_required
+from web.extensions import limiter
+from web.problems import PROBLEM_TYPE, ApiProblem, ProblemSchema
+
+bp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller.")
+
+
+def _login_limit() -> str:
+    return str(current_app.config["LOGIN_RATE_LIMIT"])
+
+
+@bp.route("/auth/token", methods=["POST"])
+@limiter.limit(_login_limit, deduct_when=lambda response: bool(g.get("login_failed")))
+@bp.arguments(TokenRequestSchema)
+@bp.response(201, TokenSchema)
+@bp.alt_response(
+    401,
+    schema=ProblemSchema,
+    content_type=PROBLEM_TYPE,
+    description="`invalid_credentials`: the email or password is not right.",
+)
+@bp.alt_response(
+    429,
+    schema=ProblemSchema,
+    content_type=PROBLEM_TYPE,
+    description="`rate_limited`: too many failed attempts; try again later.",
+)
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    """Exchange an email and password for a bearer token."""
+    try:
+        user = accounts.authenticate(body["email"], body["password"])
+    except InvalidCredentials as exc:
+        g.login_failed = True
+        raise ApiProblem(401, exc.code, exc.detail) from exc
+    ttl = dt.timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+    secret, token = accounts.issue_token(user, ttl)
+    db.session.commit()
+    return {"token": secret, "expires_at": token.expires_at}
+
+
+@bp.route("/auth/token", methods=["DELETE"])
+@token_required(bp)
+@bp.response(204)
+def revoke_token() -> None:
+    """Revoke the token used for this request; it stops working at once."""
+    secret = bearer_secret()
+    assert secret is not None  # token_required checked it
+    accounts.revoke_token(secret)
+    db.session.commit()
+
+
+@bp.route("/me")
+@token_required(bp)
+@bp.response(200, MeSchema)
+def me() -> Any:
+    """The caller's own account."""
+    return current_user()

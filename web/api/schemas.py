@@ -1,0 +1,58 @@
+"""Marshmallow schemas of the API's requests and responses (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+_pages: dict[type[Schema], type[Schema]] = {}
+
+
+def page_schema(item: type[Schema]) -> type[Schema]:
+    """The list envelope of API.md: {"items": [...], "next_cursor": "..." | null}."""
+    if item not in _pages:
+        name = item.__name__.removesuffix("Schema") + "PageSchema"
+        _pages[item] = Schema.from_dict(
+            {
+                "items": fields.List(fields.Nested(item), required=True),
+                "next_cursor": fields.String(required=True, allow_none=True),
+            },
+            name=name,
+        )
+    return _pages[item]
+
+
+class TokenRequestSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    password = fields.String(
+        required=True, validate=validate.Length(min=1, max=1024), load_only=True
+    )
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+class MeSchema(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(["learner", "coach", "staff"]))
+    timezone = fields.String(required=True)
+
+
+class InterviewTypeSchema(Schema):
+    slug = fields.String(required=True)
+    name = fields.String(required=True)
+    duration_minutes = fields.Integer(required=True)
+    description = fields.String(required=True)
+
+
+class CoachSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    expertise = fields.List(fields.String(), required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length
+
+from services import accounts
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class SignUpForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(
+        "Password",
+        validators=[
+            DataRequired(),
+            Length(
+                min=accounts.MIN_PASSWORD_LENGTH,
+                max=accounts.MAX_PASSWORD_LENGTH,
+                message=f"Use {accounts.MIN_PASSWORD_LENGTH} to {accounts.MAX_PASSWORD_LENGTH} "
+                "characters.",
+            ),
+        ],
+        description=f"At least {accounts.MIN_PASSWORD_LENGTH} characters. A passphrase works well.",
+    )
+    timezone = SelectField(
+        "Time zone",
+        validators=[DataRequired()],
+        default="UTC",
+        validate_choice=True,
+        description="Times are shown in this zone. We picked your browser's.",
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [(tz, tz.replace("_", " ")) for tz in accounts.timezones()]

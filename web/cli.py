@@ -1,0 +1,65 @@
+"""Commands: `flask --app wsgi users create ...` and `flask --app wsgi seed-demo`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from services import accounts, demo
+from services.db import db
+from services.errors import ValidationFailed
+
+users = AppGroup("users", help="Manage user accounts.")
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--role", required=True, type=click.Choice(["learner", "coach", "staff"]))
+@click.option("--name", default=None)
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--expertise", default="", help="Comma-separated tags, for coaches: ml,python")
+@click.option("--capacity", default=5, show_default=True, help="Open reviews a coach can hold.")
+def create_user(
+    email: str,
+    password: str,
+    role: str,
+    name: str | None,
+    timezone: str,
+    expertise: str,
+    capacity: int,
+) -> None:
+    """Make a user and print its id."""
+    try:
+        user = accounts.create_user(
+            email=email,
+            password=password,
+            role=role,
+            name=name,
+            timezone=timezone,
+            expertise=[tag for tag in expertise.split(",") if tag.strip()],
+            review_capacity=capacity,
+        )
+    except ValidationFailed as exc:
+        db.session.rollback()
+        for field, messages in exc.errors.items():
+            click.echo(f"error: {field}: {' '.join(messages)}", err=True)
+        raise SystemExit(1) from exc
+    db.session.commit()
+    click.echo(user.id)
+
+
+@click.command("seed-demo")
+def seed_demo() -> None:
+    """Load the FAQ, interview types and demo users with availability (idempotent)."""
+    demo_users = demo.seed_demo()
+    db.session.commit()
+    click.echo("Demo data loaded. Sign in with:")
+    for user in demo_users:
+        click.echo(f"  {user.role:<8} {user.email:<28} {user.password}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(users)
+    app.cli.add_command(seed_demo)

@@ -1,0 +1,97 @@
+"""The public site (home, FAQ) and the health endpoints."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+from flask import Blueprint, abort, current_app, render_template
+from flask_login import login_required
+from sqlalchemy import text
+
+from services import faq
+from services.db import db
+from web.problems import problem
+
+bp = Blueprint("public", __name__)
+
+
+@bp.route("/")
+def home() -> str:
+    return render_template(
+        "public/home.html",
+        services=faq.get_page(faq.CAREER_SERVICES_SLUG),
+        article=faq.get_page(faq.FAQ_SLUG),
+    )
+
+
+@bp.route("/faq")
+def faq_page() -> str:
+    page = faq.get_page(faq.FAQ_SLUG)
+    if page is None:
+        abort(404)
+    json_ld = {
+        "@context": "https://schema.org",
+        "@type": "FAQPage",
+        "name": page.title,
+        "mainEntity": [
+            {
+                "@type": "Question",
+                "name": entry.question,
+                "acceptedAnswer": {"@type": "Answer", "text": entry.answer},
+            }
+            for entry in page.entries
+        ],
+    }
+    # Escape "<" so no answer text can close the script element.
+    json_ld_text = json.dumps(json_ld, ensure_ascii=False).replace("<", "\\u003c")
+    return render_template(
+        "public/faq.html",
+        page=page,
+        json_ld=json_ld_text,
+        services=faq.get_page(faq.CAREER_SERVICES_SLUG),
+    )
+
+
+@bp.route("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def _check_database() -> None:
+    db.session.execute(text("SELECT 1"))
+
+
+def _check_redis() -> None:
+    client = redis.Redis.from_url(
+        current_app.config["REDIS_URL"], socket_connect_timeout=1, socket_timeout=1
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+@bp.route("/readyz")
+def readyz() -> Any:
+    checks: dict[str, str] = {}
+    failing: list[str] = []
+    for name, check in (("database", _check_database), ("redis", _check_redis)):
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready
+            checks[name] = f"error: {type(exc).__name__}"
+            failing.append(name)
+    if failing:
+        return problem(
+            503, "not_ready", f"Not ready: {', '.join(failing)} is not answering.", checks=checks
+        )
+    return {"status": "ok", "checks": checks}
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard() -> str:
+    return render_template("public/dashboard.html")

@@ -29,17 +29,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     app.jinja_env.add_extension("jinja2.ext.do")
+    from web import formatting
+
+    formatting.init_app(app)
     services.init_app(app)
     _init_extensions(app)
     _init_dispatch(app)
 
-    from web import api, auth, cli, errors, public, security_headers
+    from web import api, auth, cli, coach, errors, learner, public, security_headers, staff
 
     errors.init_app(app)
     api.init_app(app)  # registers flask-smorest's error handler; ours below takes precedence
     errors.init_app(app)
     public.init_app(app)
     auth.init_app(app)
+    learner.init_app(app)
+    coach.init_app(app)
+    staff.init_app(app)
     security_headers.init_app(app)
     cli.init_app(app)
     return app

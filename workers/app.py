@@ -12,7 +12,7 @@ import services
 from services import outbox
 from services.db import db
 
-TASK_MODULES = ["workers.notifications", "workers.outbox"]
+TASK_MODULES = ["workers.notifications", "workers.outbox", "workers.bookings", "workers.resumes"]
 
 BEAT_SCHEDULE = {
     # The relay hands over what a stopped broker or a dead process left behind.

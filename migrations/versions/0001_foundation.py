@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-26 23:01:19.906951
+Create Date: 2026-11-26 23:07:26.742882
 
 """
 from alembic import op
@@ -90,6 +90,20 @@ def upgrade():
     )
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_token_user_id'), ['user_id'], unique=False)
+
+    op.create_table('availability_exception',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('coach_id', sa.Integer(), nullable=False),
+    sa.Column('start_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('end_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('available', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.CheckConstraint('start_at < end_at', name=op.f('ck_availability_exception_window')),
+    sa.ForeignKeyConstraint(['coach_id'], ['user.id'], name=op.f('fk_availability_exception_coach_id_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_availability_exception'))
+    )
+    with op.batch_alter_table('availability_exception', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_availability_exception_coach_id'), ['coach_id'], unique=False)
 
     op.create_table('availability_rule',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -179,6 +193,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_availability_rule_coach_id'))
 
     op.drop_table('availability_rule')
+    with op.batch_alter_table('availability_exception', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_availability_exception_coach_id'))
+
+    op.drop_table('availability_exception')
     with op.batch_alter_table('api_token', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_token_user_id'))
 

@@ -42,3 +42,19 @@ class AvailabilityRule(Model):
     end_time: Mapped[dt.time]
 
     coach: Mapped[User] = relationship()
+
+
+class AvailabilityException(Model):
+    """A dated change to a coach's weekly availability: time off, or extra hours."""
+
+    __tablename__ = "availability_exception"
+    __table_args__ = (CheckConstraint("start_at < end_at", name="window"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]
+    available: Mapped[bool] = mapped_column(default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    coach: Mapped[User] = relationship()

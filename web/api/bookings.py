@@ -1,0 +1,5 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+bp = Blueprint("api_bookings", __name__, url_prefix="/api/v1", description="bookings")

@@ -1,0 +1,1 @@
+from web.coach import bp  # noqa: F401

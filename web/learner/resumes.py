@@ -1,0 +1,1 @@
+from web.learner import bp  # noqa: F401

@@ -1,0 +1,1 @@
+from web.staff import bp  # noqa: F401

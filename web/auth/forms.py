@@ -6,6 +6,15 @@ from wtforms.validators import DataRequired, Email, Length
 
 from services import accounts
 
+_PASSWORD_LENGTH = Length(
+    min=accounts.MIN_PASSWORD_LENGTH,
+    max=accounts.MAX_PASSWORD_LENGTH,
+    message=f"Use {accounts.MIN_PASSWORD_LENGTH} to {accounts.MAX_PASSWORD_LENGTH} characters.",
+)
+_PASSWORD_HINT = (
+    f"At least {accounts.MIN_PASSWORD_LENGTH} characters; any characters; a passphrase works well."
+)
+
 
 class SignInForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
@@ -16,17 +25,7 @@ class SignUpForm(FlaskForm):
     name = StringField("Full name", validators=[DataRequired(), Length(max=120)])
     email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
     password = PasswordField(
-        "Password",
-        validators=[
-            DataRequired(),
-            Length(
-                min=accounts.MIN_PASSWORD_LENGTH,
-                max=accounts.MAX_PASSWORD_LENGTH,
-                message=f"Use {accounts.MIN_PASSWORD_LENGTH} to {accounts.MAX_PASSWORD_LENGTH} "
-                "characters.",
-            ),
-        ],
-        description=f"At least {accounts.MIN_PASSWORD_LENGTH} characters. A passphrase works well.",
+        "Password", validators=[DataRequired(), _PASSWORD_LENGTH], description=_PASSWORD_HINT
     )
     timezone = SelectField(
         "Time zone",
@@ -39,3 +38,22 @@ class SignUpForm(FlaskForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = [(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[DataRequired(), Length(max=32)],
+        description="The 6 digits from your authenticator app, or one of your recovery codes.",
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField(
+        "New password", validators=[DataRequired(), _PASSWORD_LENGTH], description=_PASSWORD_HINT
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A form that is only a button (with its CSRF token)."""

@@ -1,24 +1,41 @@
-"""Sign-up, sign-in and sign-out for the browser (Flask-Login session, CSRF-protected forms)."""
+"""Sign-up, sign-in (with two-factor), sign-out and account security, for the browser."""
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from services import accounts
+from services import accounts, mfa
 from services.db import db
 from services.errors import InvalidCredentials, ValidationFailed
-from web.auth.forms import SignInForm, SignUpForm
+from services.models import User
+from web.auth.forms import ChangePasswordForm, CodeForm, ConfirmForm, SignInForm, SignUpForm
 from web.extensions import limiter
 
 bp = Blueprint("auth", __name__)
 
+PENDING_KEY = "pending_sign_in"
+PENDING_SECONDS = 300  # time to enter the second factor after the password
 
-def _safe_next(default: str) -> str:
-    target = request.args.get("next", "")
+
+def _safe_next(target: str | None, default: str) -> str:
+    target = target or ""
     parts = urlsplit(target)
     # Only same-site paths: no scheme, no host, no protocol-relative "//evil".
     if target.startswith("/") and not target.startswith("//") and not parts.netloc:
@@ -30,8 +47,52 @@ def _login_limit() -> str:
     return str(current_app.config["LOGIN_RATE_LIMIT"])
 
 
+def _failed() -> bool:
+    return bool(g.get("login_failed"))
+
+
+def _complete_sign_in(user: User, next_url: str | None = None) -> Response:
+    session.clear()  # a fresh session at the change of privilege
+    login_user(user)
+    now = int(time.time())
+    session["auth_at"] = session["seen_at"] = now
+    flash(f"Welcome back, {user.name}.", "success")
+    return redirect(_safe_next(next_url, url_for("public.dashboard")))
+
+
+def _pending_user() -> tuple[User, dict[str, Any]] | None:
+    """The user who gave the right password and still owes a second factor (or enrolment)."""
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict) or time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    user = db.session.get(User, pending.get("user_id"))
+    if user is None or not user.active or user.session_version != pending.get("version"):
+        return None
+    return user, pending
+
+
+@bp.before_app_request
+def _enforce_session_timeouts() -> Response | None:
+    if not current_user.is_authenticated:
+        return None
+    now = time.time()
+    idle = current_app.config["SESSION_IDLE_MINUTES"] * 60
+    absolute = current_app.config["SESSION_ABSOLUTE_HOURS"] * 3600
+    auth_at, seen_at = session.get("auth_at", 0), session.get("seen_at", 0)
+    if now - seen_at > idle or now - auth_at > absolute:
+        logout_user()
+        session.clear()
+        if request.path.startswith("/api/"):
+            return None
+        flash("Your session ended. Please sign in again.", "info")
+        return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+    session["seen_at"] = int(now)
+    return None
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda r: bool(g.get("login_failed")))
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda r: _failed())
 def sign_in() -> str | Response | tuple[str, int]:
     if current_user.is_authenticated:
         return redirect(url_for("public.dashboard"))
@@ -45,10 +106,166 @@ def sign_in() -> str | Response | tuple[str, int]:
             form.password.errors = [exc.detail]
             return render_template("auth/sign_in.html", form=form), 401
         db.session.commit()
-        login_user(user)
-        flash(f"Welcome back, {user.name}.", "success")
-        return redirect(_safe_next(url_for("public.dashboard")))
+        next_url = request.args.get("next")
+        if user.mfa_enabled or mfa.required_for(user):
+            session[PENDING_KEY] = {
+                "user_id": user.id,
+                "version": user.session_version,
+                "at": time.time(),
+                "next": _safe_next(next_url, ""),
+            }
+            if user.mfa_enabled:
+                return redirect(url_for("auth.two_factor"))
+            return redirect(url_for("auth.two_factor_setup"))
+        return _complete_sign_in(user, next_url)
     return render_template("auth/sign_in.html", form=form)
+
+
+@bp.route("/sign-in/two-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda r: _failed())
+def two_factor() -> str | Response | tuple[str, int]:
+    pending = _pending_user()
+    if pending is None or not pending[0].mfa_enabled:
+        flash("Please sign in again.", "info")
+        return redirect(url_for("auth.sign_in"))
+    user, state = pending
+    form = CodeForm()
+    if form.validate_on_submit():
+        if mfa.verify(user, form.code.data or ""):
+            db.session.commit()
+            return _complete_sign_in(user, state.get("next"))
+        g.login_failed = True
+        db.session.rollback()
+        form.code.errors = ["That code is not right."]
+        return render_template("auth/two_factor.html", form=form), 401
+    return render_template("auth/two_factor.html", form=form)
+
+
+@bp.route("/account/two-factor/setup", methods=["GET", "POST"])
+def two_factor_setup() -> str | Response | tuple[str, int]:
+    """Set up an authenticator app: for a signed-in user, or for staff finishing their sign-in."""
+    pending = None if current_user.is_authenticated else _pending_user()
+    if current_user.is_authenticated:
+        user: User = current_user._get_current_object()
+    elif pending is not None:
+        user = pending[0]
+    else:
+        return redirect(url_for("auth.sign_in"))
+    if user.mfa_enabled and not pending:
+        flash("Two-factor sign-in is already on.", "info")
+        return redirect(url_for("auth.security"))
+    form = CodeForm()
+    if form.validate_on_submit() and user.totp_secret:
+        try:
+            codes = mfa.confirm_enrolment(user, form.code.data or "")
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form.code.errors = exc.errors.get("code", [exc.detail])
+            status = 422
+        else:
+            db.session.commit()
+            if pending is not None:
+                login_user(user)
+                next_url = pending[1].get("next") or url_for("public.dashboard")
+                session.pop(PENDING_KEY, None)
+                session["auth_at"] = session["seen_at"] = int(time.time())
+            else:
+                next_url = url_for("auth.security")
+            return render_template("auth/recovery_codes.html", codes=codes, next_url=next_url)
+    else:
+        status = 200 if not form.is_submitted() else 422
+        if not user.totp_secret:  # keep an unconfirmed secret: the app may have scanned it
+            mfa.start_enrolment(user)
+            db.session.commit()
+    uri = mfa.provisioning_uri(user)
+    return render_template(
+        "auth/two_factor_setup.html",
+        form=form,
+        secret=user.totp_secret,
+        qr_svg=mfa.qr_svg(uri),
+        required=mfa.required_for(user),
+    ), status
+
+
+@bp.route("/account/security", methods=["GET"])
+@login_required
+def security() -> str:
+    return render_template(
+        "auth/security.html",
+        password_form=ChangePasswordForm(),
+        confirm_form=ConfirmForm(),
+        remaining_codes=mfa.remaining_recovery_codes(current_user),
+        mfa_required=mfa.required_for(current_user),
+    )
+
+
+@bp.route("/account/password", methods=["POST"])
+@login_required
+def change_password() -> str | Response | tuple[str, int]:
+    form = ChangePasswordForm()
+    user: User = current_user._get_current_object()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(
+                user, form.current_password.data or "", form.new_password.data or ""
+            )
+        except ValidationFailed as exc:
+            db.session.rollback()
+            for name, messages in exc.errors.items():
+                getattr(form, name).errors = list(messages)
+        else:
+            db.session.commit()
+            # This session carries on under the new version; every other one has ended.
+            login_user(user)
+            flash("Password changed. You were signed out everywhere else.", "success")
+            return redirect(url_for("auth.security"))
+    return render_template(
+        "auth/security.html",
+        password_form=form,
+        confirm_form=ConfirmForm(),
+        remaining_codes=mfa.remaining_recovery_codes(user),
+        mfa_required=mfa.required_for(user),
+    ), 422
+
+
+@bp.route("/account/sign-out-everywhere", methods=["POST"])
+@login_required
+def sign_out_everywhere() -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    user: User = current_user._get_current_object()
+    accounts.sign_out_everywhere(user)
+    db.session.commit()
+    login_user(user)
+    flash("Every other session and every API token has been signed out.", "success")
+    return redirect(url_for("auth.security"))
+
+
+@bp.route("/account/two-factor/disable", methods=["POST"])
+@login_required
+def two_factor_disable() -> Response:
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        mfa.disable(current_user._get_current_object())
+    except ValidationFailed as exc:
+        flash(exc.detail, "error")
+        return redirect(url_for("auth.security"))
+    db.session.commit()
+    flash("Two-factor sign-in is off.", "info")
+    return redirect(url_for("auth.security"))
+
+
+@bp.route("/account/two-factor/recovery-codes", methods=["POST"])
+@login_required
+def recovery_codes() -> str | Response:
+    if not ConfirmForm().validate_on_submit() or not current_user.mfa_enabled:
+        abort(400)
+    codes = mfa.regenerate_recovery_codes(current_user._get_current_object())
+    db.session.commit()
+    return render_template(
+        "auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security")
+    )
 
 
 @bp.route("/sign-up", methods=["GET", "POST"])
@@ -72,7 +289,9 @@ def sign_up() -> str | Response | tuple[str, int]:
                 getattr(form, name).errors = list(messages)
             return render_template("auth/sign_up.html", form=form), 422
         db.session.commit()
+        session.clear()
         login_user(user)
+        session["auth_at"] = session["seen_at"] = int(time.time())
         flash("Your account is ready. We sent you a welcome email.", "success")
         return redirect(url_for("public.dashboard"))
     status = 422 if form.is_submitted() else 200
@@ -83,5 +302,6 @@ def sign_up() -> str | Response | tuple[str, int]:
 @login_required
 def sign_out() -> Response:
     logout_user()
+    session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("public.home"))

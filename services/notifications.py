@@ -1,20 +1,140 @@
-"""Turning domain events into in-app notifications and emails, each at most once per recipient."""
+"""Turning domain events into in-app notifications and emails, each at most once per recipient.
+
+A domain module registers a handler per event (``@handles("booking.confirmed")``) that returns
+the ``Message``s to send. ``process_event`` (run by a worker after the commit) turns them into
+``Notification`` rows (in-app, always) and ``Delivery`` rows (email, unless the recipient turned
+that kind off). Both carry a unique key per (recipient, event, kind), so a task that runs twice
+changes the world once. A delivery is claimed before it is sent and never sent again once claimed:
+a worker that dies mid-send leaves it "sending", and the sweep marks it failed for staff to decide.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
-from collections.abc import Callable
+import random
+import smtplib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from services import mail, outbox
 from services.db import db, utcnow
-from services.models import Delivery, DeliveryStatus, Notification, User
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.models import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+    Role,
+    User,
+)
+from services.pagination import Page, paginate
 
 log = logging.getLogger(__name__)
+
+
+# --- kinds ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of notification: what the preferences page calls it and who may get it."""
+
+    name: str
+    label: str
+    roles: tuple[str, ...]
+    description: str = ""
+    # False for messages a user cannot opt out of (the welcome email comes before any choice).
+    configurable: bool = True
+
+
+_kinds: dict[str, Kind] = {}
+
+
+def register_kind(
+    name: str,
+    label: str,
+    *,
+    roles: Iterable[str] = (Role.LEARNER, Role.COACH, Role.STAFF),
+    description: str = "",
+    configurable: bool = True,
+) -> Kind:
+    """Declare a notification kind (idempotent: the last registration wins)."""
+    kind = Kind(
+        name=name,
+        label=label,
+        roles=tuple(str(r) for r in roles),
+        description=description,
+        configurable=configurable,
+    )
+    _kinds[name] = kind
+    return kind
+
+
+def kinds() -> list[Kind]:
+    return list(_kinds.values())
+
+
+def kinds_for(role: str) -> list[Kind]:
+    """The kinds a user of ``role`` may choose email for, in a stable order."""
+    return [k for k in _kinds.values() if k.configurable and role in k.roles]
+
+
+_BOTH = (Role.LEARNER, Role.COACH)
+register_kind("welcome", "Welcome", roles=(Role.LEARNER,), configurable=False)
+register_kind(
+    "booking_confirmed",
+    "Booking confirmed",
+    roles=_BOTH,
+    description="A mock interview was booked, with a calendar invitation.",
+)
+register_kind(
+    "booking_cancelled", "Booking cancelled", roles=_BOTH, description="A session was cancelled."
+)
+register_kind(
+    "booking_rescheduled",
+    "Booking rescheduled",
+    roles=_BOTH,
+    description="A session moved to a new time.",
+)
+register_kind(
+    "booking_reminder",
+    "Session reminder",
+    roles=_BOTH,
+    description="A reminder shortly before a session.",
+)
+register_kind(
+    "resume_assigned",
+    "Résumé assigned to you",
+    roles=(Role.COACH,),
+    description="A résumé was routed to you for review.",
+)
+register_kind(
+    "resume_reviewed",
+    "Résumé reviewed",
+    roles=(Role.LEARNER,),
+    description="A coach finished reviewing your résumé.",
+)
+register_kind(
+    "review_overdue",
+    "Review overdue",
+    roles=(Role.STAFF, Role.COACH),
+    description="A résumé review passed its due time.",
+)
+register_kind(
+    "resume_unassigned",
+    "Résumé without a reviewer",
+    roles=(Role.STAFF,),
+    description="No coach could take a résumé: someone must assign it.",
+)
+
+
+# --- messages and handlers -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -49,73 +169,229 @@ def base_url() -> str:
     return str(current_app.config["BASE_URL"])
 
 
+def staff_recipients() -> list[User]:
+    """Every active staff member, for messages "to staff" (overdue reviews, unrouted résumés)."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.STAFF, User.active.is_(True)).order_by(User.id)
+        )
+    )
+
+
+# --- preferences ---------------------------------------------------------------------------------
+
+
+def _email_off(user_ids: Iterable[int], kind_names: Iterable[str]) -> set[tuple[int, str]]:
+    ids, names = set(user_ids), set(kind_names)
+    if not ids or not names:
+        return set()
+    rows = db.session.execute(
+        select(NotificationPreference.user_id, NotificationPreference.kind).where(
+            NotificationPreference.user_id.in_(ids),
+            NotificationPreference.kind.in_(names),
+            NotificationPreference.email.is_(False),
+        )
+    )
+    return {(user_id, kind) for user_id, kind in rows}
+
+
+def email_enabled(user_id: int, kind: str) -> bool:
+    """Whether ``user_id`` wants email for ``kind``: on unless turned off; fixed kinds always."""
+    known = _kinds.get(kind)
+    if known is not None and not known.configurable:
+        return True
+    return (user_id, kind) not in _email_off([user_id], [kind])
+
+
+def email_preferences(user: User) -> dict[str, bool]:
+    """Email on or off for each kind the user's role may get (in-app is always on)."""
+    names = [k.name for k in kinds_for(user.role)]
+    off = _email_off([user.id], names)
+    return {name: (user.id, name) not in off for name in names}
+
+
+def set_email_preferences(user: User, choices: Mapping[str, bool]) -> dict[str, bool]:
+    """Turn email on or off per kind; kinds not named keep theirs. Raises ValidationFailed."""
+    allowed = {k.name for k in kinds_for(user.role)}
+    unknown = sorted(set(choices) - allowed)
+    if unknown:
+        raise ValidationFailed(
+            "Some kinds cannot be chosen.",
+            {name: ["Not a kind of notification you can choose email for."] for name in unknown},
+        )
+    existing = {
+        p.kind: p
+        for p in db.session.scalars(
+            select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+        )
+    }
+    for name, wanted in choices.items():
+        row = existing.get(name)
+        if row is None:
+            db.session.add(NotificationPreference(user_id=user.id, kind=name, email=bool(wanted)))
+        elif row.email != bool(wanted):
+            row.email = bool(wanted)
+    db.session.flush()
+    return email_preferences(user)
+
+
+# --- fan-out -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """What ``fan_out`` made: in-app notifications, and the email deliveries to send."""
+
+    made: int = 0
+    # Created already claimed ("sending") in this transaction: the caller sends them right
+    # after its commit, saving a trip through the broker.
+    send_now: tuple[int, ...] = ()
+    # Handed to `notifications.deliver` after the commit.
+    queued: tuple[int, ...] = ()
+
+
 def process_event(event_id: int) -> int:
-    """Fan an outbox event out to notifications and deliveries; returns how many were made."""
+    """Fan an outbox event out to notifications and deliveries; returns how many were made.
+
+    Safe to run twice: the event is claimed in this transaction, so a second run does nothing."""
+    return fan_out(event_id).made
+
+
+def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
+    """Fan an outbox event out; the first ``send_now_max`` deliveries are made already claimed
+    for the caller to send after its commit (at most once, like any claimed delivery), the rest
+    are queued. Safe to run twice: the event is claimed in this transaction."""
     event = outbox.claim(event_id)
     if event is None:
-        return 0
+        return FanOut()
     handler = _handlers.get(event.kind)
     if handler is None:
         log.warning("no handler for outbox event %s (%s)", event.id, event.kind)
-        return 0
-    made = 0
+        return FanOut()
+    messages: list[Message] = []
+    seen: set[tuple[int, str]] = set()
     for message in handler(event.payload):
+        if (message.user.id, message.kind) not in seen:  # one per recipient and kind
+            seen.add((message.user.id, message.kind))
+            messages.append(message)
+    email_off = _email_off(
+        {m.user.id for m in messages if m.email_template},
+        {m.kind for m in messages if m.email_template},
+    )
+    now = utcnow()
+    made = 0
+    send_now: list[int] = []
+    queued: list[int] = []
+    for message in messages:
         key = f"event:{event.id}:{message.kind}"
         db.session.add(
             Notification(
                 user_id=message.user.id,
                 kind=message.kind,
-                title=message.title,
+                title=message.title[:200],
                 body=message.body,
                 link=message.link,
                 dedupe_key=key,
+                created_at=now,
             )
         )
         made += 1
-        if message.email_template:
-            rendered = mail.render(
-                message.email_template,
-                user=message.user,
-                base_url=base_url(),
-                link=message.link,
-                **message.context,
-            )
-            delivery = Delivery(
-                dedupe_key=f"{key}:user:{message.user.id}:email",
-                user_id=message.user.id,
-                kind=message.kind,
-                to_address=message.user.email,
-                subject=rendered.subject,
-                text_body=rendered.text,
-                html_body=rendered.html,
-                ics=message.ics,
-            )
-            db.session.add(delivery)
-            db.session.flush()
+        if not message.email_template:
+            continue
+        known = _kinds.get(message.kind)
+        fixed = known is not None and not known.configurable
+        if not fixed and (message.user.id, message.kind) in email_off:
+            continue
+        rendered = mail.render(
+            message.email_template,
+            user=message.user,
+            base_url=base_url(),
+            link=message.link,
+            **message.context,
+        )
+        claimed = len(send_now) < send_now_max
+        delivery = Delivery(
+            dedupe_key=f"{key}:user:{message.user.id}:email",
+            user_id=message.user.id,
+            kind=message.kind,
+            to_address=message.user.email,
+            subject=rendered.subject[:300],
+            text_body=rendered.text,
+            html_body=rendered.html,
+            ics=message.ics,
+            created_at=now,
+            next_attempt_at=now,
+            status=DeliveryStatus.SENDING if claimed else DeliveryStatus.PENDING,
+            claimed_at=now if claimed else None,
+            attempts=1 if claimed else 0,
+        )
+        db.session.add(delivery)
+        db.session.flush()
+        if claimed:
+            send_now.append(delivery.id)
+        else:
+            queued.append(delivery.id)
             outbox.enqueue_after_commit("notifications.deliver", delivery.id)
     db.session.flush()
-    return made
+    return FanOut(made=made, send_now=tuple(send_now), queued=tuple(queued))
+
+
+# --- sending -------------------------------------------------------------------------------------
+
+# A task may arrive a moment before the time its backoff ends (clocks, timers): still on time.
+_EARLY_TOLERANCE = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with jitter between email attempts, and how many attempts in all."""
+
+    base_seconds: float = 2.0
+    max_seconds: float = 600.0
+    max_attempts: int = 8
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> RetryPolicy:
+        return cls(
+            base_seconds=float(config["NOTIFY_RETRY_BASE_SECONDS"]),
+            max_seconds=float(config["NOTIFY_RETRY_MAX_SECONDS"]),
+            max_attempts=int(config["NOTIFY_MAX_ATTEMPTS"]),
+        )
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1, 2, ...): "equal jitter",
+        half fixed and half random, so delays grow and concurrent retries spread out."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2.0 ** max(0, attempt - 1))
+        return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
 def claim_delivery(delivery_id: int) -> bool:
-    """Take a pending delivery for sending; False if it was sent, failed or taken already."""
+    """Take a pending, due delivery for sending; False if it was sent, failed, taken already or is
+    still waiting out its backoff (then the task that is due, or the relay, sends it)."""
+    now = utcnow()
     result = db.session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.SENDING, claimed_at=utcnow(), attempts=Delivery.attempts + 1)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at <= now + _EARLY_TOLERANCE,
+        )
+        .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
         .execution_options(synchronize_session=False)
     )
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
-def send_delivery(delivery_id: int) -> None:
-    """Send a claimed delivery and mark it sent. Raises smtplib.SMTPException or OSError."""
-    delivery = db.session.get(Delivery, delivery_id)
+def outgoing_email(delivery_id: int) -> EmailMessage | None:
+    """The email of a claimed ("sending") delivery, composed; None if it is not claimed.
+
+    Reads only: the caller ends the transaction before the SMTP conversation (on SQLite, a
+    transaction that read and then writes after another writer committed fails as locked)."""
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
     if delivery is None or delivery.status != DeliveryStatus.SENDING:
-        return
-    settings = mail.MailSettings.from_config(current_app.config)
-    message = mail.compose(
-        settings,
+        return None
+    return mail.compose(
+        mail.MailSettings.from_config(current_app.config),
         to=delivery.to_address,
         subject=delivery.subject,
         text=delivery.text_body,
@@ -123,21 +399,248 @@ def send_delivery(delivery_id: int) -> None:
         ics=delivery.ics,
         key=delivery.dedupe_key,
     )
-    mail.send(settings, message)
-    delivery.status = DeliveryStatus.SENT
-    delivery.sent_at = utcnow()
-    delivery.last_error = None
-    db.session.flush()
 
 
-def record_failure(delivery_id: int, error: str, *, final: bool) -> None:
-    """After a failed send: back to pending for the next try, or failed for staff to see."""
-    delivery = db.session.get(Delivery, delivery_id)
-    if delivery is None:
+def transmit(message: EmailMessage) -> None:
+    """Hand the email to the SMTP server (or the development file sink). Raises SMTPException,
+    OSError."""
+    mail.send(mail.MailSettings.from_config(current_app.config), message)
+
+
+def mark_sent(delivery_id: int) -> None:
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def send_delivery(delivery_id: int) -> None:
+    """Send a claimed delivery and mark it sent, in one transaction. Raises smtplib.SMTPException
+    or OSError. (Workers use outgoing_email, transmit and mark_sent with a commit between.)"""
+    message = outgoing_email(delivery_id)
+    if message is None:
         return
-    delivery.status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
+    transmit(message)
+    mark_sent(delivery_id)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """An SMTP answer that no retry will change (5xx: no such mailbox, message refused)."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return int(error.smtp_code) >= 500
+    return False
+
+
+def record_failure(
+    delivery_id: int,
+    error: str,
+    *,
+    final: bool | None = None,
+    policy: RetryPolicy | None = None,
+) -> float | None:
+    """After a failed send: back to pending with a backoff, or failed for staff to see.
+
+    Returns the seconds until the next try, or None when the delivery is now failed. Without
+    ``final`` the attempts made so far decide (``policy.max_attempts``)."""
+    # Write first, then read: the row is locked for this decision (and on SQLite the transaction
+    # holds the write lock from the start, so its write cannot fail on a stale snapshot).
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id)
+        .values(last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None:
+        return None
+    policy = policy or RetryPolicy.from_config(current_app.config)
+    now = utcnow()
+    if final is None:
+        final = delivery.attempts >= policy.max_attempts
     delivery.last_error = error[:2000]
+    if final:
+        delivery.status = DeliveryStatus.FAILED
+        delivery.failed_at = now
+        db.session.flush()
+        log.warning(
+            "delivery %s failed for good after %s attempt(s)", delivery.id, delivery.attempts
+        )
+        return None
+    delay = policy.delay(delivery.attempts)
+    delivery.status = DeliveryStatus.PENDING
+    delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
+    delivery.relayed_at = None
     db.session.flush()
+    return delay
+
+
+STUCK_ERROR = (
+    "The worker stopped while sending this email, so it may or may not have gone out. It is not "
+    "sent again on its own; check with the recipient before retrying."
+)
+
+
+def fail_stuck(older_than: dt.timedelta | None = None) -> int:
+    """Mark deliveries left "sending" by a dead worker as failed (never resent automatically:
+    they may have gone out). Safe to run twice; returns how many were marked."""
+    if older_than is None:
+        older_than = dt.timedelta(seconds=float(current_app.config["NOTIFY_STUCK_AFTER_SECONDS"]))
+    now = utcnow()
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < now - older_than)
+        .values(status=DeliveryStatus.FAILED, failed_at=now, last_error=STUCK_ERROR)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.warning("%d delivery(ies) stuck in sending marked failed for staff", count)
+    return count
+
+
+# --- staff: failed deliveries --------------------------------------------------------------------
+
+
+# Ids beyond the database's integer range cannot exist; asking for one must answer 404, not fail.
+_MAX_ID = 2**31 - 1
+
+
+def _real_id(value: int) -> bool:
+    return 0 < value <= _MAX_ID
+
+
+class DeliveryNotFailed(Conflict):
+    code = "delivery_not_failed"
+
+
+def _require_staff(user: User) -> None:
+    if user.role != Role.STAFF:
+        raise Forbidden("Only staff may see and retry email deliveries.")
+
+
+def list_deliveries(
+    viewer: User, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+) -> Page[Delivery]:
+    """Deliveries, newest first, optionally of one status. Raises Forbidden, ValidationFailed."""
+    _require_staff(viewer)
+    query: Select[tuple[Delivery]] = select(Delivery)
+    if status is not None:
+        if status not in {s.value for s in DeliveryStatus}:
+            raise ValidationFailed.field("status", "Use pending, sending, sent or failed.")
+        query = query.where(Delivery.status == status)
+    return paginate(
+        query,
+        [(Delivery.created_at, "desc"), (Delivery.id, "desc")],
+        limit=limit,
+        cursor=cursor,
+        key=lambda d: (d.created_at, d.id),
+    )
+
+
+def count_failed() -> int:
+    return (
+        db.session.scalar(
+            select(func.count(Delivery.id)).where(Delivery.status == DeliveryStatus.FAILED)
+        )
+        or 0
+    )
+
+
+def get_delivery(viewer: User, delivery_id: int) -> Delivery:
+    """Raises Forbidden (not staff), NotFound."""
+    _require_staff(viewer)
+    delivery = (
+        db.session.get(Delivery, delivery_id, populate_existing=True)
+        if _real_id(delivery_id)
+        else None
+    )
+    if delivery is None:
+        raise NotFound("There is no such delivery.")
+    return delivery
+
+
+def retry_delivery(viewer: User, delivery_id: int) -> Delivery:
+    """Send a failed delivery again (staff), once. Raises Forbidden, NotFound, DeliveryNotFailed."""
+    _require_staff(viewer)
+    if not _real_id(delivery_id):
+        raise NotFound("There is no such delivery.")
+    now = utcnow()
+    # Conditional, so two staff pressing retry at once queue it once.
+    result = db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.FAILED)
+        .values(
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            relayed_at=None,
+            failed_at=None,
+            retried_by_id=viewer.id,
+            retried_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
+    if delivery is None:
+        raise NotFound("There is no such delivery.")
+    if getattr(result, "rowcount", 0) != 1:
+        raise DeliveryNotFailed(f"This email is {delivery.status}, not failed: nothing to retry.")
+    outbox.enqueue_after_commit("notifications.deliver", delivery.id)
+    return delivery
+
+
+# --- the notification centre ---------------------------------------------------------------------
+
+
+def list_notifications(
+    user_id: int, *, unread: bool = False, limit: int | None = None, cursor: str | None = None
+) -> Page[Notification]:
+    """The user's own in-app notifications, newest first. Raises ValidationFailed (cursor)."""
+    query = select(Notification).where(Notification.user_id == user_id)
+    if unread:
+        query = query.where(Notification.read_at.is_(None))
+    return paginate(
+        query,
+        [(Notification.created_at, "desc"), (Notification.id, "desc")],
+        limit=limit,
+        cursor=cursor,
+        key=lambda n: (n.created_at, n.id),
+    )
+
+
+def get_notification(user_id: int, notification_id: int) -> Notification:
+    """The user's own notification. Raises NotFound (also for someone else's)."""
+    notification = (
+        db.session.get(Notification, notification_id) if _real_id(notification_id) else None
+    )
+    if notification is None or notification.user_id != user_id:
+        raise NotFound("There is no such notification.")
+    return notification
+
+
+def mark_read(user_id: int, notification_id: int) -> Notification:
+    """Mark one of the user's notifications read (again: no change). Raises NotFound."""
+    notification = get_notification(user_id, notification_id)
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.flush()
+    return notification
+
+
+def mark_all_read(user_id: int) -> int:
+    """Mark every unread notification of the user read; returns how many."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session="evaluate")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def unread_count(user_id: int) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
 from services.db import db
+from services.errors import NotFound, ValidationFailed
 from services.models import InterviewType
 
 
@@ -74,3 +76,48 @@ def list_active() -> list[InterviewType]:
             select(InterviewType).where(InterviewType.active.is_(True)).order_by(InterviewType.id)
         )
     )
+
+
+# Each setting an interview type can change, with the values it accepts.
+LIMITS = {
+    "duration_minutes": (15, 240),
+    "buffer_before_minutes": (0, 120),
+    "buffer_after_minutes": (0, 120),
+    "min_notice_hours": (0, 24 * 14),
+    "horizon_days": (1, 365),
+    "cancel_cutoff_hours": (0, 24 * 14),
+}
+
+
+def get(slug: str) -> InterviewType:
+    """Any interview type, active or not. Raises NotFound."""
+    itype = db.session.scalar(select(InterviewType).where(InterviewType.slug == slug))
+    if itype is None:
+        raise NotFound(f"There is no interview type {slug!r}.")
+    return itype
+
+
+def configure(slug: str, changes: dict[str, Any]) -> InterviewType:
+    """Change a type's settings (duration, buffers, notice, horizon, cutoff, texts, active).
+    Booked sessions keep their times. Raises NotFound, ValidationFailed."""
+    itype = get(slug)
+    errors: dict[str, list[str]] = {}
+    for name, value in changes.items():
+        if name in LIMITS:
+            low, high = LIMITS[name]
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                errors[name] = [f"Use a whole number from {low} to {high}."]
+        elif name in {"name", "description", "expertise"}:
+            if not isinstance(value, str) or (name == "name" and not value.strip()):
+                errors[name] = ["Give some text."]
+        elif name == "active":
+            if not isinstance(value, bool):
+                errors[name] = ["Use true or false."]
+        else:
+            errors[name] = ["This setting does not exist."]
+    if errors:
+        raise ValidationFailed("Some settings are not valid.", errors)
+    for name, value in changes.items():
+        setattr(itype, name, value.strip() if isinstance(value, str) else value)
+    db.session.flush()
+    return itype

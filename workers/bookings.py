@@ -1,1 +1,24 @@
 """Tasks of this domain: thin wrappers, ids in, one service call, one commit."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from services import booking, waitlist
+from services.db import db
+
+
+@shared_task(name="bookings.send_reminders", acks_late=True, ignore_result=True)
+def send_reminders() -> int:
+    """Queue the 24 h and 1 h reminders that are due (a beat scan; each reminder goes once)."""
+    queued = booking.queue_reminders()
+    db.session.commit()
+    return queued
+
+
+@shared_task(name="bookings.match_waitlist", acks_late=True, ignore_result=True)
+def match_waitlist() -> int:
+    """Pass lapsed waitlist offers on and offer freed slots to those waiting."""
+    made = waitlist.match()
+    db.session.commit()
+    return made

@@ -1,1 +1,426 @@
-from web.coach import bp  # noqa: F401
+"""Coach pages: upcoming sessions, outcomes and feedback; weekly availability as a calendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from typing import Any
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from services import accounts, availability, outbox
+from services import booking as booking_service
+from services.db import begin_write, db, utcnow
+from services.errors import DomainError, NotFound
+from services.models import Booking, BookingStatus
+from web.coach import bp
+from web.roles import role_required
+
+SCORE_CHOICES = [
+    SelectChoice(str(n), f"{n} – {label}")
+    for n, label in enumerate(("needs work", "developing", "solid", "strong", "excellent"), start=1)
+]
+WINDOWS_PER_DAY = 2
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs its CSRF token."""
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason (shown to the learner)", validators=[Optional(), Length(max=1000)]
+    )
+
+
+class FeedbackForm(FlaskForm):
+    communication = SelectField("Communication", choices=SCORE_CHOICES, validators=[DataRequired()])
+    technical_depth = SelectField(
+        "Technical depth", choices=SCORE_CHOICES, validators=[DataRequired()]
+    )
+    problem_solving = SelectField(
+        "Problem solving", choices=SCORE_CHOICES, validators=[DataRequired()]
+    )
+    ml_knowledge = SelectField("ML knowledge", choices=SCORE_CHOICES, validators=[DataRequired()])
+    notes = TextAreaField(
+        "Notes for the learner",
+        validators=[Optional(), Length(max=10000)],
+        description="What went well, what to practise next.",
+    )
+
+
+def _rules_form_class() -> type[FlaskForm]:
+    fields: dict[str, Any] = {
+        "timezone": SelectField("Time zone of these hours", validators=[DataRequired()]),
+        "daily_session_cap": IntegerField(
+            "Most sessions a day",
+            validators=[Optional(), NumberRange(min=1, max=24)],
+            description="Leave empty for the default.",
+        ),
+    }
+    for day, name in enumerate(WEEKDAYS):
+        for window in range(WINDOWS_PER_DAY):
+            suffix = "" if window == 0 else " (second window)"
+            fields[f"d{day}_{window}_start"] = TimeField(
+                f"{name} from{suffix}", validators=[Optional()]
+            )
+            fields[f"d{day}_{window}_end"] = TimeField(
+                f"{name} until{suffix}", validators=[Optional()]
+            )
+    return type("RulesForm", (FlaskForm,), fields)
+
+
+RulesForm = _rules_form_class()
+
+
+class ExceptionForm(FlaskForm):
+    day = DateField("Date", validators=[DataRequired()])
+    start = TimeField("From", validators=[DataRequired()])
+    end = TimeField("Until", validators=[DataRequired()])
+    available = BooleanField("Extra hours (leave unticked for time off)")
+    reason = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(current_user.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _session(booking_id: int) -> Booking:
+    try:
+        booking = booking_service.get_booking(booking_id, current_user._get_current_object())
+    except NotFound:
+        abort(404)
+    if booking.coach_id != current_user.id:
+        abort(404)
+    return booking
+
+
+def _flash_errors(error: DomainError) -> None:
+    for message in [m for ms in error.errors.values() for m in ms] or [error.detail]:
+        flash(message, "error")
+
+
+def _write(action: Any) -> bool:
+    """Run a service call as one write transaction; flash its domain error and roll back."""
+    db.session.commit()  # end the read transaction: the change starts as a writer
+    try:
+        action()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        _flash_errors(exc)
+        return False
+    db.session.commit()
+    return True
+
+
+# --- sessions ------------------------------------------------------------------------------------
+
+
+@bp.route("/sessions")
+@role_required("coach")
+def sessions() -> str:
+    now = utcnow()
+    mine = list(
+        db.session.scalars(
+            select(Booking)
+            .where(
+                Booking.coach_id == current_user.id,
+                Booking.status.in_(("confirmed", "completed", "no_show")),
+                Booking.start_at >= now - dt.timedelta(days=30),
+            )
+            .order_by(Booking.start_at)
+        )
+    )
+    upcoming = [b for b in mine if b.status == BookingStatus.CONFIRMED and b.start_at > now]
+    to_record = [b for b in mine if b.status == BookingStatus.CONFIRMED and b.start_at <= now]
+    recent = [b for b in reversed(mine) if b.status != BookingStatus.CONFIRMED]
+    return render_template(
+        "coach/sessions/list.html",
+        upcoming=upcoming,
+        to_record=to_record,
+        recent=recent,
+        needs_feedback={b.id for b in recent if b.status == "completed" and b.feedback is None},
+    )
+
+
+@bp.route("/sessions/<int:booking_id>")
+@role_required("coach")
+def session_detail(booking_id: int) -> str:
+    booking = _session(booking_id)
+    form = FeedbackForm(obj=booking.feedback) if booking.feedback else FeedbackForm()
+    if booking.feedback:
+        for name in booking_service.SCORES:
+            getattr(form, name).data = str(getattr(booking.feedback, name))
+    now = utcnow()
+    cutoff = booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
+    return render_template(
+        "coach/sessions/detail.html",
+        booking=booking,
+        started=booking.start_at <= now,
+        can_cancel=booking.status == BookingStatus.CONFIRMED and now < cutoff,
+        cutoff=cutoff,
+        feedback_form=form,
+        action_form=ActionForm(),
+        cancel_form=CancelForm(),
+    )
+
+
+@bp.route("/sessions/<int:booking_id>/outcome", methods=["POST"])
+@role_required("coach")
+def record_outcome(booking_id: int) -> Response:
+    outcome = request.form.get("outcome", "")
+    if not ActionForm().validate_on_submit() or outcome not in ("completed", "no_show"):
+        abort(400)
+    coach_id = current_user.id
+    if _write(lambda: booking_service.mark_outcome(booking_id, coach_id, outcome)):
+        flash(
+            "Marked completed. Write your feedback below."
+            if outcome == "completed"
+            else "Marked as a no-show.",
+            "success",
+        )
+    return redirect(url_for("coach.session_detail", booking_id=booking_id))
+
+
+@bp.route("/sessions/<int:booking_id>/feedback", methods=["POST"])
+@role_required("coach")
+def save_feedback(booking_id: int) -> Response | tuple[str, int]:
+    form = FeedbackForm()
+    if not form.validate_on_submit():
+        for name, messages in form.errors.items():
+            for message in messages:
+                flash(f"{getattr(form, name).label.text}: {message}", "error")
+        return redirect(url_for("coach.session_detail", booking_id=booking_id))
+    coach_id = current_user.id
+    data = booking_service.FeedbackInput(
+        communication=int(form.communication.data or 0),
+        technical_depth=int(form.technical_depth.data or 0),
+        problem_solving=int(form.problem_solving.data or 0),
+        ml_knowledge=int(form.ml_knowledge.data or 0),
+        notes=form.notes.data or "",
+    )
+    if _write(lambda: booking_service.save_feedback(booking_id, coach_id, data)):
+        flash("Feedback saved. The learner can read it now.", "success")
+    return redirect(url_for("coach.session_detail", booking_id=booking_id))
+
+
+@bp.route("/sessions/<int:booking_id>/cancel", methods=["POST"])
+@role_required("coach")
+def cancel_session(booking_id: int) -> Response:
+    form = CancelForm()
+    if not form.validate_on_submit():
+        abort(400)
+    coach_id, reason = current_user.id, form.reason.data or ""
+    if _write(lambda: booking_service.cancel(booking_id, coach_id, reason=reason)):
+        flash("Cancelled. The learner is told.", "success")
+    return redirect(url_for("coach.session_detail", booking_id=booking_id))
+
+
+# --- availability --------------------------------------------------------------------------------
+
+
+def _week_start(raw: str | None, tz: zoneinfo.ZoneInfo) -> dt.date:
+    today = dt.datetime.now(tz).date()
+    try:
+        day = dt.date.fromisoformat(raw) if raw else today
+    except ValueError:
+        day = today
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _calendar(week: dt.date) -> dict[str, Any]:
+    """The week as rows of half hours (in the coach's zone) × seven days: open, booked or closed."""
+    tz, windows, bookings = availability.week_view(current_user.id, week)
+    days = [week + dt.timedelta(days=i) for i in range(7)]
+    step = dt.timedelta(minutes=30)
+
+    def cell(day: dt.date, minutes: int) -> dict[str, Any]:
+        start = availability.local_to_utc(day, dt.time(minutes // 60, minutes % 60), tz)
+        end = start + step
+        booked = next((b for b in bookings if b.start_at < end and start < b.end_at), None)
+        if booked is not None:
+            return {"state": "booked", "booking": booked}
+        if any(s <= start and end <= e for s, e in windows):
+            return {"state": "open"}
+        return {"state": "closed"}
+
+    busy = [m for day in days for m in range(0, 24 * 60, 30) if cell(day, m)["state"] != "closed"]
+    first = min([7 * 60, *busy])
+    last = max([19 * 60, *(m + 30 for m in busy)])
+    rows = [
+        {
+            "label": f"{m // 60:02d}:{m % 60:02d}",
+            "cells": [cell(day, m) for day in days],
+        }
+        for m in range(first, last, 30)
+    ]
+    return {"tz": tz, "days": days, "rows": rows}
+
+
+def _rules_form() -> Any:
+    form = RulesForm()
+    form.timezone.choices = [SelectChoice(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
+    return form
+
+
+@bp.route("/availability")
+@role_required("coach")
+def availability_page() -> str:
+    tz = zoneinfo.ZoneInfo(availability.get_availability(current_user.id).timezone)
+    week = _week_start(request.args.get("week"), tz)
+    current = availability.get_availability(current_user.id)
+    form = _rules_form()
+    form.timezone.data = current.timezone
+    form.daily_session_cap.data = current.daily_session_cap
+    per_day: dict[int, list[Any]] = {}
+    for rule in current.rules:
+        per_day.setdefault(rule.weekday, []).append(rule)
+    for day in range(7):
+        for window, rule in enumerate(per_day.get(day, [])[:WINDOWS_PER_DAY]):
+            getattr(form, f"d{day}_{window}_start").data = rule.start_time
+            getattr(form, f"d{day}_{window}_end").data = rule.end_time
+    return render_template(
+        "coach/sessions/availability.html",
+        calendar=_calendar(week),
+        week=week,
+        previous_week=(week - dt.timedelta(days=7)).isoformat(),
+        next_week=(week + dt.timedelta(days=7)).isoformat(),
+        form=form,
+        weekdays=WEEKDAYS,
+        windows=range(WINDOWS_PER_DAY),
+        exception_form=ExceptionForm(),
+        exceptions=availability.upcoming_exceptions(current_user.id),
+        action_form=ActionForm(),
+        feed_created_at=booking_service.feed_created_at(current_user.id),
+        feed_url=None,
+    )
+
+
+@bp.route("/availability/weekly", methods=["POST"])
+@role_required("coach")
+def save_weekly() -> Response:
+    form = _rules_form()
+    if not form.validate_on_submit():
+        for name, messages in form.errors.items():
+            for message in messages:
+                flash(f"{getattr(form, name).label.text}: {message}", "error")
+        return redirect(url_for("coach.availability_page"))
+    rules = []
+    for day in range(7):
+        for window in range(WINDOWS_PER_DAY):
+            start = getattr(form, f"d{day}_{window}_start").data
+            end = getattr(form, f"d{day}_{window}_end").data
+            if start is None and end is None:
+                continue
+            if start is None or end is None:
+                flash(f"{WEEKDAYS[day]}: give both a start and an end time.", "error")
+                return redirect(url_for("coach.availability_page"))
+            rules.append(availability.RuleInput(day, start, end))
+    coach_id = current_user.id
+    timezone, cap = form.timezone.data or "UTC", form.daily_session_cap.data
+
+    def save() -> None:
+        begin_write()
+        availability.set_weekly(coach_id, timezone, tuple(rules), cap)
+        outbox.enqueue_after_commit("bookings.match_waitlist")
+
+    if _write(save):
+        flash("Weekly hours saved. Booked sessions keep their times.", "success")
+    return redirect(url_for("coach.availability_page"))
+
+
+@bp.route("/availability/exceptions", methods=["POST"])
+@role_required("coach")
+def add_exception() -> Response:
+    form = ExceptionForm()
+    if not form.validate_on_submit():
+        for name, messages in form.errors.items():
+            for message in messages:
+                flash(f"{getattr(form, name).label.text}: {message}", "error")
+        return redirect(url_for("coach.availability_page"))
+    tz = _zone()
+    day, start_time, end_time = form.day.data, form.start.data, form.end.data
+    if day is None or start_time is None or end_time is None:
+        abort(400)
+    start = availability.local_to_utc(day, start_time, tz)
+    end = availability.local_to_utc(day, end_time, tz)
+    data = availability.ExceptionInput(
+        start, end, bool(form.available.data), form.reason.data or ""
+    )
+    coach_id = current_user.id
+
+    def save() -> None:
+        begin_write()
+        availability.add_exception(coach_id, data)
+        outbox.enqueue_after_commit("bookings.match_waitlist")
+
+    if _write(save):
+        flash("Extra hours added." if data.available else "Time off added.", "success")
+    return redirect(url_for("coach.availability_page", week=day.isoformat()))
+
+
+@bp.route("/availability/exceptions/<int:exception_id>/delete", methods=["POST"])
+@role_required("coach")
+def delete_exception(exception_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    coach_id = current_user.id
+
+    def delete() -> None:
+        begin_write()
+        availability.delete_exception(coach_id, exception_id)
+        outbox.enqueue_after_commit("bookings.match_waitlist")
+
+    if _write(delete):
+        flash("Removed.", "success")
+    return redirect(url_for("coach.availability_page"))
+
+
+@bp.route("/availability/feed", methods=["POST"])
+@role_required("coach")
+def create_feed() -> str | Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    coach_id = current_user.id
+    secrets_box: list[str] = []
+    if not _write(lambda: secrets_box.append(booking_service.create_feed(coach_id))):
+        return redirect(url_for("coach.availability_page"))
+    url = f"{current_app.config['BASE_URL']}/api/v1/calendar-feeds/{secrets_box[0]}.ics"
+    flash("Your private calendar address is ready. Copy it now: it is shown only once.", "success")
+    return render_template("coach/sessions/feed.html", feed_url=url)
+
+
+@bp.route("/availability/feed/revoke", methods=["POST"])
+@role_required("coach")
+def revoke_feed() -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    coach_id = current_user.id
+    if _write(lambda: booking_service.revoke_feed(coach_id)):
+        flash("The calendar address no longer works.", "success")
+    return redirect(url_for("coach.availability_page"))

@@ -1,1 +1,460 @@
-from web.learner import bp  # noqa: F401
+"""Learner pages: book a mock interview (type, slot, confirm), see, reschedule, cancel; waitlist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections import OrderedDict
+from typing import Any
+
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from services import availability, interview_types, waitlist
+from services import booking as booking_service
+from services.db import db, utcnow
+from services.errors import DomainError, NotFound
+from services.models import Booking, BookingStatus, InterviewType
+from web.learner import bp
+from web.roles import role_required
+
+WEEK = dt.timedelta(days=7)
+
+
+class ConfirmForm(FlaskForm):
+    type = HiddenField(validators=[DataRequired()])
+    start = HiddenField(validators=[DataRequired()])
+    coach_id = HiddenField()
+    notes = TextAreaField(
+        "Notes for your coach (optional)",
+        validators=[Optional(), Length(max=2000)],
+        description="What you would like to practise, the role you are applying for.",
+    )
+
+
+class RescheduleForm(FlaskForm):
+    start = HiddenField(validators=[DataRequired()])
+    coach_id = HiddenField()
+
+
+class CancelForm(FlaskForm):
+    reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=1000)])
+
+
+class WaitlistForm(FlaskForm):
+    type = HiddenField(validators=[DataRequired()])
+    day = SelectField("Which day?", validate_choice=False)
+
+
+class ActionForm(FlaskForm):
+    """A button that only needs its CSRF token."""
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _zone() -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(current_user.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def _today() -> dt.date:
+    return dt.datetime.now(_zone()).date()
+
+
+def _week_start(raw: str | None) -> dt.date:
+    try:
+        day = dt.date.fromisoformat(raw) if raw else _today()
+    except ValueError:
+        day = _today()
+    return max(day, _today())
+
+
+def _parse_start(raw: str | None) -> dt.datetime | None:
+    try:
+        moment = dt.datetime.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _coach_id(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _own_booking(booking_id: int) -> Booking:
+    try:
+        booking = booking_service.get_booking(booking_id, current_user._get_current_object())
+    except NotFound:
+        abort(404)
+    return booking
+
+
+def _errors_to_flash(error: DomainError) -> None:
+    messages = [m for ms in error.errors.values() for m in ms] or [error.detail]
+    for message in messages:
+        flash(message, "error")
+
+
+def _slot_days(
+    itype: InterviewType,
+    week: dt.date,
+    link: Any,
+    *,
+    coach_id: int | None = None,
+    exclude_booking_id: int | None = None,
+) -> OrderedDict[dt.date, list[dict[str, Any]]]:
+    """The week's free slots grouped by day in the learner's zone, each with its link."""
+    tz = _zone()
+    slots = availability.find_slots(
+        availability.SlotQuery(
+            itype.slug, week, week + WEEK - dt.timedelta(days=1), tz.key, coach_id
+        ),
+        learner_id=current_user.id,
+        exclude_booking_id=exclude_booking_id,
+    )
+    days: OrderedDict[dt.date, list[dict[str, Any]]] = OrderedDict()
+    for slot in slots:
+        local = slot.start.astimezone(tz)
+        end = slot.end.astimezone(tz)
+        days.setdefault(local.date(), []).append(
+            {
+                "start": slot.start,
+                "label": local.strftime("%H:%M"),
+                "aria": f"{local:%A %-d %B}, {local:%H:%M} to {end:%H:%M}",
+                "url": link(slot),
+            }
+        )
+    return days
+
+
+def _week_links(endpoint: str, week: dt.date, **args: Any) -> dict[str, str | None]:
+    earlier = week - WEEK
+    return {
+        "earlier": url_for(endpoint, week=max(earlier, _today()).isoformat(), **args)
+        if week > _today()
+        else None,
+        "later": url_for(endpoint, week=(week + WEEK).isoformat(), **args),
+    }
+
+
+# --- list and detail -----------------------------------------------------------------------------
+
+
+@bp.route("/bookings")
+@role_required("learner")
+def bookings() -> str:
+    user = current_user._get_current_object()
+    page = booking_service.list_bookings(
+        user, booking_service.BookingFilter(), limit=200, cursor=None
+    )
+    now = utcnow()
+    upcoming = [b for b in page.items if b.status == BookingStatus.CONFIRMED and b.end_at > now]
+    past = [b for b in page.items if b not in upcoming]
+    past.reverse()
+    return render_template(
+        "learner/bookings/list.html",
+        upcoming=upcoming,
+        past=past,
+        entries=waitlist.list_entries(user),
+        suspension=booking_service.active_suspension(user.id),
+        action_form=ActionForm(),
+    )
+
+
+@bp.route("/bookings/<int:booking_id>")
+@role_required("learner")
+def booking_detail(booking_id: int) -> str:
+    booking = _own_booking(booking_id)
+    now = utcnow()
+    cutoff = booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
+    changeable = booking.status == BookingStatus.CONFIRMED and now < cutoff
+    return render_template(
+        "learner/bookings/detail.html",
+        booking=booking,
+        cutoff=cutoff,
+        changeable=changeable,
+        reschedules_left=max(
+            0, booking_service.policy().max_reschedules - booking.reschedule_count
+        ),
+        cancel_form=CancelForm(),
+    )
+
+
+@bp.route("/bookings/<int:booking_id>/calendar.ics")
+@role_required("learner")
+def booking_ics(booking_id: int) -> Response:
+    booking = _own_booking(booking_id)
+    response = make_response(booking_service.ics_for(booking))
+    response.mimetype = "text/calendar"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="mock-interview-{booking.id}.ics"'
+    )
+    return response
+
+
+# --- booking: type, slot, confirm ----------------------------------------------------------------
+
+
+@bp.route("/bookings/new")
+@role_required("learner")
+def new_booking() -> str:
+    types = interview_types.list_active()
+    slug = request.args.get("type")
+    itype = next((t for t in types if t.slug == slug), None)
+    if itype is None:
+        return render_template("learner/bookings/choose_type.html", types=types)
+    week = _week_start(request.args.get("week"))
+    coach_id = _coach_id(request.args.get("coach_id"))
+    coaches = availability.eligible_coaches(itype)
+
+    def link(slot: availability.Slot) -> str:
+        return url_for(
+            "learner.confirm_booking",
+            type=itype.slug,
+            start=slot.start.isoformat(),
+            coach_id=coach_id or "",
+        )
+
+    days = _slot_days(itype, week, link, coach_id=coach_id)
+    form = WaitlistForm(type=itype.slug)
+    form.day.choices = [SelectChoice("", f"Any day in the next {itype.horizon_days} days")] + [
+        SelectChoice(
+            (week + dt.timedelta(days=i)).isoformat(), f"{week + dt.timedelta(days=i):%A %-d %B}"
+        )
+        for i in range(7)
+    ]
+    return render_template(
+        "learner/bookings/pick.html",
+        itype=itype,
+        days=days,
+        week=week,
+        week_end=week + WEEK - dt.timedelta(days=1),
+        links=_week_links("learner.new_booking", week, type=itype.slug, coach_id=coach_id or ""),
+        coaches=coaches,
+        coach_id=coach_id,
+        waitlist_form=form,
+        heading=f"Pick a time for {itype.name}",
+        rescheduling=None,
+    )
+
+
+@bp.route("/bookings/new/confirm", methods=["GET", "POST"])
+@role_required("learner")
+def confirm_booking() -> str | Response | tuple[str, int]:
+    form = ConfirmForm(
+        type=request.args.get("type", ""),
+        start=request.args.get("start", ""),
+        coach_id=request.args.get("coach_id", ""),
+    )
+    start = _parse_start(form.start.data)
+    itype = next((t for t in interview_types.list_active() if t.slug == form.type.data), None)
+    if start is None or itype is None:
+        flash("Pick a time from the list.", "error")
+        return redirect(url_for("learner.new_booking"))
+    if form.validate_on_submit():
+        learner_id = current_user.id
+        db.session.commit()  # end the read transaction: the booking starts as a writer
+        try:
+            booking, _ = booking_service.book(
+                learner_id,
+                booking_service.BookingRequest(
+                    type=itype.slug,
+                    start=start,
+                    coach_id=_coach_id(form.coach_id.data),
+                    notes=form.notes.data or "",
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _errors_to_flash(exc)
+            return redirect(url_for("learner.new_booking", type=itype.slug))
+        db.session.commit()
+        flash("Booked. We sent you a confirmation with a calendar invitation.", "success")
+        return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+    return render_template(
+        "learner/bookings/confirm.html",
+        form=form,
+        itype=itype,
+        start=start,
+        end=start + dt.timedelta(minutes=itype.duration_minutes),
+    ), (422 if form.is_submitted() else 200)
+
+
+# --- reschedule and cancel -----------------------------------------------------------------------
+
+
+@bp.route("/bookings/<int:booking_id>/reschedule")
+@role_required("learner")
+def reschedule_booking(booking_id: int) -> str | Response:
+    booking = _own_booking(booking_id)
+    if booking.status != BookingStatus.CONFIRMED:
+        flash("Only an upcoming session can be moved.", "error")
+        return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+    # Open on the booking's own day: its neighbours first, earlier weeks a click away.
+    week = _week_start(
+        request.args.get("week") or booking.start_at.astimezone(_zone()).date().isoformat()
+    )
+
+    def link(slot: availability.Slot) -> str:
+        return url_for(
+            "learner.confirm_reschedule", booking_id=booking.id, start=slot.start.isoformat()
+        )
+
+    days = _slot_days(booking.interview_type, week, link, exclude_booking_id=booking.id)
+    for slots in days.values():
+        for slot in slots:
+            slot["current"] = slot["start"] == booking.start_at
+    return render_template(
+        "learner/bookings/pick.html",
+        itype=booking.interview_type,
+        days=days,
+        week=week,
+        week_end=week + WEEK - dt.timedelta(days=1),
+        links=_week_links("learner.reschedule_booking", week, booking_id=booking.id),
+        coaches=[],
+        coach_id=None,
+        waitlist_form=None,
+        heading=f"Move your {booking.interview_type.name} session",
+        rescheduling=booking,
+    )
+
+
+@bp.route("/bookings/<int:booking_id>/reschedule/confirm", methods=["GET", "POST"])
+@role_required("learner")
+def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
+    booking = _own_booking(booking_id)
+    form = RescheduleForm(start=request.args.get("start", ""))
+    start = _parse_start(form.start.data)
+    if start is None:
+        flash("Pick a time from the list.", "error")
+        return redirect(url_for("learner.reschedule_booking", booking_id=booking.id))
+    if form.validate_on_submit():
+        learner_id = current_user.id
+        db.session.commit()  # end the read transaction: the change starts as a writer
+        try:
+            booking_service.reschedule(
+                booking_id, learner_id, booking_service.RescheduleRequest(start=start)
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            _errors_to_flash(exc)
+            return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+        db.session.commit()
+        flash("Moved. Your calendar invitation is updated.", "success")
+        return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+    itype = booking.interview_type
+    return render_template(
+        "learner/bookings/confirm_reschedule.html",
+        form=form,
+        booking=booking,
+        start=start,
+        end=start + dt.timedelta(minutes=itype.duration_minutes),
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
+@role_required("learner")
+def cancel_booking(booking_id: int) -> Response:
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash("The reason is too long.", "error")
+        return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+    learner_id = current_user.id
+    db.session.commit()  # end the read transaction: the change starts as a writer
+    try:
+        booking_service.cancel(booking_id, learner_id, reason=form.reason.data or "")
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        _errors_to_flash(exc)
+        return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+    db.session.commit()
+    flash("Cancelled. The calendar event will be removed.", "success")
+    return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+
+
+# --- waitlist ------------------------------------------------------------------------------------
+
+
+@bp.route("/bookings/waitlist", methods=["GET"])
+@role_required("learner")
+def waitlist_page() -> Response:
+    return redirect(url_for("learner.bookings") + "#waitlist")
+
+
+@bp.route("/bookings/waitlist", methods=["POST"])
+@role_required("learner")
+def join_waitlist() -> Response:
+    form = WaitlistForm()
+    form.day.choices = []
+    slug = form.type.data or ""
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        day = dt.date.fromisoformat(form.day.data) if form.day.data else None
+    except ValueError:
+        abort(400)
+    learner_id = current_user.id
+    db.session.commit()
+    try:
+        waitlist.join(learner_id, waitlist.WaitlistRequest(type=slug, day=day))
+    except DomainError as exc:
+        db.session.rollback()
+        _errors_to_flash(exc)
+        return redirect(url_for("learner.new_booking", type=slug))
+    db.session.commit()
+    flash("You are on the waitlist. We will hold the first free slot for you.", "success")
+    return redirect(url_for("learner.bookings") + "#waitlist")
+
+
+def _waitlist_action(entry_id: int, action: str) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    learner_id = current_user.id
+    db.session.commit()
+    try:
+        if action == "accept":
+            held = waitlist.accept(entry_id, learner_id)
+        elif action == "decline":
+            waitlist.decline(entry_id, learner_id)
+        else:
+            waitlist.leave(entry_id, learner_id)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        db.session.rollback()
+        _errors_to_flash(exc)
+        return redirect(url_for("learner.bookings") + "#waitlist")
+    db.session.commit()
+    if action == "accept":
+        flash("Booked. We sent you a confirmation with a calendar invitation.", "success")
+        return redirect(url_for("learner.booking_detail", booking_id=held.id))
+    flash("Done.", "success")
+    return redirect(url_for("learner.bookings") + "#waitlist")
+
+
+@bp.route("/bookings/waitlist/<int:entry_id>/accept", methods=["POST"])
+@role_required("learner")
+def accept_offer(entry_id: int) -> Response:
+    return _waitlist_action(entry_id, "accept")
+
+
+@bp.route("/bookings/waitlist/<int:entry_id>/decline", methods=["POST"])
+@role_required("learner")
+def decline_offer(entry_id: int) -> Response:
+    return _waitlist_action(entry_id, "decline")
+
+
+@bp.route("/bookings/waitlist/<int:entry_id>/leave", methods=["POST"])
+@role_required("learner")
+def leave_waitlist(entry_id: int) -> Response:
+    return _waitlist_action(entry_id, "leave")

@@ -1,0 +1,702 @@
+"""Coach availability and bookable slots.
+
+Slots come from each coach's weekly rules (in the coach's own zone), plus dated extra hours, minus
+dated time off, minus existing bookings widened by their buffers, on a grid of start times. The
+arithmetic is pure (``open_windows``, ``free_starts``) and property-tested; ``find_slots`` loads
+what it needs for any number of coaches and days in a fixed handful of queries.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import math
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from flask import current_app, has_app_context
+from sqlalchemy import delete, select
+
+from services.db import db, utcnow
+from services.errors import NotFound, ValidationFailed
+from services.models import (
+    AvailabilityException,
+    AvailabilityRule,
+    Booking,
+    CoachBookingSettings,
+    InterviewType,
+    Role,
+    User,
+)
+from services.models.booking import OCCUPYING
+
+UTC = dt.UTC
+MAX_RANGE_DAYS = 62
+# Ids are 32-bit integers in the database; anything larger names nothing (and must not reach it).
+MAX_ID = 2**31 - 1
+DEFAULT_STEP_MINUTES = 30
+DEFAULT_DAILY_CAP = 6
+
+Interval = tuple[dt.datetime, dt.datetime]
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+
+def _setting(name: str, default: int) -> int:
+    if has_app_context():
+        return int(current_app.config.get(name, default))
+    return default
+
+
+def step_minutes() -> int:
+    """The grid of start times, in minutes from the Unix epoch (so every zone shares it)."""
+    return _setting("BOOKING_SLOT_STEP_MINUTES", DEFAULT_STEP_MINUTES)
+
+
+def default_daily_cap() -> int:
+    return _setting("BOOKING_COACH_DAILY_CAP", DEFAULT_DAILY_CAP)
+
+
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    """The IANA zone ``name``. Raises ValidationFailed for an unknown one."""
+    try:
+        if not name or name != name.strip() or name.startswith("/") or ".." in name:
+            raise ValueError(name)
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError) as exc:
+        raise ValidationFailed.field("tz", f"{name!r} is not an IANA time zone.") from exc
+
+
+# --- the pure arithmetic -------------------------------------------------------------------------
+
+
+def local_to_utc(day: dt.date, time: dt.time, tz: zoneinfo.ZoneInfo) -> dt.datetime:
+    """A wall-clock time on ``day`` in ``tz`` as UTC. A time skipped by a DST jump maps forward,
+    a repeated one to its first occurrence (fold=0), as PEP 495 defines."""
+    return dt.datetime.combine(day, time, tzinfo=tz).astimezone(UTC)
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """The union of intervals, sorted, touching ones joined."""
+    out: list[Interval] = []
+    for start, end in sorted(i for i in intervals if i[0] < i[1]):
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def subtract(windows: Sequence[Interval], holes: Iterable[Interval]) -> list[Interval]:
+    """``windows`` (merged) minus every hole."""
+    result = list(windows)
+    for h_start, h_end in merge(holes):
+        cut: list[Interval] = []
+        for start, end in result:
+            if h_end <= start or end <= h_start:
+                cut.append((start, end))
+                continue
+            if start < h_start:
+                cut.append((start, h_start))
+            if h_end < end:
+                cut.append((h_end, end))
+        result = cut
+    return result
+
+
+def open_windows(
+    rules: Iterable[tuple[int, dt.time, dt.time]],
+    tz: zoneinfo.ZoneInfo,
+    utc_from: dt.datetime,
+    utc_to: dt.datetime,
+    extra: Iterable[Interval] = (),
+    time_off: Iterable[Interval] = (),
+) -> list[Interval]:
+    """When a coach is available around ``utc_from`` to ``utc_to``: weekly rules (weekday 0 =
+    Monday, wall-clock times in ``tz``, so 09:00 stays 09:00 across daylight-saving changes), plus
+    extra hours, minus time off. UTC intervals, merged and sorted; whole windows, so the first and
+    last may reach past the range (a session may start inside it and end after it)."""
+    by_weekday: dict[int, list[tuple[dt.time, dt.time]]] = defaultdict(list)
+    for weekday, start, end in rules:
+        by_weekday[weekday].append((start, end))
+    windows: list[Interval] = []
+    day = utc_from.astimezone(tz).date() - dt.timedelta(days=1)
+    last = utc_to.astimezone(tz).date() + dt.timedelta(days=1)
+    while day <= last:
+        for start, end in by_weekday.get(day.weekday(), ()):
+            s, e = local_to_utc(day, start, tz), local_to_utc(day, end, tz)
+            if s < e:
+                windows.append((s, e))
+        day += dt.timedelta(days=1)
+    windows.extend(extra)
+    return subtract(merge(windows), time_off)
+
+
+def grid_ceil(moment: dt.datetime, step: int) -> dt.datetime:
+    seconds = step * 60
+    stamp = int(moment.timestamp())
+    stamp = -(-stamp // seconds) * seconds
+    return dt.datetime.fromtimestamp(stamp, UTC)
+
+
+def on_grid(moment: dt.datetime, step: int) -> bool:
+    return moment.timestamp() % (step * 60) == 0
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What a session of one interview type occupies."""
+
+    duration: dt.timedelta
+    before: dt.timedelta
+    after: dt.timedelta
+
+    @classmethod
+    def of(cls, itype: InterviewType) -> Shape:
+        return cls(
+            dt.timedelta(minutes=itype.duration_minutes),
+            dt.timedelta(minutes=itype.buffer_before_minutes),
+            dt.timedelta(minutes=itype.buffer_after_minutes),
+        )
+
+    def block(self, start: dt.datetime) -> Interval:
+        return (start - self.before, start + self.duration + self.after)
+
+
+def _stamp(moment: dt.datetime, *, up: bool = False) -> int:
+    """Whole seconds since the epoch, rounded down (or up)."""
+    value = moment.timestamp()
+    return math.ceil(value) if up else math.floor(value)
+
+
+class _BusyStamps:
+    """Intervals of epoch seconds (possibly overlapping) with a fast overlap test."""
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        items = sorted((_stamp(s), _stamp(e, up=True)) for s, e in intervals)
+        self.starts = [s for s, _ in items]
+        self.max_end: list[int] = []
+        for _, end in items:
+            self.max_end.append(max(end, self.max_end[-1]) if self.max_end else end)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self.starts, end)
+        return i > 0 and self.max_end[i - 1] > start
+
+
+def _free_stamps(
+    windows: Sequence[Interval],
+    shape: Shape,
+    step: int,
+    earliest: dt.datetime,
+    latest: dt.datetime,
+    busy: _BusyStamps,
+    mine: _BusyStamps,
+) -> list[int]:
+    """``free_starts`` in epoch seconds: the inner loop of slot search, kept to integer maths."""
+    step_s = step * 60
+    duration = int(shape.duration.total_seconds())
+    before, after = int(shape.before.total_seconds()), int(shape.after.total_seconds())
+    low, high = _stamp(earliest, up=True), _stamp(latest)
+    out: list[int] = []
+    for w_start, w_end in windows:
+        moment = max(_stamp(w_start, up=True), low)
+        moment = -(-moment // step_s) * step_s
+        last = min(_stamp(w_end) - duration, high)
+        while moment <= last:
+            if not busy.overlaps(moment - before, moment + duration + after) and not (
+                mine.starts and mine.overlaps(moment, moment + duration)
+            ):
+                out.append(moment)
+            moment += step_s
+    return out
+
+
+def free_starts(
+    windows: Sequence[Interval],
+    shape: Shape,
+    *,
+    step: int,
+    earliest: dt.datetime,
+    latest: dt.datetime,
+    blocks: Iterable[Interval] = (),
+    learner_busy: Iterable[Interval] = (),
+) -> list[dt.datetime]:
+    """Grid start times from ``earliest`` to ``latest`` (inclusive) whose session lies inside a
+    window, whose buffered block overlaps no existing block of the coach, and whose session overlaps
+    none of the learner's own sessions."""
+    stamps = _free_stamps(
+        windows,
+        shape,
+        step,
+        earliest,
+        latest,
+        _BusyStamps(blocks),
+        _BusyStamps(learner_busy),
+    )
+    return [dt.datetime.fromtimestamp(stamp, UTC) for stamp in stamps]
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+@dataclass
+class CoachCalendar:
+    """One coach's rules, exceptions and occupied blocks around a time range."""
+
+    coach: User
+    tz: zoneinfo.ZoneInfo
+    rules: list[tuple[int, dt.time, dt.time]] = field(default_factory=list)
+    extra: list[Interval] = field(default_factory=list)
+    time_off: list[Interval] = field(default_factory=list)
+    blocks: list[Interval] = field(default_factory=list)
+    # Occupying sessions per day in the coach's zone (for the daily cap).
+    per_day: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
+    cap: int = DEFAULT_DAILY_CAP
+
+    def windows(self, utc_from: dt.datetime, utc_to: dt.datetime) -> list[Interval]:
+        return open_windows(self.rules, self.tz, utc_from, utc_to, self.extra, self.time_off)
+
+    def full_on(self, start: dt.datetime) -> bool:
+        if not any(n >= self.cap for n in self.per_day.values()):
+            return False  # the common case, without a time-zone conversion per slot
+        return self.per_day.get(start.astimezone(self.tz).date(), 0) >= self.cap
+
+
+def coach_zone(coach: User) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(coach.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def qualified(coach: User, itype: InterviewType) -> bool:
+    """A coach runs a type when their expertise meets the type's tags (or it has none)."""
+    tags = itype.expertise_tags
+    return not tags or bool(tags & {t.lower() for t in coach.expertise or []})
+
+
+def valid_id(value: int | None) -> bool:
+    return value is not None and 0 < value <= MAX_ID
+
+
+def eligible_coaches(itype: InterviewType, coach_id: int | None = None) -> list[User]:
+    if coach_id is not None and not valid_id(coach_id):
+        return []
+    query = select(User).where(User.role == Role.COACH, User.active.is_(True)).order_by(User.id)
+    if coach_id is not None:
+        query = query.where(User.id == coach_id)
+    return [c for c in db.session.scalars(query) if qualified(c, itype)]
+
+
+def load_calendars(
+    coaches: Sequence[User],
+    utc_from: dt.datetime,
+    utc_to: dt.datetime,
+    *,
+    exclude_booking_id: int | None = None,
+) -> dict[int, CoachCalendar]:
+    """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): four queries,
+    however many coaches and days."""
+    calendars = {c.id: CoachCalendar(coach=c, tz=coach_zone(c)) for c in coaches}
+    if not calendars:
+        return calendars
+    ids = list(calendars)
+    # A day on either side: a coach's local day (for the cap) and buffers reach past the range.
+    wide_from, wide_to = utc_from - dt.timedelta(days=1), utc_to + dt.timedelta(days=1)
+    # Plain rows, not ORM objects: hundreds of them per call.
+    for coach_id, weekday, start_time, end_time in db.session.execute(
+        select(
+            AvailabilityRule.coach_id,
+            AvailabilityRule.weekday,
+            AvailabilityRule.start_time,
+            AvailabilityRule.end_time,
+        ).where(AvailabilityRule.coach_id.in_(ids))
+    ):
+        calendars[coach_id].rules.append((weekday, start_time, end_time))
+    for coach_id, start_at, end_at, available in db.session.execute(
+        select(
+            AvailabilityException.coach_id,
+            AvailabilityException.start_at,
+            AvailabilityException.end_at,
+            AvailabilityException.available,
+        ).where(
+            AvailabilityException.coach_id.in_(ids),
+            AvailabilityException.start_at < wide_to,
+            AvailabilityException.end_at > wide_from,
+        )
+    ):
+        calendar = calendars[coach_id]
+        (calendar.extra if available else calendar.time_off).append((start_at, end_at))
+    rows = db.session.execute(
+        select(
+            Booking.id,
+            Booking.coach_id,
+            Booking.start_at,
+            Booking.block_start_at,
+            Booking.block_end_at,
+        ).where(
+            Booking.coach_id.in_(ids),
+            Booking.status.in_(OCCUPYING),
+            Booking.block_start_at < wide_to,
+            Booking.block_end_at > wide_from,
+        )
+    )
+    for booking_id, coach_id, start_at, block_start, block_end in rows:
+        if booking_id == exclude_booking_id:
+            continue
+        calendar = calendars[coach_id]
+        calendar.blocks.append((block_start, block_end))
+        calendar.per_day[start_at.astimezone(calendar.tz).date()] += 1
+    cap = default_daily_cap()
+    for calendar in calendars.values():
+        calendar.cap = cap
+    for coach_id, daily_cap in db.session.execute(
+        select(CoachBookingSettings.coach_id, CoachBookingSettings.daily_session_cap).where(
+            CoachBookingSettings.coach_id.in_(ids),
+            CoachBookingSettings.daily_session_cap.is_not(None),
+        )
+    ):
+        calendars[coach_id].cap = int(daily_cap or cap)
+    return calendars
+
+
+def learner_sessions(
+    learner_id: int,
+    utc_from: dt.datetime,
+    utc_to: dt.datetime,
+    *,
+    exclude_booking_id: int | None = None,
+) -> list[Interval]:
+    query = select(Booking.start_at, Booking.end_at).where(
+        Booking.learner_id == learner_id,
+        Booking.status.in_(OCCUPYING),
+        Booking.start_at < utc_to,
+        Booking.end_at > utc_from,
+    )
+    if exclude_booking_id is not None:
+        query = query.where(Booking.id != exclude_booking_id)
+    return [(s, e) for s, e in db.session.execute(query)]
+
+
+# --- slots ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Slot:
+    start: dt.datetime
+    end: dt.datetime
+    coach_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SlotQuery:
+    type_slug: str
+    start_date: dt.date
+    end_date: dt.date
+    tz: str
+    coach_id: int | None = None
+
+
+def booking_window(itype: InterviewType, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """The first and last bookable start: the minimum notice from now, the horizon from now."""
+    return (
+        now + dt.timedelta(hours=itype.min_notice_hours),
+        now + dt.timedelta(days=itype.horizon_days),
+    )
+
+
+def get_type(slug: str, field_name: str = "type") -> InterviewType:
+    """The active interview type ``slug``. Raises ValidationFailed."""
+    itype = db.session.scalar(
+        select(InterviewType).where(InterviewType.slug == slug, InterviewType.active.is_(True))
+    )
+    if itype is None:
+        raise ValidationFailed.field(field_name, f"There is no interview type {slug!r}.")
+    return itype
+
+
+def find_slots(
+    query: SlotQuery,
+    *,
+    learner_id: int | None = None,
+    now: dt.datetime | None = None,
+    exclude_booking_id: int | None = None,
+) -> list[Slot]:
+    """Bookable slots of a type, per API.md: start and end dates inclusive in ``tz``, for one coach
+    or any (each slot lists the coaches free then). Raises ValidationFailed."""
+    tz = zone(query.tz)
+    if query.end_date < query.start_date:
+        raise ValidationFailed.field("end", "The end date is before the start date.")
+    if (query.end_date - query.start_date).days + 1 > MAX_RANGE_DAYS:
+        raise ValidationFailed.field("end", f"Ask for at most {MAX_RANGE_DAYS} days at once.")
+    itype = get_type(query.type_slug)
+    now = now or utcnow()
+    utc_from = local_to_utc(query.start_date, dt.time(0), tz)
+    utc_to = local_to_utc(query.end_date + dt.timedelta(days=1), dt.time(0), tz)
+    earliest, latest = booking_window(itype, now)
+    earliest, latest = max(earliest, utc_from), min(latest, utc_to - dt.timedelta(seconds=1))
+    coaches = eligible_coaches(itype, query.coach_id)
+    if query.coach_id is not None and not coaches:
+        raise ValidationFailed.field(
+            "coach_id", f"There is no active coach {query.coach_id} who runs {itype.name} sessions."
+        )
+    if earliest > latest:
+        return []
+    calendars = load_calendars(coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id)
+    mine = (
+        learner_sessions(
+            learner_id,
+            utc_from - dt.timedelta(days=1),
+            utc_to + dt.timedelta(days=1),
+            exclude_booking_id=exclude_booking_id,
+        )
+        if learner_id is not None
+        else []
+    )
+    shape, step = Shape.of(itype), step_minutes()
+    learner_busy = _BusyStamps(mine)
+    by_start: dict[int, list[int]] = defaultdict(list)
+    for coach_id, calendar in calendars.items():
+        stamps = _free_stamps(
+            calendar.windows(utc_from, utc_to),
+            shape,
+            step,
+            earliest,
+            latest,
+            _BusyStamps(calendar.blocks),
+            learner_busy,
+        )
+        capped = any(n >= calendar.cap for n in calendar.per_day.values())
+        for stamp in stamps:
+            if capped and calendar.full_on(dt.datetime.fromtimestamp(stamp, UTC)):
+                continue
+            by_start[stamp].append(coach_id)
+    slots = []
+    for stamp, ids in sorted(by_start.items()):
+        start = dt.datetime.fromtimestamp(stamp, UTC)
+        slots.append(Slot(start, start + shape.duration, tuple(sorted(ids))))
+    return slots
+
+
+# --- a coach's availability ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    weekday: int
+    start: dt.time
+    end: dt.time
+
+
+@dataclass(frozen=True)
+class ExceptionInput:
+    start: dt.datetime
+    end: dt.datetime
+    available: bool = False
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class AvailabilityInput:
+    timezone: str
+    rules: tuple[RuleInput, ...]
+    exceptions: tuple[ExceptionInput, ...]
+    daily_session_cap: int | None = None
+
+
+@dataclass(frozen=True)
+class Availability:
+    timezone: str
+    rules: list[AvailabilityRule]
+    exceptions: list[AvailabilityException]
+    daily_session_cap: int | None
+
+
+def _coach(coach_id: int) -> User:
+    coach = db.session.get(User, coach_id)
+    if coach is None or coach.role != Role.COACH:
+        raise NotFound("There is no such coach.")
+    return coach
+
+
+def get_availability(coach_id: int) -> Availability:
+    coach = _coach(coach_id)
+    rules = list(
+        db.session.scalars(
+            select(AvailabilityRule)
+            .where(AvailabilityRule.coach_id == coach_id)
+            .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
+        )
+    )
+    exceptions = list(
+        db.session.scalars(
+            select(AvailabilityException)
+            .where(AvailabilityException.coach_id == coach_id)
+            .order_by(AvailabilityException.start_at)
+        )
+    )
+    settings = db.session.get(CoachBookingSettings, coach_id)
+    return Availability(
+        timezone=coach.timezone,
+        rules=rules,
+        exceptions=exceptions,
+        daily_session_cap=settings.daily_session_cap if settings else None,
+    )
+
+
+def _validate(data: AvailabilityInput) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        zone(data.timezone)
+    except ValidationFailed:
+        errors["timezone"] = [f"{data.timezone!r} is not an IANA time zone."]
+    by_day: dict[int, list[RuleInput]] = defaultdict(list)
+    for i, rule in enumerate(data.rules):
+        if not 0 <= rule.weekday <= 6:
+            errors.setdefault(f"rules.{i}.weekday", []).append("Use 0 (Monday) to 6 (Sunday).")
+        if rule.start >= rule.end:
+            errors.setdefault(f"rules.{i}.end", []).append("The end must be after the start.")
+        by_day[rule.weekday].append(rule)
+    for weekday, rules in by_day.items():
+        ordered = sorted(rules, key=lambda r: r.start)
+        for a, b in itertools.pairwise(ordered):
+            if b.start < a.end:
+                errors.setdefault("rules", []).append(
+                    f"Two windows overlap on weekday {weekday}: "
+                    f"{a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M}."
+                )
+    for i, exc in enumerate(data.exceptions):
+        if exc.start >= exc.end:
+            errors.setdefault(f"exceptions.{i}.end", []).append("The end must be after the start.")
+        elif exc.end - exc.start > dt.timedelta(days=366):
+            errors.setdefault(f"exceptions.{i}.end", []).append("Use at most a year.")
+    if data.daily_session_cap is not None and not 1 <= data.daily_session_cap <= 24:
+        errors["daily_session_cap"] = ["Use 1 to 24 sessions a day."]
+    if errors:
+        raise ValidationFailed("Some availability is not valid.", errors)
+
+
+def replace_availability(coach_id: int, data: AvailabilityInput) -> Availability:
+    """Replace a coach's weekly rules, exceptions, time zone and daily cap (PUT semantics).
+    Booked sessions stay as they are. Raises ValidationFailed, NotFound."""
+    coach = _coach(coach_id)
+    _validate(data)
+    coach.timezone = data.timezone
+    db.session.execute(delete(AvailabilityRule).where(AvailabilityRule.coach_id == coach_id))
+    db.session.execute(
+        delete(AvailabilityException).where(AvailabilityException.coach_id == coach_id)
+    )
+    for rule in data.rules:
+        db.session.add(
+            AvailabilityRule(
+                coach_id=coach_id, weekday=rule.weekday, start_time=rule.start, end_time=rule.end
+            )
+        )
+    for exc in data.exceptions:
+        db.session.add(
+            AvailabilityException(
+                coach_id=coach_id,
+                start_at=exc.start.astimezone(UTC),
+                end_at=exc.end.astimezone(UTC),
+                available=exc.available,
+                reason=exc.reason.strip()[:500],
+            )
+        )
+    settings = db.session.get(CoachBookingSettings, coach_id)
+    if settings is None:
+        settings = CoachBookingSettings(coach_id=coach_id)
+        db.session.add(settings)
+    settings.daily_session_cap = data.daily_session_cap
+    db.session.flush()
+    return get_availability(coach_id)
+
+
+def week_view(
+    coach_id: int, week_start: dt.date
+) -> tuple[zoneinfo.ZoneInfo, list[Interval], list[Booking]]:
+    """A coach's open windows and bookings for the week from ``week_start`` (their zone)."""
+    coach = _coach(coach_id)
+    tz = coach_zone(coach)
+    utc_from = local_to_utc(week_start, dt.time(0), tz)
+    utc_to = local_to_utc(week_start + dt.timedelta(days=7), dt.time(0), tz)
+    calendar = load_calendars([coach], utc_from, utc_to)[coach.id]
+    bookings = list(
+        db.session.scalars(
+            select(Booking)
+            .where(
+                Booking.coach_id == coach_id,
+                Booking.status.in_(("confirmed", "completed", "no_show")),
+                Booking.start_at < utc_to,
+                Booking.end_at > utc_from,
+            )
+            .order_by(Booking.start_at)
+        )
+    )
+    windows = [
+        (max(s, utc_from), min(e, utc_to))
+        for s, e in calendar.windows(utc_from, utc_to)
+        if s < utc_to and e > utc_from
+    ]
+    return tz, windows, bookings
+
+
+def set_weekly(
+    coach_id: int,
+    timezone: str,
+    rules: tuple[RuleInput, ...],
+    daily_session_cap: int | None,
+) -> Availability:
+    """Replace the weekly rules, time zone and cap; exceptions stay. Raises ValidationFailed."""
+    current = get_availability(coach_id)
+    exceptions = tuple(
+        ExceptionInput(e.start_at, e.end_at, e.available, e.reason) for e in current.exceptions
+    )
+    return replace_availability(
+        coach_id, AvailabilityInput(timezone, rules, exceptions, daily_session_cap)
+    )
+
+
+def add_exception(coach_id: int, data: ExceptionInput) -> AvailabilityException:
+    """Add time off or extra hours. Raises ValidationFailed, NotFound."""
+    coach = _coach(coach_id)
+    _validate(AvailabilityInput(coach.timezone, (), (data,)))
+    exc = AvailabilityException(
+        coach_id=coach_id,
+        start_at=data.start.astimezone(UTC),
+        end_at=data.end.astimezone(UTC),
+        available=data.available,
+        reason=data.reason.strip()[:500],
+    )
+    db.session.add(exc)
+    db.session.flush()
+    return exc
+
+
+def delete_exception(coach_id: int, exception_id: int) -> None:
+    """Remove one of the coach's exceptions. Raises NotFound."""
+    exc = db.session.get(AvailabilityException, exception_id) if valid_id(exception_id) else None
+    if exc is None or exc.coach_id != coach_id:
+        raise NotFound("There is no such exception.")
+    db.session.delete(exc)
+    db.session.flush()
+
+
+def upcoming_exceptions(
+    coach_id: int, now: dt.datetime | None = None
+) -> list[AvailabilityException]:
+    return list(
+        db.session.scalars(
+            select(AvailabilityException)
+            .where(
+                AvailabilityException.coach_id == coach_id,
+                AvailabilityException.end_at > (now or utcnow()),
+            )
+            .order_by(AvailabilityException.start_at)
+        )
+    )

@@ -1,0 +1,394 @@
+"""The waitlist: when no slot suits, a learner waits; a freed slot is held for the first in line.
+
+An offer is a ``held`` booking row, so the database's no-overlap rules protect it like any booking:
+nobody else can take the slot while it is held. The learner accepts (the hold becomes a confirmed
+booking) or lets it lapse; then it passes to the next in line, or is released to everyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
+
+from services import availability, booking, outbox
+from services.db import begin_write, db, utcnow
+from services.errors import Conflict, NotFound, ValidationFailed
+from services.models import (
+    Booking,
+    BookingStatus,
+    InterviewType,
+    Role,
+    User,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+from services.notifications import Message, base_url, handles
+
+
+class SlotsAvailable(Conflict):
+    code = "slots_available"
+
+
+class OfferExpired(Conflict):
+    code = "offer_expired"
+
+
+@dataclass(frozen=True)
+class WaitlistRequest:
+    type: str
+    day: dt.date | None = None
+    tz: str | None = None
+    coach_id: int | None = None
+
+
+def _learner(learner_id: int) -> User:
+    learner = db.session.get(User, learner_id)
+    if learner is None or learner.role != Role.LEARNER:
+        raise NotFound("There is no such learner.")
+    return learner
+
+
+def join(
+    learner_id: int, request: WaitlistRequest, *, now: dt.datetime | None = None
+) -> WaitlistEntry:
+    """Wait for a slot of a type (on one day in the learner's zone, or any time in the horizon).
+    Joining twice for the same thing returns the first entry. Raises ValidationFailed,
+    SlotsAvailable, BookingSuspended, BookingLimitReached."""
+    begin_write()
+    booking.lock_users(learner_id)
+    learner = _learner(learner_id)
+    now = now or utcnow()
+    itype = availability.get_type(request.type)
+    tz_name = request.tz or learner.timezone
+    tz = availability.zone(tz_name)
+    booking.check_may_book(learner, itype, now)
+    earliest, latest = availability.booking_window(itype, now)
+    if request.day is not None:
+        day_from = availability.local_to_utc(request.day, dt.time(0), tz)
+        day_to = availability.local_to_utc(request.day + dt.timedelta(days=1), dt.time(0), tz)
+        if day_to <= earliest or day_from > latest:
+            raise ValidationFailed.field(
+                "day", "Pick a day between the minimum notice and the booking horizon."
+            )
+        earliest, latest = max(earliest, day_from), min(latest, day_to - dt.timedelta(seconds=1))
+    if request.coach_id is not None and not availability.eligible_coaches(itype, request.coach_id):
+        raise ValidationFailed.field(
+            "coach_id", f"There is no active coach {request.coach_id} who runs {itype.name}."
+        )
+    existing = db.session.scalar(
+        select(WaitlistEntry).where(
+            WaitlistEntry.learner_id == learner_id,
+            WaitlistEntry.interview_type_id == itype.id,
+            WaitlistEntry.status.in_((WaitlistStatus.WAITING, WaitlistStatus.OFFERED)),
+            WaitlistEntry.day.is_(None)
+            if request.day is None
+            else WaitlistEntry.day == request.day,
+            WaitlistEntry.coach_id.is_(None)
+            if request.coach_id is None
+            else WaitlistEntry.coach_id == request.coach_id,
+        )
+    )
+    if existing is not None:
+        return existing
+    if _first_free(itype, earliest, latest, request.coach_id, learner_id, now) is not None:
+        raise SlotsAvailable("There are free slots for this: book one instead of waiting.")
+    entry = WaitlistEntry(
+        learner_id=learner_id,
+        interview_type_id=itype.id,
+        coach_id=request.coach_id,
+        day=request.day,
+        timezone=tz_name,
+        earliest_at=earliest,
+        latest_at=latest,
+        status=WaitlistStatus.WAITING,
+        created_at=now,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _first_free(
+    itype: InterviewType,
+    earliest: dt.datetime,
+    latest: dt.datetime,
+    coach_id: int | None,
+    learner_id: int,
+    now: dt.datetime,
+) -> tuple[dt.datetime, int] | None:
+    """The earliest free (start, coach id) in the window, or None."""
+    coaches = availability.eligible_coaches(itype, coach_id)
+    if not coaches or earliest > latest:
+        return None
+    window_to = latest + dt.timedelta(minutes=itype.duration_minutes)
+    calendars = availability.load_calendars(coaches, earliest, window_to)
+    mine = availability.learner_sessions(learner_id, earliest, window_to)
+    shape, step = availability.Shape.of(itype), availability.step_minutes()
+    low, high = availability.booking_window(itype, now)
+    best: tuple[dt.datetime, int] | None = None
+    for coach_id_, calendar in calendars.items():
+        for start in availability.free_starts(
+            calendar.windows(earliest, window_to),
+            shape,
+            step=step,
+            earliest=max(earliest, low),
+            latest=min(latest, high),
+            blocks=calendar.blocks,
+            learner_busy=mine,
+        ):
+            if not calendar.full_on(start):
+                if best is None or start < best[0]:
+                    best = (start, coach_id_)
+                break
+    return best
+
+
+def list_entries(viewer: User) -> list[WaitlistEntry]:
+    query = select(WaitlistEntry).order_by(WaitlistEntry.created_at.desc(), WaitlistEntry.id.desc())
+    if viewer.role != Role.STAFF:
+        query = query.where(WaitlistEntry.learner_id == viewer.id)
+    return list(db.session.scalars(query.limit(200)))
+
+
+def _own_entry(entry_id: int, learner_id: int) -> WaitlistEntry:
+    if not availability.valid_id(entry_id):
+        raise NotFound("There is no such waitlist entry, or it is not yours.")
+    entry = db.session.scalar(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.id == entry_id)
+        .with_for_update(of=WaitlistEntry)
+        .execution_options(populate_existing=True)
+    )
+    if entry is None or entry.learner_id != learner_id:
+        raise NotFound("There is no such waitlist entry, or it is not yours.")
+    return entry
+
+
+def leave(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> WaitlistEntry:
+    """Stop waiting; a held offer passes to the next in line."""
+    begin_write()
+    entry = _own_entry(entry_id, learner_id)
+    now = now or utcnow()
+    if entry.status == WaitlistStatus.OFFERED:
+        _pass_on(entry, now, WaitlistStatus.CANCELLED)
+    elif entry.status == WaitlistStatus.WAITING:
+        entry.status = WaitlistStatus.CANCELLED
+    db.session.flush()
+    return entry
+
+
+def decline(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> WaitlistEntry:
+    """Turn an offer down: the slot passes to the next in line at once."""
+    begin_write()
+    entry = _own_entry(entry_id, learner_id)
+    if entry.status != WaitlistStatus.OFFERED:
+        raise OfferExpired("There is no open offer on this entry.")
+    _pass_on(entry, now or utcnow(), WaitlistStatus.EXPIRED)
+    db.session.flush()
+    return entry
+
+
+def accept(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> Booking:
+    """Take the held slot: it becomes a confirmed booking. Raises NotFound, OfferExpired,
+    BookingSuspended, BookingLimitReached."""
+    begin_write()
+    booking.lock_users(learner_id)
+    entry = _own_entry(entry_id, learner_id)
+    now = now or utcnow()
+    hold = entry.hold
+    if (
+        entry.status != WaitlistStatus.OFFERED
+        or hold is None
+        or hold.status != BookingStatus.HELD
+        or hold.learner_id != learner_id
+        or (hold.hold_expires_at is not None and hold.hold_expires_at <= now)
+    ):
+        raise OfferExpired("This offer has lapsed or was taken back. Join the waitlist again.")
+    booking.check_may_book(entry.learner, hold.interview_type, now)
+    hold.status = BookingStatus.CONFIRMED
+    hold.hold_expires_at = None
+    hold.created_at = now
+    booking._arm_reminders(hold, now)
+    entry.status = WaitlistStatus.BOOKED
+    booking._history(hold, "booked", learner_id, start=hold.start_at.isoformat(), via="waitlist")
+    db.session.flush()
+    outbox.record("booking.confirmed", **booking._snapshot(hold))
+    return hold
+
+
+def _hold_for(entry: WaitlistEntry, hold: Booking, now: dt.datetime) -> bool:
+    """Move the hold to ``entry``'s learner; False if the database refuses (they are busy then)."""
+    minutes = booking.policy().hold_minutes
+    if not booking.try_lock_users(entry.learner_id, hold.coach_id):
+        return False  # busy this instant: skip them rather than wait (see try_lock_users)
+    try:
+        with db.session.begin_nested():
+            hold.learner_id = entry.learner_id
+            hold.hold_expires_at = now + dt.timedelta(minutes=minutes)
+            db.session.flush()
+    except DBAPIError as exc:
+        if booking._overlap(exc) is None:
+            raise
+        return False
+    entry.status = WaitlistStatus.OFFERED
+    entry.hold_id = hold.id
+    entry.offered_at = now
+    entry.offer_expires_at = hold.hold_expires_at
+    db.session.flush()
+    outbox.record("waitlist.offered", entry_id=entry.id, booking_id=hold.id)
+    return True
+
+
+def _pass_on(entry: WaitlistEntry, now: dt.datetime, outcome: str) -> None:
+    """End ``entry``'s offer and hand its held slot to the next in line, or release it."""
+    hold = entry.hold
+    entry.status = outcome
+    entry.hold_id = None
+    if hold is None or hold.status != BookingStatus.HELD:
+        return
+    for candidate in _waiting_for(hold, exclude_learner_id=entry.learner_id):
+        if _eligible(candidate, hold.interview_type, now) and _hold_for(candidate, hold, now):
+            return
+    hold.status = BookingStatus.RELEASED
+    hold.hold_expires_at = None
+    db.session.flush()
+
+
+def _waiting_for(hold: Booking, exclude_learner_id: int) -> list[WaitlistEntry]:
+    return list(
+        db.session.scalars(
+            select(WaitlistEntry)
+            .where(
+                WaitlistEntry.status == WaitlistStatus.WAITING,
+                WaitlistEntry.interview_type_id == hold.interview_type_id,
+                WaitlistEntry.earliest_at <= hold.start_at,
+                WaitlistEntry.latest_at >= hold.start_at,
+                (WaitlistEntry.coach_id.is_(None)) | (WaitlistEntry.coach_id == hold.coach_id),
+                WaitlistEntry.learner_id != exclude_learner_id,
+            )
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .limit(50)
+        )
+    )
+
+
+def _eligible(entry: WaitlistEntry, itype: InterviewType, now: dt.datetime) -> bool:
+    try:
+        booking.check_may_book(entry.learner, itype, now)
+    except (booking.BookingSuspended, booking.BookingLimitReached):
+        return False
+    return True
+
+
+def match(now: dt.datetime | None = None, batch: int = 100) -> int:
+    """The waitlist's heartbeat (a beat job, and after every cancel, reschedule or availability
+    change): lapse offers past their time and pass them on, retire entries whose window closed,
+    and offer freed slots to those waiting, first come first served. Returns offers made.
+    Safe to run twice, even at once: every change is conditional on the state it saw."""
+    begin_write()
+    now = now or utcnow()
+    made = 0
+    lapsed = db.session.scalars(
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.status == WaitlistStatus.OFFERED,
+            WaitlistEntry.offer_expires_at <= now,
+        )
+        .order_by(WaitlistEntry.offer_expires_at)
+        .limit(batch)
+        .with_for_update(of=WaitlistEntry, skip_locked=True)
+    ).all()
+    for entry in lapsed:
+        _pass_on(entry, now, WaitlistStatus.EXPIRED)
+    waiting = db.session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.status == WaitlistStatus.WAITING)
+        .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+        .limit(batch)
+        .with_for_update(of=WaitlistEntry, skip_locked=True)
+    ).all()
+    for entry in waiting:
+        itype = entry.interview_type
+        low, _high = availability.booking_window(itype, now)
+        if entry.latest_at < low or not itype.active:
+            entry.status = WaitlistStatus.EXPIRED
+            continue
+        if not _eligible(entry, itype, now):
+            continue
+        found = _first_free(
+            itype, entry.earliest_at, entry.latest_at, entry.coach_id, entry.learner_id, now
+        )
+        if found is None:
+            continue
+        start, coach_id = found
+        if not booking.try_lock_users(entry.learner_id, coach_id):
+            continue  # the next run tries again
+        shape = availability.Shape.of(itype)
+        block_start, block_end = shape.block(start)
+        hold = Booking(
+            uid=booking._uid(),
+            learner_id=entry.learner_id,
+            coach_id=coach_id,
+            interview_type_id=itype.id,
+            start_at=start,
+            end_at=start + shape.duration,
+            block_start_at=block_start,
+            block_end_at=block_end,
+            status=BookingStatus.HELD,
+            meeting_url=booking._meeting_url(),
+            created_at=now,
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(hold)
+                db.session.flush()
+        except DBAPIError as exc:
+            if booking._overlap(exc) is None:
+                raise
+            continue
+        if _hold_for(entry, hold, now):
+            made += 1
+    db.session.flush()
+    return made
+
+
+def offer_deadline_text(entry: WaitlistEntry) -> str:
+    if entry.offer_expires_at is None:
+        return ""
+    return booking.format_time(entry.offer_expires_at, entry.learner.timezone, "%H:%M %Z")
+
+
+@handles("waitlist.offered")
+def _offered(payload: dict[str, Any]) -> list[Message]:
+    entry = db.session.get(WaitlistEntry, payload["entry_id"])
+    hold = db.session.get(Booking, payload["booking_id"])
+    if (
+        entry is None
+        or hold is None
+        or entry.hold_id != hold.id
+        or entry.status != WaitlistStatus.OFFERED
+    ):
+        return []  # passed on or taken back before this was sent
+    learner = entry.learner
+    when = booking.format_span(hold.start_at, hold.end_at, learner.timezone)
+    deadline = offer_deadline_text(entry)
+    return [
+        Message(
+            user=learner,
+            kind="waitlist_offer",
+            title=f"A {hold.interview_type.name} slot is held for you until {deadline}",
+            body=f"{when} with {hold.coach.name}. Accept it before {deadline}, or it passes on.",
+            link=f"{base_url()}/learn/bookings/waitlist",
+            email_template="booking_waitlist_offer",
+            context={
+                "type_name": hold.interview_type.name,
+                "when": when,
+                "coach_name": hold.coach.name,
+                "deadline": deadline,
+            },
+        )
+    ]

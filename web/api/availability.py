@@ -1,0 +1,238 @@
+"""Coaches' availability, their private calendar feed, and interview-type settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, current_app, make_response
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+from services import availability, interview_types, outbox
+from services import booking as booking_service
+from services.db import begin_write, db
+from web.api.bookings import writing
+from web.api.security import current_user, token_required
+from web.problems import PROBLEM_TYPE, ProblemSchema
+
+bp = Blueprint(
+    "api_availability",
+    __name__,
+    url_prefix="/api/v1",
+    description="Coach availability (weekly rules and dated exceptions), calendar feeds, and "
+    "interview-type settings.",
+)
+
+
+def _problem(status: int, description: str) -> Any:
+    return bp.alt_response(
+        status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
+    )
+
+
+class ClockTime(fields.Field):
+    """``HH:MM`` on a 24-hour clock."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else value.strftime("%H:%M")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        import datetime as dt
+
+        if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+            raise ValidationError("Use HH:MM, e.g. 09:30.")
+        try:
+            return dt.time(int(value[:2]), int(value[3:]))
+        except ValueError as exc:
+            raise ValidationError("Use HH:MM, e.g. 09:30.") from exc
+
+
+class RuleSchema(Schema):
+    weekday = fields.Integer(
+        required=True,
+        validate=validate.Range(min=0, max=6),
+        metadata={"description": "0 = Monday ... 6 = Sunday."},
+    )
+    start = ClockTime(
+        required=True,
+        attribute="start_time",
+        data_key="start",
+        metadata={"type": "string", "example": "09:00"},
+    )
+    end = ClockTime(
+        required=True,
+        attribute="end_time",
+        data_key="end",
+        metadata={"type": "string", "example": "17:00"},
+    )
+
+
+class ExceptionSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    start = fields.AwareDateTime(required=True, attribute="start_at", data_key="start")
+    end = fields.AwareDateTime(required=True, attribute="end_at", data_key="end")
+    available = fields.Boolean(
+        load_default=False,
+        metadata={"description": "false: time off; true: extra hours outside the weekly rules."},
+    )
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class AvailabilitySchema(Schema):
+    timezone = fields.String(
+        required=True, metadata={"description": "IANA zone of the weekly rules (the coach's)."}
+    )
+    rules = fields.List(
+        fields.Nested(RuleSchema),
+        required=True,
+        validate=validate.Length(max=70),
+        metadata={"description": "Weekly windows in `timezone`. `weekly` is accepted as an alias."},
+    )
+    exceptions = fields.List(
+        fields.Nested(ExceptionSchema), load_default=list, validate=validate.Length(max=500)
+    )
+    daily_session_cap = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Most sessions a day (null: the default)."},
+    )
+
+    @pre_load
+    def _aliases(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict) and "rules" not in data and "weekly" in data:
+            data = {**data, "rules": data["weekly"]}
+            data.pop("weekly")
+        return data
+
+
+class FeedSchema(Schema):
+    url = fields.String(
+        required=True, metadata={"description": "Shown once: subscribe to it in a calendar app."}
+    )
+    created_at = fields.AwareDateTime(required=True)
+
+
+class TypeSettingsSchema(Schema):
+    slug = fields.String(dump_only=True)
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    description = fields.String(validate=validate.Length(max=2000))
+    duration_minutes = fields.Integer()
+    buffer_before_minutes = fields.Integer()
+    buffer_after_minutes = fields.Integer()
+    min_notice_hours = fields.Integer()
+    horizon_days = fields.Integer()
+    cancel_cutoff_hours = fields.Integer()
+    expertise = fields.String(
+        validate=validate.Length(max=200),
+        metadata={"description": "Comma-separated tags; coaches with one of them run this type."},
+    )
+    active = fields.Boolean()
+
+
+def _to_input(body: dict[str, Any]) -> availability.AvailabilityInput:
+    return availability.AvailabilityInput(
+        timezone=body["timezone"],
+        rules=tuple(
+            availability.RuleInput(r["weekday"], r["start_time"], r["end_time"])
+            for r in body["rules"]
+        ),
+        exceptions=tuple(
+            availability.ExceptionInput(e["start_at"], e["end_at"], e["available"], e["reason"])
+            for e in body["exceptions"]
+        ),
+        daily_session_cap=body["daily_session_cap"],
+    )
+
+
+@bp.route("/coaches/me/availability")
+@token_required(bp, "coach")
+@bp.response(200, AvailabilitySchema)
+def get_availability() -> Any:
+    """The caller's weekly rules (in their time zone), dated exceptions and daily cap."""
+    return availability.get_availability(current_user().id)
+
+
+@bp.route("/coaches/me/availability", methods=["PUT"])
+@token_required(bp, "coach")
+@bp.arguments(AvailabilitySchema)
+@bp.response(200, AvailabilitySchema)
+@_problem(400, "`malformed_json`: the body is not JSON.")
+@_problem(422, "`validation_error`: bad times, overlapping windows, an unknown time zone.")
+def put_availability(body: dict[str, Any]) -> Any:
+    """Replace the caller's availability. Booked sessions keep their times; freed time is offered
+    to the waitlist."""
+    coach_id = current_user().id
+    data = _to_input(body)
+    with writing():
+        begin_write()
+        availability.replace_availability(coach_id, data)
+        outbox.enqueue_after_commit("bookings.match_waitlist")
+    return availability.get_availability(coach_id)
+
+
+@bp.route("/coaches/me/calendar-feed", methods=["POST"])
+@token_required(bp, "coach")
+@bp.response(201, FeedSchema)
+def create_feed() -> Any:
+    """A private iCalendar feed of the caller's sessions; a new one revokes the old URL."""
+    coach_id = current_user().id
+    with writing():
+        secret = booking_service.create_feed(coach_id)
+    return {
+        "url": f"{current_app.config['BASE_URL']}/api/v1/calendar-feeds/{secret}.ics",
+        "created_at": booking_service.feed_created_at(coach_id),
+    }
+
+
+@bp.route("/coaches/me/calendar-feed", methods=["DELETE"])
+@token_required(bp, "coach")
+@bp.response(204)
+def revoke_feed() -> None:
+    """Revoke the caller's feed URL: it stops working at once."""
+    coach_id = current_user().id
+    with writing():
+        booking_service.revoke_feed(coach_id)
+
+
+@bp.route("/calendar-feeds/<string:token>.ics")
+@bp.doc(
+    responses={
+        "200": {
+            "description": "The coach's sessions (RFC 5545).",
+            "content": {"text/calendar": {"schema": {"type": "string"}}},
+        }
+    }
+)
+@_problem(404, "`not_found`: unknown or revoked feed.")
+def calendar_feed(token: str) -> Response:
+    """A coach's private session feed: the secret in the URL is the only credential."""
+    body = booking_service.feed_ics(token)
+    if body is None:
+        abort(404)
+    response = make_response(body)
+    response.mimetype = "text/calendar"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@bp.route("/interview-types/<string:slug>")
+@token_required(bp)
+@bp.response(200, TypeSettingsSchema)
+@_problem(404, "`not_found`: no such type.")
+def get_type_settings(slug: str) -> Any:
+    """A type's settings: duration, buffers, minimum notice, horizon, cancellation cutoff."""
+    return interview_types.get(slug)
+
+
+@bp.route("/interview-types/<string:slug>", methods=["PATCH"])
+@token_required(bp, "staff")
+@bp.arguments(TypeSettingsSchema)
+@bp.response(200, TypeSettingsSchema)
+@_problem(404, "`not_found`: no such type.")
+@_problem(422, "`validation_error`: a value out of range.")
+def patch_type_settings(body: dict[str, Any], slug: str) -> Any:
+    """Staff change a type's settings; booked sessions keep their times."""
+    itype = interview_types.configure(slug, body)
+    db.session.commit()
+    return itype

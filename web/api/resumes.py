@@ -1,5 +1,532 @@
+"""Résumés: upload (PDF or DOCX, the type sniffed from the content), versions, the coach's accept,
+decline and review, and staff's manual assignment. Routing happens in a worker."""
+
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from typing import Any
 
-bp = Blueprint("api_resumes", __name__, url_prefix="/api/v1", description="resumes")
+from flask import Response, send_file
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from services import files, resumes, routing
+from services.db import begin_write, db
+from services.models import ResumeStatus, ReviewOutcome, User
+from services.models.resumes import CRITERIA
+from services.resumes import ResumeView
+from web.api.pagination import PageArgsSchema
+from web.api.schemas import PersonSchema, page_schema
+from web.api.security import current_user, token_required
+from web.problems import PROBLEM_TYPE, ProblemSchema
+
+bp = Blueprint(
+    "api_resumes",
+    __name__,
+    url_prefix="/api/v1",
+    description="Résumé upload, automated checks, routing to a coach, and the review.",
+)
+
+# A downloaded résumé can never run as a page of ours: no sniffing, and if a browser renders it
+# anyway, a sandbox without scripts, forms or same-origin access.
+DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
+
+
+def _problems(*pairs: tuple[int, str]) -> Any:
+    def decorate(view: Any) -> Any:
+        for status, description in pairs:
+            view = bp.alt_response(
+                status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
+            )(view)
+        return view
+
+    return decorate
+
+
+# --- schemas --------------------------------------------------------------------------------------
+
+
+class ResumeCheckSchema(Schema):
+    id = fields.String(required=True, metadata={"description": "e.g. contact_details"})
+    passed = fields.Boolean(required=True)
+    message = fields.String(required=True, metadata={"description": "A sentence to act on."})
+
+
+class ReviewScoresSchema(Schema):
+    impact = fields.Integer(validate=validate.Range(1, 5))
+    clarity = fields.Integer(validate=validate.Range(1, 5))
+    ml_relevance = fields.Integer(validate=validate.Range(1, 5))
+    formatting = fields.Integer(validate=validate.Range(1, 5))
+    ats_readiness = fields.Integer(validate=validate.Range(1, 5))
+
+
+class ResumeReviewSchema(Schema):
+    id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    summary = fields.String(required=True)
+    scores = fields.Nested(ReviewScoresSchema, required=True)
+    comments = fields.String(required=True)
+    outcome = fields.String(
+        required=True, validate=validate.OneOf([o.value for o in ReviewOutcome])
+    )
+    reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class ResumeHistorySchema(Schema):
+    at = fields.AwareDateTime(required=True)
+    event = fields.String(
+        required=True,
+        metadata={
+            "description": "submitted, new_version, checked, unreadable, assigned, accepted, "
+            "declined, offer_expired, unassigned, reviewed, escalated, withdrawn, reassigned, "
+            "assigned_by_staff, cancelled"
+        },
+    )
+    by = fields.Nested(
+        PersonSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "null: the system"},
+    )
+    detail = fields.String(required=True)
+
+
+class ResumeVersionSchema(Schema):
+    number = fields.Integer(required=True)
+    filename = fields.String(required=True)
+    size = fields.Integer(required=True)
+    content_type = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    uploaded_at = fields.AwareDateTime(required=True)
+    analysis = fields.String(required=True, metadata={"description": "pending, done or failed"})
+    page_count = fields.Integer(required=True, allow_none=True)
+
+
+class ResumeSchema(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ResumeStatus]))
+    target_role = fields.String(required=True)
+    notes = fields.String(required=True)
+    filename = fields.String(
+        required=True, metadata={"description": "The current version's file name (display only)."}
+    )
+    size = fields.Integer(required=True, metadata={"description": "Bytes of the current version."})
+    content_type = fields.String(required=True, metadata={"description": "Sniffed, not declared."})
+    version = fields.Integer(required=True, metadata={"description": "The current version."})
+    versions = fields.List(fields.Nested(ResumeVersionSchema), required=True)
+    created_at = fields.AwareDateTime(required=True)
+    due_at = fields.AwareDateTime(required=True, allow_none=True)
+    offer_expires_at = fields.AwareDateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "While assigned: when the coach's offer lapses."},
+    )
+    learner = fields.Nested(PersonSchema, required=True)
+    reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
+    checks = fields.List(
+        fields.Nested(ResumeCheckSchema),
+        required=True,
+        allow_none=True,
+        metadata={"description": "null until the worker has run the automated checks."},
+    )
+    active_content = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Active PDF content found (JavaScript, launch actions…)."},
+    )
+    review = fields.Nested(ResumeReviewSchema, required=True, allow_none=True)
+    history = fields.List(fields.Nested(ResumeHistorySchema), required=True)
+    routing_reason = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Staff only: why the last routing decision went as it did."},
+    )
+
+
+class ResumeListArgsSchema(PageArgsSchema):
+    status = fields.String(
+        load_default=None, validate=validate.OneOf([s.value for s in ResumeStatus])
+    )
+
+
+class ResumeUploadFormSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    target_role = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=resumes.MAX_TARGET_ROLE),
+        metadata={"description": "The role the résumé targets, e.g. “ML engineer”."},
+    )
+    notes = fields.String(load_default="", validate=validate.Length(max=resumes.MAX_NOTES))
+
+
+class ResumeVersionFormSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    notes = fields.String(load_default=None, validate=validate.Length(max=resumes.MAX_NOTES))
+
+
+class ResumeUploadFileSchema(Schema):
+    file = Upload(
+        required=True,
+        metadata={"description": "PDF or DOCX; the type is sniffed from the content."},
+    )
+
+
+class ResumeDeclineSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=resumes.MAX_REASON))
+
+
+class CommentsField(fields.String):
+    """Free text; a list of strings is accepted too and kept one per line."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = "\n".join(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ResumeReviewInputSchema(Schema):
+    summary = fields.String(required=True, validate=validate.Length(min=1, max=resumes.MAX_SUMMARY))
+    scores = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CRITERIA)),
+        values=fields.Integer(strict=True, validate=validate.Range(1, 5)),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"description": f"1–5 for any of: {', '.join(CRITERIA)}."},
+    )
+    comments = CommentsField(load_default="", validate=validate.Length(max=resumes.MAX_COMMENTS))
+    outcome = fields.String(
+        load_default=None,
+        validate=validate.OneOf([o.value for o in ReviewOutcome]),
+        metadata={"description": "Derived from the scores when not given."},
+    )
+
+
+class ResumeAssignSchema(Schema):
+    coach_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+
+
+class RoutingDecisionSchema(Schema):
+    id = fields.Integer(required=True)
+    at = fields.AwareDateTime(required=True)
+    outcome = fields.String(required=True, metadata={"description": "offered, unassigned, manual"})
+    coach = fields.Nested(PersonSchema, required=True, allow_none=True)
+    by = fields.Nested(PersonSchema, required=True, allow_none=True)
+    version = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    components = fields.Dict(required=True)
+
+
+class ResumeFileArgsSchema(Schema):
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+# --- shaping --------------------------------------------------------------------------------------
+
+
+def _person(user: User | None) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.name} if user else None
+
+
+def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
+    resume, version = view.resume, view.version
+    review = view.review
+    return {
+        "id": resume.id,
+        "status": resume.status,
+        "target_role": resume.target_role,
+        "notes": resume.notes,
+        "filename": version.filename,
+        "size": version.size,
+        "content_type": version.content_type,
+        "version": version.number,
+        "versions": [
+            {
+                "number": v.number,
+                "filename": v.filename,
+                "size": v.size,
+                "content_type": v.content_type,
+                "sha256": v.sha256,
+                "uploaded_at": v.uploaded_at,
+                "analysis": v.analysis_status,
+                "page_count": v.page_count,
+            }
+            for v in view.versions
+        ],
+        "created_at": resume.created_at,
+        "due_at": resume.due_at,
+        "offer_expires_at": view.assignment.expires_at
+        if view.assignment and view.assignment.status == "offered"
+        else None,
+        "learner": _person(view.learner),
+        "reviewer": _person(view.reviewer),
+        "checks": version.checks,
+        "active_content": list(version.active_content or []),
+        "review": {
+            "id": review.id,
+            "version": version.number,
+            "summary": review.summary,
+            "scores": review.scores,
+            "comments": review.comments,
+            "outcome": review.outcome,
+            "reviewer": _person(review.coach),
+            "created_at": review.created_at,
+        }
+        if review
+        else None,
+        "history": [
+            {"at": h.at, "event": h.event, "by": _person(h.by), "detail": h.detail}
+            for h in view.history
+        ],
+        "routing_reason": view.decision.reason
+        if view.decision and viewer.role == "staff"
+        else None,
+    }
+
+
+def start_write() -> None:
+    """End the read-only transaction that the sign-in check opened and start a writing one, before
+    anything is read for the change (on SQLite a transaction that read before another writer
+    committed can no longer write; see services.db.begin_write)."""
+    db.session.commit()
+    begin_write()
+
+
+def _one(resume_id: int, viewer: User) -> dict[str, Any]:
+    resume = resumes.get_visible(viewer, resume_id)
+    return resume_json(resumes.view(resume, viewer), viewer)
+
+
+# --- routes ---------------------------------------------------------------------------------------
+
+
+@bp.route("/resumes", methods=["POST"])
+@token_required(bp, "learner")
+@bp.arguments(ResumeUploadFormSchema, location="form")
+@bp.arguments(ResumeUploadFileSchema, location="files")
+@bp.response(201, ResumeSchema)
+@_problems(
+    (413, "`file_too_large`: the file is larger than MAX_UPLOAD_MB."),
+    (415, "`unsupported_file_type`: not a PDF or DOCX by its content (or a macro-enabled one)."),
+    (
+        422,
+        "`validation_error`: a field is missing or invalid, or the file is empty, damaged, "
+        "truncated, encrypted, an archive bomb, or has a hostile name.",
+    ),
+)
+def upload(form: dict[str, Any], uploaded: dict[str, Any]) -> Any:
+    """Upload a résumé (multipart). Answers at once with status `submitted`; a worker then runs
+    the automated checks and routes it to a coach."""
+    user = current_user()
+    storage = uploaded["file"]
+    start_write()
+    resume = resumes.submit(
+        user,
+        storage.stream,
+        storage.filename,
+        resumes.Submission(target_role=form["target_role"], notes=form.get("notes") or ""),
+    )
+    db.session.commit()
+    return (
+        resume_json(resumes.view(resume, user), user),
+        201,
+        {"Location": f"/api/v1/resumes/{resume.id}"},
+    )
+
+
+@bp.route("/resumes")
+@token_required(bp)
+@bp.arguments(ResumeListArgsSchema, location="query")
+@bp.response(200, page_schema(ResumeSchema))
+def list_resumes(args: dict[str, Any]) -> Any:
+    """Learner: their own; coach: offered to them or reviewed by them; staff: all. Newest first."""
+    user = current_user()
+    page = resumes.list_visible(
+        user, status=args["status"], limit=args["limit"], cursor=args["cursor"]
+    )
+    return {
+        "items": [resume_json(v, user) for v in resumes.views(page.items, user)],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@bp.route("/resumes/<int:resume_id>")
+@token_required(bp)
+@bp.response(200, ResumeSchema)
+@_problems((404, "`not_found`: no such résumé, or not yours to see."))
+def get_resume(resume_id: int) -> Any:
+    """One résumé with its checks, review and history: the owner, the assigned coach, staff."""
+    return _one(resume_id, current_user())
+
+
+@bp.route("/resumes/<int:resume_id>/file")
+@token_required(bp)
+@bp.arguments(ResumeFileArgsSchema, location="query")
+@bp.doc(
+    responses={
+        "200": {
+            "description": "The original bytes, as an attachment (Content-Disposition), with "
+            "`X-Content-Type-Options: nosniff` and a sandbox Content-Security-Policy.",
+            "content": {
+                content_type: {"schema": {"type": "string", "format": "binary"}}
+                for content_type in files.CONTENT_TYPES.values()
+            },
+        }
+    }
+)
+@_problems((404, "`not_found`: no such résumé or version, or not yours to see."))
+def download(args: dict[str, Any], resume_id: int) -> Any:
+    """The original file, as an attachment, never rendered as one of our pages."""
+    path, version = resumes.file_of(current_user(), resume_id, args["version"])
+    return attachment(path, version.content_type, version.filename)
+
+
+def attachment(path: Any, content_type: str, filename: str) -> Response:
+    """A stored file as a download: RFC 6266 file name (ASCII fallback and UTF-8 `filename*`),
+    nosniff, and a sandbox CSP in case a browser renders it anyway."""
+    response = send_file(
+        path,
+        mimetype=content_type,
+        as_attachment=True,
+        download_name=filename,
+        conditional=True,
+        max_age=0,
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response
+
+
+@bp.route("/resumes/<int:resume_id>/versions", methods=["POST"])
+@token_required(bp, "learner")
+@bp.arguments(ResumeVersionFormSchema, location="form")
+@bp.arguments(ResumeUploadFileSchema, location="files")
+@bp.response(201, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not yours."),
+    (409, "`review_in_progress`: a coach holds the current version."),
+    (413, "`file_too_large`"),
+    (415, "`unsupported_file_type`"),
+    (422, "`validation_error`"),
+)
+def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: int) -> Any:
+    """A new version of the learner's résumé; versions are kept, and it is routed again (to the
+    coach who reviewed the last one when they have room)."""
+    user = current_user()
+    storage = uploaded["file"]
+    start_write()
+    resume = resumes.submit_version(
+        user, resume_id, storage.stream, storage.filename, form.get("notes")
+    )
+    db.session.commit()
+    return resume_json(resumes.view(resume, user), user)
+
+
+@bp.route("/resumes/<int:resume_id>/accept", methods=["POST"])
+@token_required(bp, "coach")
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not offered to you."),
+    (409, "`invalid_status` (not waiting for you) or `offer_expired`."),
+)
+def accept(resume_id: int) -> Any:
+    """The assigned coach accepts the offer: status `in_review`."""
+    user = current_user()
+    start_write()
+    resumes.accept(user, resume_id)
+    db.session.commit()
+    return _one(resume_id, user)
+
+
+@bp.route("/resumes/<int:resume_id>/decline", methods=["POST"])
+@token_required(bp, "coach")
+@bp.arguments(ResumeDeclineSchema)
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not offered to you."),
+    (409, "`invalid_status`: not waiting for you."),
+    (422, "`validation_error`: a reason is required."),
+)
+def decline(body: dict[str, Any], resume_id: int) -> Any:
+    """The assigned coach declines with a reason; the résumé is routed again, to someone else."""
+    user = current_user()
+    start_write()
+    resume = resumes.decline(user, resume_id, body["reason"])
+    db.session.commit()
+    return resume_json(resumes.view(resume, user), user)
+
+
+@bp.route("/resumes/<int:resume_id>/review", methods=["POST"])
+@token_required(bp, "coach")
+@bp.arguments(ResumeReviewInputSchema)
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not assigned to you."),
+    (409, "`invalid_status`: not waiting for your review."),
+    (422, "`validation_error`: summary and 1–5 scores required."),
+)
+def review(body: dict[str, Any], resume_id: int) -> Any:
+    """The assigned coach's review: status `reviewed`; the learner is notified."""
+    user = current_user()
+    start_write()
+    resumes.submit_review(
+        user,
+        resume_id,
+        resumes.ReviewInput(
+            summary=body["summary"],
+            scores=dict(body["scores"]),
+            comments=body.get("comments") or "",
+            outcome=body.get("outcome"),
+        ),
+    )
+    db.session.commit()
+    return _one(resume_id, user)
+
+
+@bp.route("/resumes/<int:resume_id>/assign", methods=["POST"])
+@token_required(bp, "staff")
+@bp.arguments(ResumeAssignSchema)
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé."),
+    (409, "`invalid_status`: reviewed or cancelled."),
+    (422, "`validation_error`: not an active coach."),
+)
+def assign(body: dict[str, Any], resume_id: int) -> Any:
+    """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer."""
+    user = current_user()
+    start_write()
+    routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "")
+    db.session.commit()
+    return _one(resume_id, user)
+
+
+@bp.route("/resumes/<int:resume_id>/decisions")
+@token_required(bp, "staff")
+@bp.response(200, page_schema(RoutingDecisionSchema))
+@_problems((404, "`not_found`: no such résumé."))
+def decisions(resume_id: int) -> Any:
+    """Every routing decision about a résumé, oldest first, with its components (the audit)."""
+    user = current_user()
+    resumes.get_visible(user, resume_id)
+    items = [
+        {
+            "id": d.id,
+            "at": d.at,
+            "outcome": d.outcome,
+            "coach": _person(d.coach),
+            "by": _person(d.actor),
+            "version": d.version_number,
+            "reason": d.reason,
+            "components": d.components,
+        }
+        for d in routing.decisions_for(resume_id)
+    ]
+    return {"items": items, "next_cursor": None}

@@ -1,0 +1,1011 @@
+"""Résumés: upload and versions, who may see what, the automated checks, and the coach's side
+(accept, decline, review). Routing itself lives in services/routing.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from flask import current_app
+from sqlalchemy import Select, exists, select, update
+
+from services import checks, extraction, files, outbox
+from services.db import begin_write, db, utcnow
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.models import (
+    AnalysisStatus,
+    Assignment,
+    AssignmentStatus,
+    ExclusionReason,
+    Resume,
+    ResumeEvent,
+    ResumeExclusion,
+    ResumeStatus,
+    ResumeVersion,
+    Review,
+    ReviewOutcome,
+    Role,
+    RoutingDecision,
+    User,
+)
+from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
+from services.notifications import Message, base_url, handles, register_kind, staff_recipients
+from services.pagination import Page, paginate
+
+OPEN_STATUSES = (
+    ResumeStatus.SUBMITTED,
+    ResumeStatus.ASSIGNED,
+    ResumeStatus.IN_REVIEW,
+    ResumeStatus.UNASSIGNED,
+)
+# A learner may send a new version unless a coach holds the current one.
+NEW_VERSION_ALLOWED = (
+    ResumeStatus.SUBMITTED,
+    ResumeStatus.UNASSIGNED,
+    ResumeStatus.REVIEWED,
+    ResumeStatus.CANCELLED,
+)
+MAX_TARGET_ROLE = 120
+MAX_NOTES = 2000
+MAX_SUMMARY = 5000
+MAX_COMMENTS = 20000
+MAX_REASON = 1000
+NUL_MESSAGE = "Remove the NUL character from this text."
+MAX_ID = 2**31 - 1  # ids beyond the database's integer are simply not found
+
+register_kind(
+    "resume_checked",
+    "Automated checks ready",
+    roles=(Role.LEARNER,),
+    description="The automated checks of an uploaded résumé are ready.",
+)
+register_kind(
+    "resume_unreadable",
+    "Résumé could not be read",
+    roles=(Role.LEARNER,),
+    description="An uploaded file could not be read and needs a new version.",
+)
+register_kind(
+    "review_due_soon",
+    "Review due soon",
+    roles=(Role.COACH,),
+    description="A résumé you are reviewing is close to its due time.",
+)
+register_kind(
+    "resume_offer_expired",
+    "Review offer expired",
+    roles=(Role.COACH,),
+    description="A résumé offered to you was not accepted in time and went to someone else.",
+)
+
+
+class ReviewInProgress(Conflict):
+    code = "review_in_progress"
+
+
+class InvalidStatus(Conflict):
+    code = "invalid_status"
+
+
+class OfferExpired(Conflict):
+    code = "offer_expired"
+
+
+@dataclass(frozen=True)
+class Submission:
+    target_role: str
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class ReviewInput:
+    summary: str
+    scores: dict[str, int] = field(default_factory=dict)
+    comments: str = ""
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    upload_dir: str
+    max_upload_bytes: int
+    accept_window: dt.timedelta
+    due_in: dt.timedelta
+    parse_timeout: float
+    parse_memory_mb: int
+
+    @classmethod
+    def current(cls) -> Settings:
+        cfg = current_app.config
+        return cls(
+            upload_dir=str(cfg["UPLOAD_DIR"]),
+            max_upload_bytes=int(cfg["MAX_UPLOAD_MB"]) * 1024 * 1024,
+            accept_window=dt.timedelta(hours=float(cfg.get("RESUME_ACCEPT_HOURS", 24))),
+            due_in=dt.timedelta(hours=float(cfg.get("RESUME_DUE_HOURS", 72))),
+            parse_timeout=float(cfg.get("RESUME_PARSE_TIMEOUT_SECONDS", 30)),
+            parse_memory_mb=int(cfg.get("RESUME_PARSE_MEMORY_MB", 512)),
+        )
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+def log_event(resume: Resume, event: str, actor: User | None = None, detail: str = "") -> None:
+    db.session.add(
+        ResumeEvent(
+            resume_id=resume.id,
+            event=event,
+            actor_id=actor.id if actor else None,
+            detail=detail,
+            at=utcnow(),
+        )
+    )
+
+
+# --- upload ---------------------------------------------------------------------------------------
+
+
+def _clean_submission(submission: Submission) -> Submission:
+    errors: dict[str, list[str]] = {}
+    role = " ".join((submission.target_role or "").split())
+    if not role:
+        errors["target_role"] = ["Name the role you are applying for, e.g. “ML engineer”."]
+    elif len(role) > MAX_TARGET_ROLE:
+        errors["target_role"] = [f"Use at most {MAX_TARGET_ROLE} characters."]
+    notes = (submission.notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = [f"Use at most {MAX_NOTES} characters."]
+    for name, value in (("target_role", role), ("notes", notes)):
+        if "\x00" in value:
+            errors[name] = [NUL_MESSAGE]
+    if errors:
+        raise ValidationFailed("Some fields are missing or not valid.", errors)
+    return Submission(target_role=role, notes=notes)
+
+
+def _add_version(
+    resume: Resume, stored: files.StoredFile, number: int, uploader: User
+) -> ResumeVersion:
+    version = ResumeVersion(
+        resume_id=resume.id,
+        number=number,
+        filename=stored.filename,
+        kind=stored.kind,
+        content_type=stored.content_type,
+        size=stored.size,
+        sha256=stored.sha256,
+        uploaded_by_id=uploader.id,
+        uploaded_at=utcnow(),
+    )
+    db.session.add(version)
+    db.session.flush()
+    outbox.enqueue_after_commit("resumes.analyse", version.id)
+    return version
+
+
+def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Submission) -> Resume:
+    """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
+
+    Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
+    files.UnsupportedFileType. Nothing is stored unless everything is valid."""
+    if learner.role != Role.LEARNER:
+        raise Forbidden("Only learners upload résumés.")
+    submission = _clean_submission(submission)
+    settings = Settings.current()
+    stored = files.receive(
+        stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
+    )
+    begin_write()
+    now = utcnow()
+    resume = Resume(
+        learner_id=learner.id,
+        target_role=submission.target_role,
+        notes=submission.notes,
+        status=ResumeStatus.SUBMITTED,
+        current_version=1,
+        queued_at=now,
+        created_at=now,
+    )
+    db.session.add(resume)
+    db.session.flush()
+    _add_version(resume, stored, 1, learner)
+    log_event(resume, "submitted", learner, f"Version 1: {stored.filename}")
+    return resume
+
+
+def submit_version(
+    learner: User, resume_id: int, stream: BinaryIO, filename: str | None, notes: str | None = None
+) -> Resume:
+    """A new version of the learner's résumé; routed again (to the last reviewer if they can).
+
+    Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
+    files.UnsupportedFileType."""
+    begin_write()
+    resume = _owned(learner, resume_id, lock=True)
+    if resume.status not in NEW_VERSION_ALLOWED:
+        raise ReviewInProgress(
+            "A coach is reviewing the current version. Upload the new one when the review is done."
+        )
+    if notes is not None:
+        notes = _clean_submission(Submission(target_role=resume.target_role, notes=notes)).notes
+    settings = Settings.current()
+    stored = files.receive(
+        stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
+    )
+    number = resume.current_version + 1
+    _add_version(resume, stored, number, learner)
+    resume.current_version = number
+    resume.status = ResumeStatus.SUBMITTED
+    resume.reviewer_id = None
+    resume.due_at = None
+    resume.queued_at = utcnow()
+    if notes is not None:
+        resume.notes = notes
+    log_event(resume, "new_version", learner, f"Version {number}: {stored.filename}")
+    db.session.flush()
+    return resume
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def _coach_sees(coach_id: int) -> Any:
+    return exists().where(
+        Assignment.resume_id == Resume.id,
+        Assignment.coach_id == coach_id,
+        Assignment.status.in_(
+            [AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED, AssignmentStatus.COMPLETED]
+        ),
+    )
+
+
+def visible_to(user: User) -> Select[tuple[Resume]]:
+    """Learner: own; coach: offered to them, in their review, or reviewed by them; staff: all."""
+    query = select(Resume)
+    if user.role == Role.STAFF:
+        return query
+    if user.role == Role.COACH:
+        return query.where(_coach_sees(user.id))
+    return query.where(Resume.learner_id == user.id)
+
+
+def get_visible(user: User, resume_id: int, *, lock: bool = False) -> Resume:
+    """The résumé if ``user`` may see it. Raises NotFound (also when it is not theirs)."""
+    if not 0 < resume_id <= MAX_ID:
+        raise NotFound("There is no such résumé, or it is not yours to see.")
+    query = visible_to(user).where(Resume.id == resume_id)
+    if lock:
+        query = query.with_for_update(of=Resume)
+    resume = db.session.scalar(query)
+    if resume is None:
+        raise NotFound("There is no such résumé, or it is not yours to see.")
+    return resume
+
+
+def _owned(learner: User, resume_id: int, *, lock: bool = False) -> Resume:
+    resume = get_visible(learner, resume_id, lock=lock)
+    if resume.learner_id != learner.id:
+        raise Forbidden("Only the learner who uploaded a résumé may change it.")
+    return resume
+
+
+def list_visible(
+    user: User, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+) -> Page[Resume]:
+    """Newest first. Raises ValidationFailed (bad status or cursor)."""
+    query = visible_to(user)
+    if status:
+        if status not in {s.value for s in ResumeStatus}:
+            raise ValidationFailed.field(
+                "status", f"Use one of: {', '.join(s.value for s in ResumeStatus)}."
+            )
+        query = query.where(Resume.status == status)
+    return paginate(
+        query,
+        [(Resume.created_at, "desc"), (Resume.id, "desc")],
+        limit=limit,
+        cursor=cursor,
+        key=lambda r: (r.created_at, r.id),
+    )
+
+
+def current_version(resume: Resume) -> ResumeVersion:
+    version = db.session.scalar(
+        select(ResumeVersion).where(
+            ResumeVersion.resume_id == resume.id, ResumeVersion.number == resume.current_version
+        )
+    )
+    assert version is not None
+    return version
+
+
+def live_assignment(resume_id: int) -> Assignment | None:
+    return db.session.scalar(
+        select(Assignment).where(
+            Assignment.resume_id == resume_id, Assignment.status.in_(LIVE_ASSIGNMENT_STATES)
+        )
+    )
+
+
+def review_of_current(resume: Resume) -> Review | None:
+    return db.session.scalar(
+        select(Review)
+        .join(ResumeVersion, Review.version_id == ResumeVersion.id)
+        .where(Review.resume_id == resume.id, ResumeVersion.number == resume.current_version)
+        .order_by(Review.id.desc())
+        .limit(1)
+    )
+
+
+def reviews(resume: Resume) -> list[Review]:
+    return list(
+        db.session.scalars(
+            select(Review).where(Review.resume_id == resume.id).order_by(Review.id.desc())
+        )
+    )
+
+
+def file_of(user: User, resume_id: int, number: int | None = None) -> tuple[Path, ResumeVersion]:
+    """The stored bytes of the current (or a given) version. Raises NotFound."""
+    resume = get_visible(user, resume_id)
+    number = number or resume.current_version
+    if not 0 < number <= MAX_ID:
+        raise NotFound("There is no such version of this résumé.")
+    version = db.session.scalar(
+        select(ResumeVersion).where(
+            ResumeVersion.resume_id == resume.id, ResumeVersion.number == number
+        )
+    )
+    if version is None:
+        raise NotFound("There is no such version of this résumé.")
+    root = files.storage_root(Settings.current().upload_dir)
+    path = files.object_path(root, version.sha256)
+    if not path.is_file():
+        raise NotFound("The file of this version is missing from storage.")
+    return path, version
+
+
+# --- automated checks (worker) --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AnalysisJob:
+    version_id: int
+    path: str
+    kind: str
+    reuse: extraction.Extraction | None  # the same bytes were parsed before
+
+
+@dataclass(frozen=True)
+class AnalysisOutcome:
+    result: extraction.Extraction | None
+    error: str | None = None
+
+
+def prepare_analysis(version_id: int) -> AnalysisJob | None:
+    """What to parse for a pending version (reads only); None if there is nothing to do."""
+    version = db.session.get(ResumeVersion, version_id)
+    if version is None or version.analysis_status != AnalysisStatus.PENDING:
+        return None
+    twin = db.session.scalar(
+        select(ResumeVersion)
+        .where(
+            ResumeVersion.sha256 == version.sha256,
+            ResumeVersion.analysis_status == AnalysisStatus.DONE,
+            ResumeVersion.id != version.id,
+        )
+        .limit(1)
+    )
+    reuse = None
+    if twin is not None and twin.text is not None:  # content-addressed: parse once
+        reuse = extraction.Extraction(
+            text=twin.text,
+            page_count=twin.page_count,
+            active_content=list(twin.active_content or []),
+        )
+    root = files.storage_root(Settings.current().upload_dir)
+    return AnalysisJob(
+        version_id=version.id,
+        path=str(files.object_path(root, version.sha256)),
+        kind=version.kind,
+        reuse=reuse,
+    )
+
+
+def run_analysis(job: AnalysisJob) -> AnalysisOutcome:
+    """The full parse, in a child process under time and memory limits; no database."""
+    if job.reuse is not None:
+        return AnalysisOutcome(job.reuse)
+    settings = Settings.current()
+    try:
+        return AnalysisOutcome(
+            extraction.extract(
+                Path(job.path),
+                job.kind,
+                timeout=settings.parse_timeout,
+                memory_mb=settings.parse_memory_mb,
+            )
+        )
+    except extraction.ExtractionFailed as exc:
+        return AnalysisOutcome(None, exc.detail)
+
+
+def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
+    """Store the text and checks and hand the résumé to routing (or, for a file that could not be
+    read, tell the learner). A no-op if another run recorded it first. Returns whether it was
+    readable."""
+    begin_write()
+    version = db.session.get(ResumeVersion, job.version_id)
+    if version is None:
+        return False
+    resume = db.session.get(Resume, version.resume_id)
+    assert resume is not None
+    result = outcome.result
+    if result is None:
+        return _analysis_failed(resume, version, outcome.error or "The file could not be read.")
+    claimed = db.session.execute(
+        update(ResumeVersion)
+        .where(
+            ResumeVersion.id == version.id,
+            ResumeVersion.analysis_status == AnalysisStatus.PENDING,
+        )
+        .values(analysis_status=AnalysisStatus.DONE, analysed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return False  # another run finished first
+    db.session.refresh(version)
+    db.session.refresh(resume)
+    version.text = result.text
+    version.page_count = result.page_count
+    version.word_count = len(result.text.split())
+    version.skills = checks.skills_found(result.text)
+    version.active_content = result.active_content
+    version.checks = checks.run(
+        result.text,
+        result.page_count,
+        active_content=result.active_content if version.kind == files.PDF else None,
+    )
+    passed = sum(1 for c in version.checks if c["passed"])
+    if version.number == resume.current_version:
+        log_event(resume, "checked", None, f"{passed} of {len(version.checks)} checks passed")
+        outbox.record("resume.checked", resume_id=resume.id, version_id=version.id)
+        if resume.status in (ResumeStatus.SUBMITTED, ResumeStatus.UNASSIGNED):
+            outbox.enqueue_after_commit("resumes.route", resume.id)
+    db.session.flush()
+    return True
+
+
+def analyse(version_id: int) -> bool:
+    """Parse one uploaded version, store its checks, hand it to routing; all in this transaction
+    (the worker task commits between the steps instead, see workers/resumes.py)."""
+    job = prepare_analysis(version_id)
+    if job is None:
+        return False
+    return record_analysis(job, run_analysis(job))
+
+
+def _analysis_failed(resume: Resume, version: ResumeVersion, detail: str) -> bool:
+    claimed = db.session.execute(
+        update(ResumeVersion)
+        .where(
+            ResumeVersion.id == version.id,
+            ResumeVersion.analysis_status == AnalysisStatus.PENDING,
+        )
+        .values(
+            analysis_status=AnalysisStatus.FAILED,
+            analysed_at=utcnow(),
+            analysis_error=detail,
+            checks=checks.unreadable(detail),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return False
+    if version.number == resume.current_version and resume.status in (
+        ResumeStatus.SUBMITTED,
+        ResumeStatus.UNASSIGNED,
+    ):
+        # An unreadable file never reaches a coach: the learner is told and sends a new version.
+        resume.status = ResumeStatus.CANCELLED
+        log_event(resume, "unreadable", None, detail)
+        outbox.record("resume.unreadable", resume_id=resume.id, version_id=version.id)
+    db.session.flush()
+    return False
+
+
+# --- the coach's side -----------------------------------------------------------------------------
+
+
+def _coach_assignment(coach: User, resume_id: int) -> tuple[Resume, Assignment]:
+    if coach.role != Role.COACH:
+        raise Forbidden("Only the assigned coach may do this.")
+    begin_write()
+    resume = get_visible(coach, resume_id, lock=True)
+    assignment = db.session.scalar(
+        select(Assignment)
+        .where(
+            Assignment.resume_id == resume.id,
+            Assignment.coach_id == coach.id,
+            Assignment.status.in_(LIVE_ASSIGNMENT_STATES),
+        )
+        .with_for_update()
+    )
+    if assignment is None:
+        raise InvalidStatus(
+            f"This résumé is {resume.status.replace('_', ' ')}; it is not waiting for you."
+        )
+    return resume, assignment
+
+
+def accept(coach: User, resume_id: int) -> Resume:
+    """The assigned coach takes the review: ``in_review``. Idempotent for an accepted one.
+
+    Raises NotFound, Forbidden, InvalidStatus, OfferExpired."""
+    resume, assignment = _coach_assignment(coach, resume_id)
+    if assignment.status == AssignmentStatus.ACCEPTED:
+        return resume
+    now = utcnow()
+    if assignment.expires_at <= now:
+        raise OfferExpired("The time to accept this offer has passed; it goes to someone else.")
+    taken = db.session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment.id, Assignment.status == AssignmentStatus.OFFERED)
+        .values(status=AssignmentStatus.ACCEPTED, responded_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(taken, "rowcount", 0) != 1:
+        raise InvalidStatus("This offer changed meanwhile; reload and try again.")
+    db.session.refresh(assignment)
+    resume.status = ResumeStatus.IN_REVIEW
+    log_event(resume, "accepted", coach)
+    db.session.flush()
+    return resume
+
+
+def decline(coach: User, resume_id: int, reason: str) -> Resume:
+    """The assigned coach hands the résumé back with a reason; it is routed to someone else.
+
+    Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
+    reason = " ".join((reason or "").split())
+    if "\x00" in reason:
+        raise ValidationFailed.field("reason", NUL_MESSAGE)
+    if not reason:
+        raise ValidationFailed.field("reason", "Say why you decline, for the staff who follow up.")
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed.field("reason", f"Use at most {MAX_REASON} characters.")
+    resume, assignment = _coach_assignment(coach, resume_id)
+    now = utcnow()
+    assignment.status = AssignmentStatus.DECLINED
+    assignment.responded_at = now
+    assignment.decline_reason = reason
+    exclude(resume.id, coach.id, ExclusionReason.DECLINED)
+    resume.status = ResumeStatus.SUBMITTED
+    resume.reviewer_id = None
+    resume.due_at = None
+    log_event(resume, "declined", coach, reason)
+    db.session.flush()
+    outbox.enqueue_after_commit("resumes.route", resume.id)
+    outbox.enqueue_after_commit("resumes.drain")
+    return resume
+
+
+def exclude(resume_id: int, coach_id: int, reason: str) -> None:
+    present = db.session.scalar(
+        select(ResumeExclusion.id).where(
+            ResumeExclusion.resume_id == resume_id,
+            ResumeExclusion.coach_id == coach_id,
+            ResumeExclusion.reason == reason,
+        )
+    )
+    if present is None:
+        db.session.add(ResumeExclusion(resume_id=resume_id, coach_id=coach_id, reason=reason))
+
+
+def _clean_review(review: ReviewInput) -> tuple[str, dict[str, int], str, str]:
+    errors: dict[str, list[str]] = {}
+    summary = (review.summary or "").strip()
+    if not summary:
+        errors["summary"] = ["Write a summary of your review."]
+    elif len(summary) > MAX_SUMMARY:
+        errors["summary"] = [f"Use at most {MAX_SUMMARY} characters."]
+    comments = (review.comments or "").strip()
+    if len(comments) > MAX_COMMENTS:
+        errors["comments"] = [f"Use at most {MAX_COMMENTS} characters."]
+    for name, text_value in (("summary", summary), ("comments", comments)):
+        if "\x00" in text_value:
+            errors[name] = [NUL_MESSAGE]
+    scores: dict[str, int] = {}
+    if not review.scores:
+        errors["scores"] = [f"Score at least one of: {', '.join(CRITERIA)} (1 to 5)."]
+    for name, value in (review.scores or {}).items():
+        if name not in CRITERIA:
+            errors[f"scores.{name}"] = [f"Not a criterion; use {', '.join(CRITERIA)}."]
+        elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5:
+            errors[f"scores.{name}"] = ["Use a whole number from 1 to 5."]
+        else:
+            scores[name] = value
+    outcome = review.outcome
+    if outcome is not None and outcome not in {o.value for o in ReviewOutcome}:
+        errors["outcome"] = [f"Use one of: {', '.join(o.value for o in ReviewOutcome)}."]
+    if errors:
+        raise ValidationFailed("Some fields of the review are missing or not valid.", errors)
+    if outcome is None:  # derived from the scores when the coach does not say
+        lowest = min(scores.values())
+        outcome = (
+            ReviewOutcome.CHANGES_REQUIRED
+            if lowest <= 2
+            else ReviewOutcome.APPROVED
+            if lowest >= 4
+            else ReviewOutcome.CHANGES_SUGGESTED
+        )
+    return summary, scores, comments, str(outcome)
+
+
+def submit_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
+    """The assigned coach's review (accepting the offer first if need be): ``reviewed``, and the
+    learner is told. Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
+    summary, scores, comments, outcome = _clean_review(review)
+    resume, assignment = _coach_assignment(coach, resume_id)
+    now = utcnow()
+    if assignment.status == AssignmentStatus.OFFERED:
+        assignment.responded_at = now
+        log_event(resume, "accepted", coach)
+    assignment.status = AssignmentStatus.COMPLETED
+    assignment.completed_at = now
+    row = Review(
+        resume_id=resume.id,
+        version_id=assignment.version_id,
+        assignment_id=assignment.id,
+        coach_id=coach.id,
+        summary=summary,
+        comments=comments,
+        outcome=outcome,
+        created_at=now,
+        **scores,
+    )
+    db.session.add(row)
+    resume.status = ResumeStatus.REVIEWED
+    resume.reviewer_id = coach.id
+    log_event(resume, "reviewed", coach, outcome.replace("_", " "))
+    db.session.flush()
+    outbox.record("resume.reviewed", resume_id=resume.id, review_id=row.id)
+    outbox.enqueue_after_commit("resumes.drain")  # the coach has room again
+    return resume
+
+
+# --- notifications --------------------------------------------------------------------------------
+
+
+def _link(path: str) -> str:
+    return f"{base_url()}{path}"
+
+
+def _local(at: dt.datetime | None, user: User) -> str:
+    """A time as the recipient reads it, in their own time zone."""
+    if at is None:
+        return ""
+    try:
+        zone = zoneinfo.ZoneInfo(user.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return at.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z")
+
+
+@handles("resume.checked")
+def _checked(payload: dict[str, Any]) -> list[Message]:
+    resume = db.session.get(Resume, payload["resume_id"])
+    version = db.session.get(ResumeVersion, payload["version_id"])
+    if resume is None or version is None or not version.checks:
+        return []
+    passed = sum(1 for c in version.checks if c["passed"])
+    return [
+        Message(
+            user=resume.learner,
+            kind="resume_checked",
+            title="Automated checks are ready",
+            body=f"{passed} of {len(version.checks)} checks passed for “{version.filename}”.",
+            link=_link(f"/learn/resumes/{resume.id}"),
+        )
+    ]
+
+
+@handles("resume.unreadable")
+def _unreadable(payload: dict[str, Any]) -> list[Message]:
+    resume = db.session.get(Resume, payload["resume_id"])
+    version = db.session.get(ResumeVersion, payload["version_id"])
+    if resume is None or version is None:
+        return []
+    return [
+        Message(
+            user=resume.learner,
+            kind="resume_unreadable",
+            title="We could not read your résumé",
+            body=version.analysis_error or "Upload it again as a new version.",
+            link=_link(f"/learn/resumes/{resume.id}"),
+            email_template="resume_unreadable",
+            context={"resume": resume, "version": version},
+        )
+    ]
+
+
+@handles("resume.assigned")
+def _assigned(payload: dict[str, Any]) -> list[Message]:
+    assignment = db.session.get(Assignment, payload["assignment_id"])
+    if assignment is None:
+        return []
+    resume = assignment.resume
+    return [
+        Message(
+            user=assignment.coach,
+            kind="resume_assigned",
+            title=f"Résumé to review: {resume.target_role}",
+            body=f"{resume.learner.name}'s résumé (version {assignment.version.number}) is offered "
+            "to you. Accept it within the window, or decline with a reason.",
+            link=_link(f"/coach/reviews/{resume.id}"),
+            email_template="resume_assigned",
+            context={
+                "resume": resume,
+                "assignment": assignment,
+                "expires_local": _local(assignment.expires_at, assignment.coach),
+                "due_local": _local(assignment.due_at, assignment.coach),
+            },
+        )
+    ]
+
+
+@handles("resume.reviewed")
+def _reviewed(payload: dict[str, Any]) -> list[Message]:
+    review = db.session.get(Review, payload["review_id"])
+    resume = db.session.get(Resume, payload["resume_id"])
+    if review is None or resume is None:
+        return []
+    return [
+        Message(
+            user=resume.learner,
+            kind="resume_reviewed",
+            title="Your résumé was reviewed",
+            body=f"{review.coach.name if review.coach else 'Your coach'} reviewed your résumé: "
+            f"{review.outcome.replace('_', ' ')}.",
+            link=_link(f"/learn/resumes/{resume.id}"),
+            email_template="resume_reviewed",
+            context={
+                "resume": resume,
+                "review": review,
+                "coach_name": review.coach.name if review.coach else "Your coach",
+            },
+        )
+    ]
+
+
+@handles("resume.unassigned")
+def _unassigned(payload: dict[str, Any]) -> list[Message]:
+    resume = db.session.get(Resume, payload["resume_id"])
+    if resume is None:
+        return []
+    reason = str(payload.get("reason") or "")
+    return [
+        Message(
+            user=staff,
+            kind="resume_unassigned",
+            title=f"No reviewer for résumé #{resume.id}",
+            body=f"{resume.learner.name}'s résumé ({resume.target_role}) could not be routed: "
+            f"{reason}. It is routed automatically when capacity frees, or assign it now.",
+            link=_link(f"/staff/queue?status=unassigned#resume-{resume.id}"),
+            email_template="resume_unassigned",
+            context={"resume": resume, "reason": reason},
+        )
+        for staff in staff_recipients()
+    ]
+
+
+@handles("resume.due_soon")
+def _due_soon(payload: dict[str, Any]) -> list[Message]:
+    assignment = db.session.get(Assignment, payload["assignment_id"])
+    if assignment is None or assignment.status not in LIVE_ASSIGNMENT_STATES:
+        return []
+    resume = assignment.resume
+    return [
+        Message(
+            user=assignment.coach,
+            kind="review_due_soon",
+            title=f"Review due soon: {resume.target_role}",
+            body=f"The review of {resume.learner.name}'s résumé is due soon.",
+            link=_link(f"/coach/reviews/{resume.id}"),
+            email_template="resume_due_soon",
+            context={
+                "resume": resume,
+                "assignment": assignment,
+                "due_local": _local(assignment.due_at, assignment.coach),
+            },
+        )
+    ]
+
+
+@handles("resume.overdue")
+def _overdue(payload: dict[str, Any]) -> list[Message]:
+    assignment = db.session.get(Assignment, payload["assignment_id"])
+    if assignment is None:
+        return []
+    resume = assignment.resume
+    return [
+        Message(
+            user=staff,
+            kind="review_overdue",
+            title=f"Review overdue: résumé #{resume.id}",
+            body=f"{assignment.coach.name} has not finished the review of "
+            f"{resume.learner.name}'s résumé, due {_local(assignment.due_at, staff)}.",
+            link=_link(f"/staff/queue?overdue=true#resume-{resume.id}"),
+            email_template="resume_overdue",
+            context={
+                "resume": resume,
+                "assignment": assignment,
+                "due_local": _local(assignment.due_at, staff),
+            },
+        )
+        for staff in staff_recipients()
+    ] + [
+        Message(
+            user=assignment.coach,
+            kind="review_overdue",
+            title=f"Your review is overdue: {resume.target_role}",
+            body=f"The review of {resume.learner.name}'s résumé was due "
+            f"{_local(assignment.due_at, assignment.coach)}; staff were told.",
+            link=_link(f"/coach/reviews/{resume.id}"),
+        )
+    ]
+
+
+@handles("resume.offer_expired")
+def _offer_expired(payload: dict[str, Any]) -> list[Message]:
+    assignment = db.session.get(Assignment, payload["assignment_id"])
+    if assignment is None:
+        return []
+    return [
+        Message(
+            user=assignment.coach,
+            kind="resume_offer_expired",
+            title="A review offer expired",
+            body=f"The offer of {assignment.resume.learner.name}'s résumé was not accepted in "
+            "time and went to someone else.",
+            link=_link("/coach/reviews"),
+        )
+    ]
+
+
+def resend_stale_analyses(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
+    """Hand pending analyses to the workers again when their job was lost (the broker was down
+    at upload time, or a worker died). ``analyse`` is a no-op for a finished one."""
+    ids = db.session.scalars(
+        select(ResumeVersion.id)
+        .where(
+            ResumeVersion.analysis_status == AnalysisStatus.PENDING,
+            ResumeVersion.uploaded_at < utcnow() - older_than,
+        )
+        .order_by(ResumeVersion.id)
+        .limit(500)
+    ).all()
+    for version_id in ids:
+        outbox.enqueue_after_commit("resumes.analyse", version_id)
+    return len(ids)
+
+
+# --- read models (batched: a fixed number of queries per page, whatever its size) -----------------
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    at: dt.datetime
+    event: str
+    by: User | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class ResumeView:
+    resume: Resume
+    version: ResumeVersion
+    versions: list[ResumeVersion]
+    learner: User
+    reviewer: User | None
+    review: Review | None  # of the current version
+    reviews: list[Review]  # every version's, newest first
+    assignment: Assignment | None  # the live offer or review
+    history: list[HistoryItem]
+    decision: RoutingDecision | None  # the latest routing decision (staff read why)
+
+
+# What a learner reads for events whose detail is meant for coaches and staff.
+_LEARNER_DETAIL = {
+    "declined": "The coach passed it on; it goes to another coach.",
+    "offer_expired": "The offer lapsed; it goes to another coach.",
+    "withdrawn": "Staff moved it to another coach.",
+    "reassigned": "",
+    "assigned_by_staff": "",
+    "escalated": "Staff were told the review is late.",
+}
+
+
+def views(resumes: Sequence[Resume], viewer: User) -> list[ResumeView]:
+    """Everything a page or the API shows about each résumé, in a fixed number of queries."""
+    if not resumes:
+        return []
+    ids = [r.id for r in resumes]
+    versions: dict[int, list[ResumeVersion]] = {i: [] for i in ids}
+    for version in db.session.scalars(
+        select(ResumeVersion)
+        .where(ResumeVersion.resume_id.in_(ids))
+        .order_by(ResumeVersion.resume_id, ResumeVersion.number)
+    ):
+        versions[version.resume_id].append(version)
+    all_reviews: dict[int, list[Review]] = {i: [] for i in ids}
+    for review in db.session.scalars(
+        select(Review).where(Review.resume_id.in_(ids)).order_by(Review.id.desc())
+    ):
+        all_reviews[review.resume_id].append(review)
+    events: dict[int, list[ResumeEvent]] = {i: [] for i in ids}
+    for event in db.session.scalars(
+        select(ResumeEvent).where(ResumeEvent.resume_id.in_(ids)).order_by(ResumeEvent.id)
+    ):
+        events[event.resume_id].append(event)
+    live = {
+        a.resume_id: a
+        for a in db.session.scalars(
+            select(Assignment).where(
+                Assignment.resume_id.in_(ids), Assignment.status.in_(LIVE_ASSIGNMENT_STATES)
+            )
+        )
+    }
+    decisions: dict[int, RoutingDecision] = {}
+    if viewer.role == Role.STAFF:
+        for decision in db.session.scalars(
+            select(RoutingDecision)
+            .where(RoutingDecision.resume_id.in_(ids))
+            .order_by(RoutingDecision.id)
+        ):
+            decisions[decision.resume_id] = decision
+    user_ids = {r.learner_id for r in resumes} | {r.reviewer_id for r in resumes if r.reviewer_id}
+    user_ids |= {e.actor_id for es in events.values() for e in es if e.actor_id}
+    user_ids |= {v.coach_id for vs in all_reviews.values() for v in vs if v.coach_id}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
+    result = []
+    for resume in resumes:
+        by_number = {v.number: v for v in versions[resume.id]}
+        version = by_number[resume.current_version]
+        current_review = next(
+            (rv for rv in all_reviews[resume.id] if rv.version_id == version.id), None
+        )
+        history = [
+            HistoryItem(
+                at=e.at,
+                event=e.event,
+                by=users.get(e.actor_id) if e.actor_id else None,
+                detail=_LEARNER_DETAIL.get(e.event, e.detail)
+                if viewer.role == Role.LEARNER
+                else e.detail,
+            )
+            for e in events[resume.id]
+        ]
+        result.append(
+            ResumeView(
+                resume=resume,
+                version=version,
+                versions=versions[resume.id],
+                learner=users[resume.learner_id],
+                reviewer=users.get(resume.reviewer_id) if resume.reviewer_id else None,
+                review=current_review,
+                reviews=all_reviews[resume.id],
+                assignment=live.get(resume.id),
+                history=history,
+                decision=decisions.get(resume.id),
+            )
+        )
+    return result
+
+
+def view(resume: Resume, viewer: User) -> ResumeView:
+    return views([resume], viewer)[0]

@@ -4,7 +4,14 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-from web.staff import console  # noqa: E402, F401  (adds routes to bp)
+from web.staff import (  # noqa: E402, F401  (add routes to bp)
+    coaches,
+    console,
+    content,
+    deliveries,
+    rebalance,
+    sessions,
+)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,86 @@
+"""A staff member signs in with two-factor, reassigns a résumé from the queue, and sees the
+dashboard's charts render, in Debian's Chromium."""
+
+from __future__ import annotations
+
+import uuid
+
+import pyotp
+import pytest
+
+from services import accounts, routing
+from services.db import db
+from tests.support_staff import make_resume
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "staff browser passphrase"
+
+
+@pytest.fixture
+def setup(server_app):
+    with server_app.app_context():
+        tag = uuid.uuid4().hex[:6]
+        staff = accounts.create_user(
+            email=f"staff-{tag}@example.com", password=PASSWORD, role="staff", name="Eve Staff"
+        )
+        learner = accounts.create_user(
+            email=f"learner-{tag}@example.com", password=PASSWORD, role="learner", name="Lee"
+        )
+        first = accounts.create_user(
+            email=f"c1-{tag}@example.com",
+            password=PASSWORD,
+            role="coach",
+            name=f"Zed {tag}",
+            expertise=["ml"],
+        )
+        second = accounts.create_user(
+            email=f"c2-{tag}@example.com",
+            password=PASSWORD,
+            role="coach",
+            name=f"Yan {tag}",
+            expertise=["python"],
+        )
+        db.session.commit()
+        resume = make_resume(learner, target_role=f"ML engineer {tag}")
+        routing.assign_manually(staff, resume.id, first.id, "setup")
+        db.session.commit()
+        return {
+            "email": staff.email,
+            "resume_id": resume.id,
+            "to": second.id,
+            "to_name": second.name,
+        }
+
+
+def sign_in_staff(page, email: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/account/two-factor/setup")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.get_by_label("code", exact=False).first.fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    page.get_by_role("link", name="I have saved them").click()
+
+
+def test_staff_reassign_a_resume_and_see_the_charts(page, setup):
+    sign_in_staff(page, setup["email"])
+    page.goto("/staff/queue")
+    row = page.locator(f"#resume-{setup['resume_id']}")
+    row.get_by_label(f"Coach for résumé {setup['resume_id']}").select_option(str(setup["to"]))
+    row.get_by_label(f"Reason for résumé {setup['resume_id']}").fill("better skill match")
+    row.get_by_role("button", name="Reassign").click()
+    page.get_by_text(
+        f"Résumé {setup['resume_id']} is now offered to {setup['to_name']}."
+    ).wait_for()
+    assert setup["to_name"] in page.locator(f"#resume-{setup['resume_id']}").inner_text()
+
+    page.goto("/staff/")
+    chart = page.locator("#chart-coach-load svg")
+    chart.wait_for()
+    box = chart.bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 50
+    assert page.locator("#chart-coach-load rect.chart-bar").count() > 0
+    page.goto("/staff/audit?action=resume.reassign")
+    assert "better skill match" in page.locator("table").inner_text()

@@ -1,0 +1,173 @@
+"""Staff: coaches (load, time off, activate, edit, move their reviews, invite), the invite link."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, Length, NumberRange
+
+from services import accounts, staff
+from services.db import db
+from services.errors import DomainError
+from web.roles import role_required
+from web.staff import bp
+
+
+class InviteForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    email = EmailField("Email", validators=[DataRequired(), Email(), Length(max=254)])
+    expertise = StringField(
+        "Expertise", description="Tags separated by commas, e.g. ml, python, system-design."
+    )
+    review_capacity = IntegerField(
+        "Review capacity", default=5, validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)]
+    )
+    timezone = SelectField("Time zone", default="UTC")
+
+
+class CoachForm(FlaskForm):
+    expertise = StringField("Expertise", description="Tags separated by commas.")
+    review_capacity = IntegerField(
+        "Review capacity",
+        validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)],
+        description="Open offers and reviews at once.",
+    )
+    reason = StringField("Reason (optional)", validators=[Length(max=1000)])
+
+
+class SetPasswordForm(FlaskForm):
+    password = PasswordField(
+        "New password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD_LENGTH)]
+    )
+
+
+def _tags(text: str | None) -> tuple[str, ...]:
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
+
+
+def _fail(exc: DomainError, what: str) -> None:
+    db.session.rollback()
+    message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
+    flash(f"{what}: {message}", "error")
+
+
+@bp.route("/coaches")
+@role_required("staff")
+def coaches() -> str:
+    return render_template("staff/coaches.html", rows=staff.coaches(current_user))
+
+
+@bp.route("/coaches/<int:coach_id>/active", methods=["POST"])
+@role_required("staff")
+def set_active(coach_id: int) -> Response:
+    active = request.form.get("active") == "1"
+    try:
+        coach = staff.set_active(current_user, coach_id, active, request.form.get("reason", ""))
+    except DomainError as exc:
+        _fail(exc, "Nothing changed")
+        return redirect(url_for("staff.coaches"))
+    db.session.commit()
+    flash(f"{coach.name} is {'active' if coach.active else 'inactive'}.", "success")
+    return redirect(url_for("staff.coaches"))
+
+
+@bp.route("/coaches/<int:coach_id>/move-all", methods=["POST"])
+@role_required("staff")
+def move_all(coach_id: int) -> Response:
+    try:
+        moves = staff.move_all(current_user, coach_id, request.form.get("reason", ""))
+    except DomainError as exc:
+        _fail(exc, "Nothing moved")
+        return redirect(url_for("staff.coaches"))
+    db.session.commit()
+    placed = sum(1 for m in moves if m.to_coach_id)
+    flash(
+        f"Moved {placed} of {len(moves)} open reviews"
+        + (f"; {len(moves) - placed} wait unassigned." if placed < len(moves) else "."),
+        "success",
+    )
+    return redirect(url_for("staff.coaches"))
+
+
+@bp.route("/coaches/<int:coach_id>/edit", methods=["GET", "POST"])
+@role_required("staff")
+def edit_coach(coach_id: int) -> str | Response:
+    coach = next((r.coach for r in staff.coaches(current_user) if r.coach.id == coach_id), None)
+    if coach is None:
+        abort(404)
+    form = CoachForm(
+        data={
+            "expertise": ", ".join(coach.expertise or []),
+            "review_capacity": coach.review_capacity,
+        }
+        if request.method == "GET"
+        else None
+    )
+    if form.validate_on_submit():
+        try:
+            staff.update_coach(
+                current_user,
+                coach_id,
+                staff.CoachProfile(_tags(form.expertise.data), form.review_capacity.data or 0),
+                form.reason.data or "",
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            for name, messages in exc.errors.items():
+                getattr(form, name, form.reason).errors = list(messages)
+        else:
+            db.session.commit()
+            flash(f"{coach.name} is updated.", "success")
+            return redirect(url_for("staff.coaches"))
+    return render_template("staff/coach_edit.html", form=form, coach=coach)
+
+
+@bp.route("/coaches/invite", methods=["GET", "POST"])
+@role_required("staff")
+def invite_coach() -> str | Response:
+    form = InviteForm()
+    form.timezone.choices = [(tz, tz) for tz in accounts.timezones()]
+    if form.validate_on_submit():
+        try:
+            coach, _ = staff.invite_coach(
+                current_user,
+                staff.Invitation(
+                    email=form.email.data or "",
+                    name=form.name.data or "",
+                    expertise=_tags(form.expertise.data),
+                    review_capacity=form.review_capacity.data or 0,
+                    timezone=form.timezone.data or "UTC",
+                ),
+            )
+        except DomainError as exc:
+            db.session.rollback()
+            for name, messages in exc.errors.items():
+                getattr(form, name, form.email).errors = list(messages)
+        else:
+            db.session.commit()
+            flash(f"{coach.name} is invited: the link to set a password is on its way.", "success")
+            return redirect(url_for("staff.coaches"))
+    return render_template("staff/invite.html", form=form)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> str | Response:
+    """The invited coach sets a password (no sign-in: the link is the credential, once)."""
+    invite = staff.valid_invite(token)
+    if invite is None:
+        return render_template("staff/invite_invalid.html"), 404  # type: ignore[return-value]
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            staff.accept_invite(token, form.password.data or "")
+        except DomainError as exc:
+            db.session.rollback()
+            form.password.errors = [*exc.errors.get("password", [exc.detail])]
+        else:
+            db.session.commit()
+            flash("Your password is set. Sign in to start.", "success")
+            return redirect(url_for("auth.sign_in"))
+    return render_template("staff/accept_invite.html", form=form, user=invite.user)

@@ -1,0 +1,64 @@
+"""Email deliveries for staff: the failed ones (and any other status), and sending one again."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from services import notifications
+from services.db import db
+from services.errors import DomainError, ValidationFailed
+from services.models import DeliveryStatus
+from web.roles import role_required
+from web.staff import bp
+
+STATUSES = [
+    s.value
+    for s in (
+        DeliveryStatus.FAILED,
+        DeliveryStatus.PENDING,
+        DeliveryStatus.SENDING,
+        DeliveryStatus.SENT,
+    )
+]
+
+
+def _status_arg() -> str | None:
+    status = request.values.get("status", DeliveryStatus.FAILED)
+    return status if status in STATUSES else None  # anything else: all
+
+
+@bp.route("/deliveries")
+@role_required("staff")
+def deliveries() -> str:
+    status = _status_arg()
+    cursor = request.args.get("cursor") or None
+    try:
+        page = notifications.list_deliveries(current_user, status=status, cursor=cursor)
+    except ValidationFailed:
+        page = notifications.list_deliveries(current_user, status=status)
+        cursor = None
+    return render_template(
+        "staff/deliveries.html",
+        page=page,
+        status=status,
+        statuses=STATUSES,
+        first_page=cursor is None,
+        failed_total=notifications.count_failed(),
+    )
+
+
+@bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
+@role_required("staff")
+def retry_delivery(delivery_id: int) -> Response:
+    back = redirect(url_for("staff.deliveries", status=_status_arg() or "all"))
+    try:
+        delivery = notifications.retry_delivery(current_user, delivery_id)
+    except DomainError as exc:
+        db.session.rollback()
+        flash(exc.detail, "error")
+        return back
+    db.session.commit()
+    flash(f"The email to {delivery.to_address} is queued to be sent again.", "success")
+    return back

@@ -1,0 +1,73 @@
+"""Staff: every session, with filters; cancel with override; export."""
+
+from __future__ import annotations
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response as BaseResponse
+
+from services import queue, staff
+from services.db import db
+from services.errors import DomainError, ValidationFailed
+from services.models.booking import VISIBLE
+from web.roles import role_required
+from web.staff import bp
+from web.staff.console import _csv, _date_arg, _int_arg, active_coaches
+
+
+def _filter() -> staff.SessionFilter:
+    status = request.args.get("status") or None
+    return staff.SessionFilter(
+        status=status if status in VISIBLE else None,
+        coach_id=_int_arg("coach_id"),
+        learner=(request.args.get("learner") or "").strip() or None,
+        start_from=_date_arg("from"),
+        start_to=_date_arg("to"),
+    )
+
+
+@bp.route("/sessions")
+@role_required("staff")
+def sessions() -> str:
+    filters = _filter()
+    cursor = request.args.get("cursor") or None
+    try:
+        page = staff.sessions(current_user, filters, cursor=cursor)
+    except ValidationFailed:
+        page = staff.sessions(current_user, filters)
+        cursor = None
+    figures = queue.stats(current_user)
+    return render_template(
+        "staff/sessions.html",
+        page=page,
+        filters=filters,
+        args={k: v for k, v in request.args.items() if k != "cursor"},
+        first_page=cursor is None,
+        coaches=active_coaches(),
+        statuses=VISIBLE,
+        no_show_rate=figures["no_show_rate"],
+    )
+
+
+@bp.route("/sessions/<int:booking_id>/cancel", methods=["POST"])
+@role_required("staff")
+def cancel_session(booking_id: int) -> BaseResponse:
+    try:
+        staff.cancel_booking(current_user, booking_id, request.form.get("reason", ""))
+    except DomainError as exc:
+        db.session.rollback()
+        message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
+        flash(f"Session {booking_id} was not cancelled: {message}", "error")
+        return redirect(url_for("staff.sessions"))
+    db.session.commit()
+    flash(f"Session {booking_id} is cancelled; both people are told.", "success")
+    return redirect(url_for("staff.sessions"))
+
+
+@bp.route("/sessions.csv")
+@role_required("staff")
+def export_sessions() -> Response:
+    filters = _filter()
+    staff.record_export(current_user, "bookings", filters)
+    db.session.commit()
+    return _csv(staff.export_bookings(current_user, filters), "sessions.csv")

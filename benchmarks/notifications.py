@@ -1,0 +1,443 @@
+"""How fast a notification goes from commit to an email received, beside a bare Celery round trip.
+
+    .venv/bin/python benchmarks/notifications.py            # 200 samples, 2,000 notifications
+    .venv/bin/python benchmarks/notifications.py --smoke    # a few of each, in seconds
+    .venv/bin/python benchmarks/notifications.py --database postgresql
+
+Everything is real and local, started by this script and stopped at the end: a Redis on a free
+port, a migrated database (a temporary SQLite file, or a temporary PostgreSQL database at
+TEST_PG_URL), an SMTP server (aiosmtpd), `celery -A workers worker` and `celery -A workers beat`,
+and a bare Celery worker for the baseline (`bare` below: one no-op task, a Redis result backend,
+the same broker settings). Measured in one run, on one machine:
+
+- bare round trip: `noop.delay().get()` on the bare worker (publish, run, store and fetch a result);
+- commit -> email: from `commit()` of a transaction that recorded an outbox event to the moment the
+  SMTP server has the message (web dispatcher -> outbox.process -> notifications.deliver -> SMTP);
+- throughput: 2,000 notifications committed in batches of 100, until the last email arrives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The bare baseline: `celery -A benchmarks.notifications:bare worker` imports only this much.
+bare = Celery("bare", set_as_current=False)
+bare.conf.update(
+    broker_url=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
+    result_backend=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
+    task_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_default_queue="bare",
+    worker_hijack_root_logger=False,
+)
+
+
+@bare.task(name="bare.noop")
+def noop() -> None:
+    return None
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+class Inbox:
+    """An aiosmtpd handler that notes when each recipient's message arrived."""
+
+    def __init__(self) -> None:
+        self.arrived: dict[str, float] = {}
+        self.count = 0
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        now = time.perf_counter()
+        with self.changed:
+            for rcpt in envelope.rcpt_tos:
+                self.arrived.setdefault(rcpt, now)
+            self.count += 1
+            self.changed.notify_all()
+        return "250 OK"
+
+    def wait_for(self, address: str, timeout: float = 30.0) -> float:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while address not in self.arrived:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"no email to {address} within {timeout}s")
+                self.changed.wait(left)
+            return self.arrived[address]
+
+    def wait_for_count(self, count: int, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while self.count < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self.count} of {count} emails within {timeout}s")
+                self.changed.wait(left)
+            return time.perf_counter()
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path, ready: bytes | None) -> Any:
+    handle = log.open("ab")
+    process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    if ready is None:
+        return process
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ready in log.read_bytes():
+            return process
+        if process.poll() is not None:
+            raise RuntimeError(f"{args[:5]} exited:\n{log.read_text()[-3000:]}")
+        time.sleep(0.1)
+    raise TimeoutError(f"{args[:5]} not ready:\n{log.read_text()[-3000:]}")
+
+
+def stop_process(process: Any) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def make_database(kind: str, work: Path) -> tuple[str, Any]:
+    """A new database and a function that drops it."""
+    if kind == "sqlite":
+        return f"sqlite:///{work / 'bench.sqlite3'}", lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    import config
+
+    admin_url = config.normalise_database_url(
+        os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
+    name = f"cs_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    return url, drop
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def describe(name: str, samples: list[float]) -> str:
+    ms = [s * 1000 for s in samples]
+    return (
+        f"{name:<34} p50 {statistics.median(ms):7.1f} ms   p99 {percentile(ms, 99):7.1f} ms"
+        f"   (n={len(ms)}, min {min(ms):.1f}, max {max(ms):.1f})"
+    )
+
+
+# --- the measurements ----------------------------------------------------------------------------
+
+
+def bare_round_trips(count: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        noop.delay().get(timeout=30)
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        noop.delay().get(timeout=30)
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def make_learners(app: Any, count: int) -> list[tuple[int, str]]:
+    """Learners inserted in bulk (one password hash for all: hashing is not what is measured)."""
+    from services import accounts
+    from services.db import db
+    from services.models import User
+
+    password_hash = accounts.hash_password("benchmark-password")
+    tag = uuid.uuid4().hex[:6]
+    with app.app_context():
+        users = [
+            User(
+                email=f"bench-{tag}-{i}@example.com",
+                name=f"Bench {i}",
+                role="learner",
+                timezone="UTC",
+                password_hash=password_hash,
+            )
+            for i in range(count)
+        ]
+        db.session.add_all(users)
+        db.session.commit()
+        result = [(u.id, u.email) for u in users]
+        db.session.remove()
+    return result
+
+
+def commit_to_email(app: Any, inbox: Inbox, learners: list[tuple[int, str]]) -> list[float]:
+    from services import outbox
+    from services.db import db
+
+    samples = []
+    with app.app_context():
+        for user_id, email in learners:
+            outbox.record("account.registered", user_id=user_id)
+            started = time.perf_counter()
+            db.session.commit()
+            samples.append(inbox.wait_for(email) - started)
+        db.session.remove()
+    return samples
+
+
+def throughput(app: Any, inbox: Inbox, learners: list[tuple[int, str]], timeout: float) -> float:
+    from services import outbox
+    from services.db import db
+
+    expected = inbox.count + len(learners)
+    started = time.perf_counter()
+    with app.app_context():
+        for offset in range(0, len(learners), 100):
+            for user_id, _ in learners[offset : offset + 100]:
+                outbox.record("account.registered", user_id=user_id)
+            db.session.commit()
+        db.session.remove()
+    return inbox.wait_for_count(expected, timeout) - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a few samples, in seconds")
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--notifications", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=4, help="worker processes")
+    options = parser.parse_args()
+    if options.smoke:
+        options.samples, options.notifications = 5, 20
+    warmup = 2 if options.smoke else 20
+
+    work = Path(tempfile.mkdtemp(prefix="cs-bench-"))
+    os.environ["INSTANCE_DIR"] = str(work / "instance")
+    os.environ.setdefault("SECRET_KEY", "benchmark-secret")
+    sys.path.insert(0, str(ROOT))
+    processes: list[Any] = []
+    drop_database = None
+    controller = None
+    try:
+        redis_port = free_port()
+        processes.append(
+            start_process(
+                [
+                    "redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--dir",
+                    str(work),
+                    "--maxmemory-policy",
+                    "noeviction",
+                ],
+                dict(os.environ),
+                work / "redis.log",
+                None,
+            )
+        )
+        wait_for_port(redis_port)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        bare.conf.broker_url = bare.conf.result_backend = f"redis://127.0.0.1:{redis_port}/1"
+
+        from aiosmtpd.controller import Controller
+
+        inbox = Inbox()
+        smtp_port = free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+        controller.start()
+
+        database_url, drop_database = make_database(options.database, work)
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": str(smtp_port),
+            "BASE_URL": "http://bench.example",
+            "BENCH_BROKER_URL": bare.conf.broker_url,
+        }
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        processes.append(
+            start_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "benchmarks.notifications:bare",
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "-Q",
+                    "bare",
+                    "--hostname",
+                    "bare@%h",
+                ],
+                env,
+                work / "bare-worker.log",
+                b" ready.",
+            )
+        )
+        processes.append(
+            start_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "worker",
+                    "--concurrency",
+                    str(options.concurrency),
+                    "--hostname",
+                    "app@%h",
+                    "--loglevel",
+                    "INFO",
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
+                env,
+                work / "worker.log",
+                b" ready.",
+            )
+        )
+        processes.append(
+            start_process(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "workers",
+                    "beat",
+                    "--loglevel",
+                    "WARNING",
+                    "--schedule",
+                    str(work / "beat-schedule"),
+                ],
+                env,
+                work / "beat.log",
+                None,
+            )
+        )
+
+        from tests.conftest import app_config  # after INSTANCE_DIR is set
+        from web import create_app
+
+        app = create_app(
+            {
+                **app_config(database_url, redis_url),
+                "TESTING": False,
+                "MAIL_SERVER": "127.0.0.1",
+                "MAIL_PORT": smtp_port,
+                "BASE_URL": "http://bench.example",
+            }
+        )
+        logging.getLogger().setLevel(logging.WARNING)  # create_app logs at INFO
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
+        learners = make_learners(app, warmup + options.samples + options.notifications)
+
+        bare_samples = bare_round_trips(options.samples, warmup)
+        commit_to_email(app, inbox, learners[:warmup])
+        pipeline = commit_to_email(app, inbox, learners[warmup : warmup + options.samples])
+        elapsed = throughput(
+            app, inbox, learners[warmup + options.samples :], timeout=max(60, options.notifications)
+        )
+
+        ratio = statistics.median(pipeline) / statistics.median(bare_samples)
+        print(
+            f"machine: {os.cpu_count()} CPU(s); database {options.database}; "
+            f"worker concurrency {options.concurrency}; Redis, SMTP, worker, beat all local"
+        )
+        print(describe("bare Celery no-op round trip", bare_samples))
+        print(describe("commit -> email received", pipeline))
+        print(f"{'p50 ratio (goal: within 2x)':<34} {ratio:.2f}x")
+        rate = options.notifications / elapsed
+        print(
+            f"{'throughput':<34} {options.notifications:,} notifications (email + in-app) "
+            f"in {elapsed:.2f} s = {rate:,.0f} emails/s"
+        )
+    finally:
+        for process in reversed(processes):
+            stop_process(process)
+        if controller is not None:
+            controller.stop()
+        if drop_database is not None:
+            drop_database()
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+
+
+if __name__ == "__main__":
+    main()

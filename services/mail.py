@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import smtplib
+import threading
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -113,9 +115,58 @@ def send(settings: MailSettings, message: EmailMessage) -> None:
             "mail to %s (%s) written to %s", message["To"], message["Subject"], directory / name
         )
         return
-    with smtplib.SMTP(settings.server, settings.port, timeout=settings.timeout) as smtp:
+    smtp = _connection(settings)
+    try:
+        smtp.send_message(message)
+    except BaseException:
+        _drop_connection()  # a connection in an unknown state is never used again
+        raise
+
+
+class _Connection(threading.local):
+    """This thread's open SMTP connection, reused from one email to the next (connecting, TLS
+    and AUTH cost more than sending a small message)."""
+
+    smtp: smtplib.SMTP | None = None
+    key: tuple[Any, ...] = ()
+
+
+_local = _Connection()
+
+
+def _connection(settings: MailSettings) -> smtplib.SMTP:
+    # The process id is part of the key: a connection is never shared across a fork.
+    key = (os.getpid(), settings.server, settings.port, settings.username, settings.use_tls)
+    if _local.smtp is not None and _local.key == key:
+        try:
+            if _local.smtp.noop()[0] == 250:  # still open: servers drop idle connections
+                return _local.smtp
+        except (smtplib.SMTPException, OSError):
+            pass
+    _drop_connection()
+    smtp = smtplib.SMTP(settings.server, settings.port, timeout=settings.timeout)
+    try:
         if settings.use_tls:
             smtp.starttls()
         if settings.username:
             smtp.login(settings.username, settings.password)
-        smtp.send_message(message)
+    except BaseException:
+        smtp.close()
+        raise
+    _local.smtp, _local.key = smtp, key
+    return smtp
+
+
+def close_connection() -> None:
+    """Close this thread's SMTP connection, if one is open (a worker process shutting down)."""
+    _drop_connection()
+
+
+def _drop_connection() -> None:
+    smtp, _local.smtp, _local.key = _local.smtp, None, ()
+    if smtp is None:
+        return
+    try:
+        smtp.quit()
+    except (smtplib.SMTPException, OSError):
+        smtp.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from services.db import db, utcnow
@@ -74,36 +74,79 @@ def _drop(session: Session) -> None:
     session.info.pop(_PENDING, None)
 
 
-def relay(older_than: dt.timedelta = dt.timedelta(seconds=30), batch: int = 500) -> int:
-    """Hand over events and deliveries still waiting after ``older_than``. Safe to run twice."""
-    cutoff = utcnow() - older_than
-    event_ids = db.session.scalars(
+def relay_grace() -> dt.timedelta:
+    """How long an event or delivery may sit past its due time before the relay hands it over."""
+    seconds = current_app.config.get("OUTBOX_RELAY_AFTER_SECONDS", 30) if has_app_context() else 30
+    return dt.timedelta(seconds=float(seconds))
+
+
+def relay(older_than: dt.timedelta | None = None, batch: int = 500) -> int:
+    """Hand over events and deliveries still waiting ``older_than`` (the grace) after they were due.
+
+    Each one handed over is stamped, and handed over again only after another grace period, so a
+    backlog that a slow worker is still working through is not flooded with copies; a delivery
+    waiting out its backoff is not due yet. Safe to run twice or concurrently (the stamp is a
+    conditional update). Returns how many were handed over."""
+    grace = relay_grace() if older_than is None else older_than
+    now = utcnow()
+    cutoff = now - grace
+    # Each batch is picked and stamped in one statement: two relays at once hand over each row
+    # once, and on SQLite the transaction writes first (a read-then-write one may fail as locked).
+    not_recent_event = or_(OutboxEvent.relayed_at.is_(None), OutboxEvent.relayed_at < cutoff)
+    overdue_events = (
         select(OutboxEvent.id)
-        .where(OutboxEvent.processed_at.is_(None), OutboxEvent.created_at < cutoff)
+        .where(
+            OutboxEvent.processed_at.is_(None), OutboxEvent.created_at < cutoff, not_recent_event
+        )
         .order_by(OutboxEvent.id)
         .limit(batch)
+    )
+    event_ids = db.session.scalars(
+        update(OutboxEvent)
+        .where(OutboxEvent.id.in_(overdue_events), not_recent_event)
+        .values(relayed_at=now)
+        .returning(OutboxEvent.id)
+        .execution_options(synchronize_session=False)
     ).all()
-    delivery_ids = db.session.scalars(
+    not_recent_delivery = or_(Delivery.relayed_at.is_(None), Delivery.relayed_at < cutoff)
+    overdue_deliveries = (
         select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.PENDING, Delivery.created_at < cutoff)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING,
+            Delivery.next_attempt_at < cutoff,
+            not_recent_delivery,
+        )
         .order_by(Delivery.id)
         .limit(batch)
+    )
+    delivery_ids = db.session.scalars(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(overdue_deliveries),
+            Delivery.status == DeliveryStatus.PENDING,
+            not_recent_delivery,
+        )
+        .values(relayed_at=now)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
     ).all()
-    for event_id in event_ids:
+    for event_id in sorted(event_ids):
         enqueue_after_commit("outbox.process", event_id)
-    for delivery_id in delivery_ids:
+    for delivery_id in sorted(delivery_ids):
         enqueue_after_commit("notifications.deliver", delivery_id)
-    return len(event_ids) + len(delivery_ids)
+    handed = len(event_ids) + len(delivery_ids)
+    if handed:
+        log.info("relay handed over %d event(s) and delivery(ies) left behind", handed)
+    return handed
 
 
 def claim(event_id: int) -> OutboxEvent | None:
     """Mark the event processed in this transaction; None if another run already did."""
-    result = db.session.execute(
+    # One round trip: the conditional update returns the row it claimed.
+    return db.session.scalars(
         update(OutboxEvent)
         .where(OutboxEvent.id == event_id, OutboxEvent.processed_at.is_(None))
         .values(processed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if getattr(result, "rowcount", 0) != 1:
-        return None
-    return db.session.get(OutboxEvent, event_id)
+        .returning(OutboxEvent)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    ).one_or_none()

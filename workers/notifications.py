@@ -1,35 +1,73 @@
+"""Sending email deliveries, with retries; sweeping deliveries a dead worker left mid-send."""
+
 from __future__ import annotations
 
-import random
+import logging
 import smtplib
 
 from celery import shared_task
 from celery.app.task import Task
+from celery.signals import worker_process_shutdown
 
-from services import notifications
+from services import mail, notifications
 from services.db import db
 
-MAX_RETRIES = 8
+log = logging.getLogger(__name__)
 
 
-def backoff(retries: int) -> float:
-    """Exponential backoff with full jitter, capped below the broker's visibility timeout."""
-    return float(random.uniform(0, min(600, 2 ** (retries + 1))))
+def send_claimed(delivery_id: int) -> float | None:
+    """Send a delivery this worker has claimed (committed as "sending"), and commit the outcome.
 
-
-@shared_task(name="notifications.deliver", bind=True, acks_late=True, max_retries=MAX_RETRIES)
-def deliver(self: Task, delivery_id: int) -> None:
-    if not notifications.claim_delivery(delivery_id):
-        return  # sent, failed, or in another worker's hands already
+    Returns the seconds until the next try after a failure that may be retried, else None."""
+    message = notifications.outgoing_email(delivery_id)
+    # End the read before the SMTP conversation: on SQLite, a transaction that read and then
+    # writes after another writer committed fails as locked.
     db.session.commit()
+    if message is None:
+        return None
     try:
-        notifications.send_delivery(delivery_id)
+        notifications.transmit(message)
     except (smtplib.SMTPException, OSError) as exc:
-        db.session.rollback()
-        final = self.request.retries >= MAX_RETRIES
-        notifications.record_failure(delivery_id, repr(exc), final=final)
+        retry_in = notifications.record_failure(
+            delivery_id, repr(exc), final=True if notifications.is_permanent(exc) else None
+        )
         db.session.commit()
-        if not final:
-            raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
-        return
+        return retry_in
+    notifications.mark_sent(delivery_id)
     db.session.commit()
+    return None
+
+
+def schedule_retry(delivery_id: int, countdown: float) -> None:
+    """Queue the next try; if the broker will not take it, the relay does once it is overdue."""
+    try:
+        deliver.apply_async((delivery_id,), countdown=countdown, retry=False)
+    except Exception:
+        log.warning("could not queue a retry of delivery %s; the relay will", delivery_id)
+
+
+@shared_task(name="notifications.deliver", bind=True, acks_late=True, max_retries=None)
+def deliver(self: Task, delivery_id: int) -> None:
+    """Send one delivery at most once: claimed (committed) before the SMTP conversation starts."""
+    if not notifications.claim_delivery(delivery_id):
+        db.session.rollback()
+        return  # sent, failed, in another worker's hands, or not due yet (the due task sends it)
+    db.session.commit()
+    retry_in = send_claimed(delivery_id)
+    if retry_in is not None:
+        # The countdown is capped below the broker's visibility timeout (config checks it); if
+        # this retry is lost, the relay hands the delivery over once it is overdue.
+        raise self.retry(countdown=retry_in)
+
+
+@shared_task(name="notifications.sweep", acks_late=True)
+def sweep() -> int:
+    """Mark deliveries stuck in "sending" past the hard time limit as failed, for staff."""
+    marked = notifications.fail_stuck()
+    db.session.commit()
+    return marked
+
+
+@worker_process_shutdown.connect
+def _close_smtp(**_: object) -> None:
+    mail.close_connection()  # each pool process keeps one SMTP connection open between emails

@@ -22,6 +22,8 @@ class OutboxEvent(Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[dt.datetime | None]
+    # When the relay last handed it over again: it waits a grace period before doing so once more.
+    relayed_at: Mapped[dt.datetime | None]
 
 
 class Notification(Model):
@@ -31,6 +33,7 @@ class Notification(Model):
     __table_args__ = (
         UniqueConstraint("user_id", "dedupe_key"),
         Index("ix_notification_user_unread", "user_id", "read_at"),
+        Index("ix_notification_user_created", "user_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -57,7 +60,10 @@ class Delivery(Model):
     """One email to one recipient for one event; the unique key makes a second send impossible."""
 
     __tablename__ = "delivery"
-    __table_args__ = (Index("ix_delivery_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_delivery_status_created", "status", "created_at"),
+        Index("ix_delivery_status_next_attempt", "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -72,5 +78,30 @@ class Delivery(Model):
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The earliest time the next try may start (backoff after a failure); a task that arrives
+    # earlier does nothing, so a duplicate hand-over cannot cut a backoff short.
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the relay last handed it over: it waits a grace period before doing so once more.
+    relayed_at: Mapped[dt.datetime | None]
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    failed_at: Mapped[dt.datetime | None]
+    # The staff member who last sent a failed delivery again, and when.
+    retried_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    retried_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id])
+    retried_by: Mapped[User | None] = relationship(foreign_keys=[retried_by_id])
+
+
+class NotificationPreference(Model):
+    """A user's choice of email for one kind of notification; no row means email is on."""
+
+    __tablename__ = "notification_preference"
+    __table_args__ = (UniqueConstraint("user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))
+    email: Mapped[bool] = mapped_column(default=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)

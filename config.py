@@ -66,6 +66,13 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "MAX_UPLOAD_MB": max_upload_mb,
         # Multipart overhead on top of the file; the résumé service checks the file size exactly.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 256 * 1024,
+        # Résumé routing: a coach accepts an offer within this window, and reviews by the due time
+        # (warned at 75 % of it, staff told when it passes).
+        "RESUME_ACCEPT_HOURS": float(env.get("RESUME_ACCEPT_HOURS", "24")),
+        "RESUME_DUE_HOURS": float(env.get("RESUME_DUE_HOURS", "72")),
+        # The full parse of an upload runs in a child process with these limits.
+        "RESUME_PARSE_TIMEOUT_SECONDS": float(env.get("RESUME_PARSE_TIMEOUT_SECONDS", "30")),
+        "RESUME_PARSE_MEMORY_MB": int(env.get("RESUME_PARSE_MEMORY_MB", "512")),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
@@ -78,6 +85,9 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(INSTANCE_DIR / "mail")),
         "API_TOKEN_TTL_HOURS": int(env.get("API_TOKEN_TTL_HOURS", "24")),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        # A signed-in session ends after this long without a request, and this long after sign-in.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),
         "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), default=production),
         "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), default=production),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -86,41 +96,123 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        **_notification_settings(env),
+        **_booking_settings(env),
     }
+
+
+def _booking_settings(env: dict[str, str]) -> dict[str, Any]:
+    """Mock-interview booking policy (issue 4). Per-type buffers, notice, horizon and cutoff live
+    on each interview type (staff change them with PATCH /api/v1/interview-types/<slug>)."""
+    return {
+        # Start times lie on this grid, in minutes from the Unix epoch (:00 and :30 by default).
+        "BOOKING_SLOT_STEP_MINUTES": int(env.get("BOOKING_SLOT_STEP_MINUTES", "30")),
+        "BOOKING_COACH_DAILY_CAP": int(env.get("BOOKING_COACH_DAILY_CAP", "6")),
+        "BOOKING_MAX_UPCOMING_PER_TYPE": int(env.get("BOOKING_MAX_UPCOMING_PER_TYPE", "2")),
+        "BOOKING_MAX_RESCHEDULES": int(env.get("BOOKING_MAX_RESCHEDULES", "2")),
+        "BOOKING_NO_SHOW_LIMIT": int(env.get("BOOKING_NO_SHOW_LIMIT", "3")),
+        "BOOKING_NO_SHOW_WINDOW_DAYS": int(env.get("BOOKING_NO_SHOW_WINDOW_DAYS", "60")),
+        "BOOKING_SUSPENSION_DAYS": int(env.get("BOOKING_SUSPENSION_DAYS", "14")),
+        "BOOKING_WAITLIST_HOLD_MINUTES": int(env.get("BOOKING_WAITLIST_HOLD_MINUTES", "30")),
+        # Each booking gets its own unguessable room under this address.
+        "BOOKING_MEETING_BASE_URL": env.get("BOOKING_MEETING_BASE_URL", "https://meet.jit.si"),
+        # How often the beat scans for due reminders and waitlist offers to pass on.
+        "BOOKING_SCAN_INTERVAL_SECONDS": float(env.get("BOOKING_SCAN_INTERVAL_SECONDS", "60")),
+    }
+
+
+def _notification_settings(env: dict[str, str]) -> dict[str, Any]:
+    """The outbox relay, email retries and the Celery limits they must fit inside (issue 3)."""
+    settings: dict[str, Any] = {
+        # How often beat runs the relay.
+        "OUTBOX_RELAY_INTERVAL_SECONDS": float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "5")),
+        # How long an event or delivery may sit past its due time before the relay hands it over
+        # again; it then waits as long once more, so a slow worker is never flooded with copies.
+        "OUTBOX_RELAY_AFTER_SECONDS": float(env.get("OUTBOX_RELAY_AFTER_SECONDS", "30")),
+        # Email retries: exponential backoff with jitter from the base, capped, then failed.
+        "NOTIFY_RETRY_BASE_SECONDS": float(env.get("NOTIFY_RETRY_BASE_SECONDS", "2")),
+        "NOTIFY_RETRY_MAX_SECONDS": float(env.get("NOTIFY_RETRY_MAX_SECONDS", "600")),
+        "NOTIFY_MAX_ATTEMPTS": int(env.get("NOTIFY_MAX_ATTEMPTS", "8")),
+        # A delivery still "sending" this long after it was claimed lost its worker mid-send: it
+        # is marked failed for staff (it may have gone out, so it is never resent on its own).
+        "NOTIFY_STUCK_AFTER_SECONDS": float(env.get("NOTIFY_STUCK_AFTER_SECONDS", "360")),
+        "NOTIFY_SWEEP_INTERVAL_SECONDS": float(env.get("NOTIFY_SWEEP_INTERVAL_SECONDS", "60")),
+        # Celery's soft and hard time limits, and the broker's redelivery timeout (see below).
+        "TASK_SOFT_TIME_LIMIT_SECONDS": int(env.get("TASK_SOFT_TIME_LIMIT_SECONDS", "240")),
+        "TASK_TIME_LIMIT_SECONDS": int(env.get("TASK_TIME_LIMIT_SECONDS", "300")),
+        "BROKER_VISIBILITY_TIMEOUT_SECONDS": int(
+            env.get("BROKER_VISIBILITY_TIMEOUT_SECONDS", "3600")
+        ),
+    }
+    check_notification_settings(settings)
+    return settings
+
+
+def check_notification_settings(cfg: dict[str, Any]) -> None:
+    """Raise ConfigError unless the limits nest: no redelivery of a task that may still run."""
+    soft, hard = cfg["TASK_SOFT_TIME_LIMIT_SECONDS"], cfg["TASK_TIME_LIMIT_SECONDS"]
+    visibility = cfg["BROKER_VISIBILITY_TIMEOUT_SECONDS"]
+    if not 0 < soft < hard:
+        raise ConfigError("TASK_SOFT_TIME_LIMIT_SECONDS must be below TASK_TIME_LIMIT_SECONDS.")
+    if not hard < visibility:
+        raise ConfigError("BROKER_VISIBILITY_TIMEOUT_SECONDS must exceed TASK_TIME_LIMIT_SECONDS.")
+    if not cfg["NOTIFY_RETRY_MAX_SECONDS"] < visibility:
+        raise ConfigError(
+            "NOTIFY_RETRY_MAX_SECONDS must be below BROKER_VISIBILITY_TIMEOUT_SECONDS."
+        )
+    if not cfg["NOTIFY_STUCK_AFTER_SECONDS"] > hard:
+        raise ConfigError("NOTIFY_STUCK_AFTER_SECONDS must exceed TASK_TIME_LIMIT_SECONDS.")
+    if cfg["NOTIFY_MAX_ATTEMPTS"] < 1:
+        raise ConfigError("NOTIFY_MAX_ATTEMPTS must be at least 1.")
 
 
 def celery_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """The one place Celery is configured; the web client and the workers both use it."""
+    hard_limit = int(cfg.get("TASK_TIME_LIMIT_SECONDS", 300))
     return {
         "broker_url": cfg["REDIS_URL"],
         # Results are not used: tasks change the database, which is the record.
         "task_ignore_result": True,
+        # JSON only: a message can never carry code to run (pickle would).
         "task_serializer": "json",
         "accept_content": ["json"],
+        # Beat schedules and message times in UTC, like every time the service stores.
         "timezone": "UTC",
         "enable_utc": True,
         # A task is acknowledged only when it finished, so a killed worker's task is redelivered...
         "task_acks_late": True,
         # ...including when the worker process itself died (SIGKILL, OOM), not only on a clean stop.
         "task_reject_on_worker_lost": True,
-        # One message at a time per process: a dying worker holds at most one unacknowledged task.
+        # One message at a time per process (the notifications queue included): a dying worker
+        # holds at most one unacknowledged task per process, and no task waits behind a slow one.
         "worker_prefetch_multiplier": 1,
         # Redis redelivers an unacknowledged task after this; it must exceed the longest run time
-        # (hard limit 300 s) and every retry countdown (capped at 600 s below).
-        "broker_transport_options": {"visibility_timeout": 3600},
-        # A stuck task is stopped rather than holding a worker process forever.
-        "task_soft_time_limit": 240,
-        "task_time_limit": 300,
+        # (the hard limit) and every retry countdown (NOTIFY_RETRY_MAX_SECONDS); config checks it.
+        "broker_transport_options": {
+            "visibility_timeout": int(cfg.get("BROKER_VISIBILITY_TIMEOUT_SECONDS", 3600))
+        },
+        # A stuck task gets an exception it can clean up after (soft), then is killed (hard).
+        "task_soft_time_limit": int(cfg.get("TASK_SOFT_TIME_LIMIT_SECONDS", 240)),
+        "task_time_limit": hard_limit,
+        # A task running when Redis drops finishes its work (its redelivered copy is a no-op)
+        # rather than being cut off in the middle of an SMTP conversation.
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         # Web processes publish and must not hang on a Redis that is down: the outbox keeps it.
         "broker_connection_timeout": 2,
+        # Workers and beat wait for Redis however long it is down, instead of exiting.
         "broker_connection_retry_on_startup": True,
+        "broker_connection_max_retries": None,
+        # Anything without a route (small jobs) goes here.
         "task_default_queue": "default",
         # Declared, so a plain `celery -A workers worker` consumes all three.
         "task_queues": [Queue(name) for name in ("default", "notifications", "heavy")],  # type: ignore[no-untyped-call]
+        # Notifications never wait behind heavy work (résumé parsing): separate queues, and a
+        # deployment may give each its own workers (`-Q notifications`, `-Q heavy`).
         "task_routes": {
             "notifications.*": {"queue": "notifications"},
             "outbox.*": {"queue": "notifications"},
             "resumes.*": {"queue": "heavy"},
         },
+        # The worker logs through the app's logging setup.
         "worker_hijack_root_logger": False,
     }

@@ -17,5 +17,27 @@ say "mypy (services)"
 mypy
 say "import contracts"
 lint-imports
+say "dependency audit (pip-audit on the lock files; exceptions, if any, in .pip-audit-ignore)"
+ignores=()
+if [ -f .pip-audit-ignore ]; then
+  while read -r id _; do [ -n "$id" ] && [ "${id#\#}" = "$id" ] && ignores+=(--ignore-vuln "$id"); done < .pip-audit-ignore
+fi
+audit_log="$(mktemp)"
+if ! pip-audit -r requirements.lock -r requirements-dev.lock --no-deps --disable-pip \
+    --progress-spinner off "${ignores[@]}" >"$audit_log" 2>&1; then
+  cat "$audit_log"; die "pip-audit found a known vulnerability (or could not run)"
+fi
+grep -v "^WARNING:pip_audit" "$audit_log" | head -n 1
+skipped=$(grep -c "could not be audited" "$audit_log" || true)
+# Where the vulnerability service cannot be reached (a closed network), pip-audit skips packages.
+[ "$skipped" = 0 ] || echo "note: $skipped packages could not be audited here (vulnerability service unreachable)"
+rm -f "$audit_log"
 say "pytest"
-exec python -m pytest "$@"
+python -m pytest "$@"
+if [ "$#" = 0 ]; then
+  # Benchmarks are run by hand for figures; here each runs as a quick smoke run.
+  for bench in notifications resumes booking staff load; do
+    say "benchmark smoke run: $bench"
+    python "benchmarks/$bench.py" --smoke
+  done
+fi

@@ -15,4 +15,5 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
-    from services import accounts, models  # noqa: F401
+    # (accounts, booking, waitlist, resumes and routing hold handlers.)
+    from services import accounts, booking, models, resumes, routing, staff, waitlist  # noqa: F401

@@ -23,6 +23,7 @@ from services.notifications import Message, base_url, handles
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
+COMMON_PASSWORDS_REFUSED = 3000
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so both failures take the same time.
@@ -41,6 +42,27 @@ class Registration:
 def timezones() -> tuple[str, ...]:
     """The IANA time zone names a user may pick, sorted."""
     return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}))
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The most common passwords (zxcvbn's frequency list, most frequent first)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"][:COMMON_PASSWORDS_REFUSED])
+
+
+def password_problem(password: str, *, email: str = "") -> str | None:
+    """Why ``password`` may not be used, or None. Any characters; 8 to 256 of them."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Use at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"Use at most {MAX_PASSWORD_LENGTH} characters."
+    if password.lower() in _common_passwords():
+        return "This password is one of the most common ones. Choose another."
+    if email and password.lower() == normalise_email(email):
+        return "Do not use your email address as your password."
+    return None
 
 
 def hash_password(password: str) -> str:
@@ -62,10 +84,8 @@ def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[
         email = normalise_email(validate_email(email, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         errors["email"] = [str(exc)]
-    if len(password) < MIN_PASSWORD_LENGTH:
-        errors["password"] = [f"Use at least {MIN_PASSWORD_LENGTH} characters."]
-    elif len(password) > MAX_PASSWORD_LENGTH:
-        errors["password"] = [f"Use at most {MAX_PASSWORD_LENGTH} characters."]
+    if problem := password_problem(password, email=email):
+        errors["password"] = [problem]
     if timezone not in timezones():
         errors["timezone"] = ["Pick a time zone from the list."]
     if "email" not in errors and find_by_email(email) is not None:
@@ -134,6 +154,32 @@ def authenticate(email: str, password: str) -> User:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    """Set a new password; every other session and every API token stops working.
+    Raises ValidationFailed."""
+    try:
+        _hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise ValidationFailed.field(
+            "current_password", "Your current password is not right."
+        ) from None
+    if problem := password_problem(new, email=user.email):
+        raise ValidationFailed.field("new_password", problem)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    sign_out_everywhere(user)
+
+
+def sign_out_everywhere(user: User) -> None:
+    """End every session of ``user`` (the cookie names the old version) and revoke every token."""
+    user.session_version += 1
+    now = utcnow()
+    for token in user.tokens:
+        if token.revoked_at is None:
+            token.revoked_at = now
+    db.session.flush()
 
 
 def load_session_user(session_id: str) -> User | None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -30,6 +31,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    @property
+    def python_type(self) -> type[dt.datetime]:  # keyset cursors decode times by this
+        return dt.datetime
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
         if value is None:
@@ -78,7 +83,23 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+# SQLite has one writer at a time. A transaction that reads and only later writes fails at once
+# ("database is locked", SQLITE_BUSY_SNAPSHOT) if another writer committed in between; busy_timeout
+# does not help there (https://www.sqlite.org/isolation.html). So a unit of work that will write
+# (a POST, a task) says so up front and its transactions start with BEGIN IMMEDIATE: they queue for
+# the write lock (up to busy_timeout) and then see the newest data. Reads stay concurrent (WAL).
+write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+def begin_write() -> None:
+    """Call first in a transaction that will write (for code paths not already marked by
+    ``write_intent``). SQLite: take the write lock now; PostgreSQL: nothing (rows lock as needed).
+    """
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text('UPDATE "user" SET id = id WHERE 1 = 0'))

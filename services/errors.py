@@ -36,3 +36,15 @@ class Conflict(DomainError):
 
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
+
+
+class TooLarge(DomainError):
+    """The request carries more than allowed (HTTP 413)."""
+
+    code = "too_large"
+
+
+class UnsupportedType(DomainError):
+    """The content is of a type that is not accepted (HTTP 415)."""
+
+    code = "unsupported_media_type"

@@ -92,3 +92,118 @@ def get_page(slug: str) -> Page | None:
     return db.session.scalar(
         select(Page).where(Page.slug == slug).options(selectinload(Page.entries))
     )
+
+
+# --- editing (staff) ------------------------------------------------------------------------------
+
+MAX_QUESTION = 300
+MAX_ANSWER = 20000
+# What an answer may contain once rendered: text formatting, lists, links, code; no scripts, no
+# styles, no images, no raw HTML attributes beyond a link's href and title.
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "blockquote",
+    "h3",
+    "h4",
+    "hr",
+}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML, then sanitised by nh3 (ammonia): safe to mark as safe in a template."""
+    import nh3
+    from markdown_it import MarkdownIt
+
+    html = MarkdownIt("commonmark", {"html": False, "linkify": False}).render(text or "")
+    return nh3.clean(
+        html,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+
+
+def plain_text(text: str) -> str:
+    """The answer as plain text (for JSON-LD and meta): rendered, then every tag stripped."""
+    import html
+
+    import nh3
+
+    stripped = nh3.clean(render_markdown(text).replace("</p>", "</p>\n\n"), tags=set())
+    return html.unescape(re.sub(r"\n{3,}", "\n\n", stripped)).strip()
+
+
+@dataclass(frozen=True)
+class EntryInput:
+    question: str
+    answer: str
+
+
+def _clean_entry(data: EntryInput) -> tuple[str, str]:
+    from services.errors import ValidationFailed
+
+    question = " ".join(data.question.replace("\x00", "").split())
+    answer = data.answer.replace("\x00", "").replace("\r\n", "\n").strip()
+    errors: dict[str, list[str]] = {}
+    if not question:
+        errors["question"] = ["Enter the question."]
+    elif len(question) > MAX_QUESTION:
+        errors["question"] = [f"Use at most {MAX_QUESTION} characters."]
+    if not answer:
+        errors["answer"] = ["Enter the answer."]
+    elif len(answer) > MAX_ANSWER:
+        errors["answer"] = [f"Use at most {MAX_ANSWER} characters."]
+    if errors:
+        raise ValidationFailed("Check the entry.", errors)
+    return question, answer
+
+
+def get_entry(entry_id: int) -> FaqEntry:
+    from services.errors import NotFound
+
+    entry = db.session.get(FaqEntry, entry_id) if 0 < entry_id <= 2**31 - 1 else None
+    if entry is None:
+        raise NotFound("There is no such FAQ entry.")
+    return entry
+
+
+def update_entry(entry_id: int, data: EntryInput) -> tuple[FaqEntry, dict[str, str]]:
+    """Edit one question and its Markdown answer; returns the entry and what it was before.
+    Raises NotFound, ValidationFailed."""
+    entry = get_entry(entry_id)
+    question, answer = _clean_entry(data)
+    before = {"question": entry.question, "answer": entry.answer}
+    entry.question = question
+    entry.answer = answer
+    entry.page.updated_on = dt.datetime.now(dt.UTC).date()
+    db.session.flush()
+    return entry, before
+
+
+def add_entry(data: EntryInput, slug: str = FAQ_SLUG) -> FaqEntry:
+    """Append a question to the page. Raises NotFound, ValidationFailed."""
+    from services.errors import NotFound
+
+    page = get_page(slug)
+    if page is None:
+        raise NotFound("There is no FAQ page yet.")
+    question, answer = _clean_entry(data)
+    position = max((e.position for e in page.entries), default=0) + 1
+    entry = FaqEntry(page_id=page.id, position=position, question=question, answer=answer)
+    db.session.add(entry)
+    page.updated_on = dt.datetime.now(dt.UTC).date()
+    db.session.flush()
+    return entry

@@ -244,6 +244,9 @@ def token_for(client: Any) -> Callable[[Any], str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if os.environ.get("KEEP_TEST_DIR"):  # keep worker logs and mail for a look
+        print(f"\ntest files kept in {RUN_DIR}")
+        return
     shutil.rmtree(RUN_DIR, ignore_errors=True)
 
 
@@ -416,7 +419,18 @@ def live_app(live_database: str, live_redis_url: str) -> Any:
 def live_client(live_app: Any) -> Iterator[Any]:
     from services.db import db
 
+    class LiveClient(FlaskClient):
+        """Ends the request's session after each request, as production's teardown does, so no
+        transaction (nor SQLite's write lock) outlives the request while a worker waits."""
+
+        def open(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().open(*args, **kwargs)
+            finally:
+                db.session.remove()
+
     with live_app.app_context():
+        live_app.test_client_class = LiveClient
         yield live_app.test_client()
         db.session.remove()
 

@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     formatting.init_app(app)
     services.init_app(app)
     _init_extensions(app)
+    _init_write_intent(app)
     _init_dispatch(app)
 
     from web import api, auth, cli, coach, errors, learner, public, security_headers, staff
@@ -49,6 +50,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security_headers.init_app(app)
     cli.init_app(app)
     return app
+
+
+def _init_write_intent(app: Flask) -> None:
+    """A request that may change state starts its transactions as a writer (see services.db)."""
+    from flask import g, request
+
+    from services.db import write_intent
+
+    @app.before_request
+    def _mark() -> None:
+        if request.method not in {"GET", "HEAD", "OPTIONS"}:
+            g.write_intent_token = write_intent.set(True)
+
+    @app.teardown_request
+    def _unmark(exc: BaseException | None) -> None:
+        token = g.pop("write_intent_token", None)
+        if token is not None:
+            write_intent.reset(token)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -18,6 +18,8 @@ STATUS_FOR = {
     errors.Forbidden: 403,
     errors.Conflict: 409,
     errors.InvalidCredentials: 401,
+    errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
 }
 
 CODE_FOR_STATUS = {

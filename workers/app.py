@@ -10,14 +10,48 @@ from flask import Flask
 import config
 import services
 from services import outbox
-from services.db import db
+from services.db import db, write_intent
 
 TASK_MODULES = ["workers.notifications", "workers.outbox", "workers.bookings", "workers.resumes"]
 
 BEAT_SCHEDULE = {
     # The relay hands over what a stopped broker or a dead process left behind.
     "outbox-relay": {"task": "outbox.relay", "schedule": 5.0},
+    # Deliveries a dead worker left "sending" are marked failed, for staff to see and retry.
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},
+    # Résumés: offers past the accept window are routed again; unassigned ones take freed
+    # capacity (coach back from leave, capacity raised); due-time warnings and escalations;
+    # analyses whose job was lost are handed over again. Each scans the database: safe twice.
+    "resumes-expire-offers": {"task": "resumes.expire_offers", "schedule": 60.0},
+    "resumes-drain": {"task": "resumes.drain", "schedule": 30.0},
+    "resumes-scan-due": {"task": "resumes.scan_due", "schedule": 60.0},
+    "resumes-sweep": {"task": "resumes.sweep", "schedule": 60.0},
+    # Bookings: 24 h and 1 h reminders (each once), waitlist offers lapsing and freed slots.
+    "bookings-reminders": {"task": "bookings.send_reminders", "schedule": 60.0},
+    "bookings-waitlist": {"task": "bookings.match_waitlist", "schedule": 60.0},
 }
+
+# Entries whose interval a setting may change (tests and benchmarks run the scheduler faster).
+SCHEDULE_SETTINGS = {
+    "outbox-relay": "OUTBOX_RELAY_INTERVAL_SECONDS",
+    "notifications-sweep": "NOTIFY_SWEEP_INTERVAL_SECONDS",
+    "bookings-reminders": "BOOKING_SCAN_INTERVAL_SECONDS",
+    "bookings-waitlist": "BOOKING_SCAN_INTERVAL_SECONDS",
+}
+
+
+def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
+    """BEAT_SCHEDULE with configured intervals; a run that waited past the next one expires
+    unrun (every periodic job scans the database, so the next run does its work)."""
+    schedule = {name: dict(entry) for name, entry in BEAT_SCHEDULE.items()}
+    for name, setting in SCHEDULE_SETTINGS.items():
+        if name in schedule and settings.get(setting):
+            schedule[name]["schedule"] = float(settings[setting])
+    for entry in schedule.values():
+        interval = entry["schedule"]
+        if isinstance(interval, int | float):
+            entry["options"] = {"expires": max(float(interval), 1.0), **entry.get("options", {})}
+    return schedule
 
 
 def create_flask_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -34,16 +68,19 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
 
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            # Tasks write: on SQLite their transactions take the write lock up front.
+            intent = write_intent.set(True)
             with flask_app.app_context():
                 try:
                     return self.run(*args, **kwargs)
                 finally:
                     # Each task gets a fresh session; nothing uncommitted survives it.
                     db.session.remove()
+                    write_intent.reset(intent)
 
     celery_app = Celery(flask_app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object(config.celery_settings(flask_app.config))
-    celery_app.conf.beat_schedule = BEAT_SCHEDULE
+    celery_app.conf.beat_schedule = beat_schedule(flask_app.config)
     celery_app.conf.include = TASK_MODULES
     celery_app.set_default()
     flask_app.extensions["celery"] = celery_app

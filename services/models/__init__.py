@@ -1,21 +1,85 @@
 """Every model, one module per aggregate; importing this registers them all with the metadata."""
 
-from services.models.accounts import ApiToken, Role, User
-from services.models.booking import AvailabilityException, AvailabilityRule, InterviewType
+from services.models.accounts import ApiToken, RecoveryCode, Role, User
+from services.models.booking import (
+    AvailabilityException,
+    AvailabilityRule,
+    Booking,
+    BookingEvent,
+    BookingStatus,
+    CoachBookingSettings,
+    IdempotencyKey,
+    InterviewType,
+    LearnerSuspension,
+    SessionFeedback,
+    WaitlistEntry,
+    WaitlistStatus,
+)
 from services.models.content import FaqEntry, Page
-from services.models.notifications import Delivery, DeliveryStatus, Notification, OutboxEvent
+from services.models.notifications import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+    OutboxEvent,
+)
+from services.models.resumes import (
+    AnalysisStatus,
+    Assignment,
+    AssignmentStatus,
+    CoachConflict,
+    ExclusionReason,
+    Resume,
+    ResumeEvent,
+    ResumeExclusion,
+    ResumeStatus,
+    ResumeVersion,
+    Review,
+    ReviewOutcome,
+    RoutingDecision,
+    RoutingLock,
+)
+from services.models.staff import CoachInvite, RebalancePlan, StaffAction
 
 __all__ = [
+    "AnalysisStatus",
     "ApiToken",
+    "Assignment",
+    "AssignmentStatus",
     "AvailabilityException",
     "AvailabilityRule",
+    "Booking",
+    "BookingEvent",
+    "BookingStatus",
+    "CoachBookingSettings",
+    "CoachConflict",
+    "CoachInvite",
     "Delivery",
     "DeliveryStatus",
+    "ExclusionReason",
     "FaqEntry",
+    "IdempotencyKey",
     "InterviewType",
+    "LearnerSuspension",
     "Notification",
+    "NotificationPreference",
     "OutboxEvent",
     "Page",
+    "RebalancePlan",
+    "RecoveryCode",
+    "Resume",
+    "ResumeEvent",
+    "ResumeExclusion",
+    "ResumeStatus",
+    "ResumeVersion",
+    "Review",
+    "ReviewOutcome",
     "Role",
+    "RoutingDecision",
+    "RoutingLock",
+    "SessionFeedback",
+    "StaffAction",
     "User",
+    "WaitlistEntry",
+    "WaitlistStatus",
 ]

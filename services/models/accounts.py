@@ -31,6 +31,11 @@ class User(Model):
     expertise: Mapped[list[str]] = mapped_column(JSON, default=list)
     review_capacity: Mapped[int] = mapped_column(default=5)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[dt.datetime | None]
+    # Two-factor sign-in (TOTP, RFC 6238); enabled once the first code was confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None]  # the last accepted time step: a code works once
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", cascade="all, delete-orphan"
@@ -48,6 +53,10 @@ class User(Model):
         # The session carries the version, so bumping it signs out every copy of the cookie.
         return f"{self.id}:{self.session_version}"
 
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.role} {self.email}>"
 
@@ -64,3 +73,14 @@ class ApiToken(Model):
     revoked_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class RecoveryCode(Model):
+    """A single-use code that signs in instead of a TOTP code; stored hashed."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    used_at: Mapped[dt.datetime | None]

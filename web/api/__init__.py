@@ -2,17 +2,34 @@
 
 from __future__ import annotations
 
+import http
 from typing import Any
 
 from flask import Flask
 from flask_smorest import Api as SmorestApi
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 
-from web.problems import ProblemSchema, flatten_webargs, problem
+from web.problems import PROBLEM_TYPE, ProblemSchema, flatten_webargs, problem
 
 
 class Api(SmorestApi):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # As flask-smorest does, but errors are documented as application/problem+json.
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
+        default = {
+            "description": "An error: RFC 9457 problem details with a stable `code`.",
+            "schema": self.ERROR_SCHEMA,
+        }
+        prepare_response(default, self.spec, PROBLEM_TYPE)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         # flask-smorest registers this for the whole app; errors.py re-registers the app-wide one.
@@ -60,10 +77,12 @@ def init_app(app: Flask) -> None:
         },
     )
     api.init_app(app)
-    from web.api import auth, catalog
+    from web.api import auth, bookings, catalog, deliveries, notifications, resumes, staff, waitlist
+    from web.api import availability as booking_availability
     from web.extensions import csrf
 
-    for module in (auth, catalog):
+    booking_modules = (bookings, booking_availability, waitlist)
+    for module in (auth, catalog, notifications, deliveries, resumes, staff, *booking_modules):
         # Bearer tokens, not cookies, authenticate the API, so there is nothing to forge.
         csrf.exempt(module.bp)
         api.register_blueprint(module.bp)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import current_app, g
 from flask_smorest import Blueprint
 
-from services import accounts
+from services import accounts, mfa
 from services.db import db
 from services.errors import InvalidCredentials
 from web.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
@@ -29,7 +29,8 @@ def _login_limit() -> str:
     401,
     schema=ProblemSchema,
     content_type=PROBLEM_TYPE,
-    description="`invalid_credentials`: the email or password is not right.",
+    description="`invalid_credentials`: the email, password or one-time code is not right; "
+    "`otp_required`: two-factor sign-in is on, send the code as `otp`.",
 )
 @bp.alt_response(
     429,
@@ -44,6 +45,14 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
     except InvalidCredentials as exc:
         g.login_failed = True
         raise ApiProblem(401, exc.code, exc.detail) from exc
+    if user.mfa_enabled:
+        if not body.get("otp"):
+            raise ApiProblem(
+                401, "otp_required", "This account signs in with a one-time code: send it as `otp`."
+            )
+        if not mfa.verify(user, body["otp"]):
+            g.login_failed = True
+            raise ApiProblem(401, "invalid_credentials", "The one-time code is not right.")
     ttl = dt.timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
     secret, token = accounts.issue_token(user, ttl)
     db.session.commit()

@@ -21,10 +21,22 @@ def page_schema(item: type[Schema]) -> type[Schema]:
     return _pages[item]
 
 
+class PersonSchema(Schema):
+    """Who a resource belongs to or is handled by: {"id", "name"}."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+
+
 class TokenRequestSchema(Schema):
     email = fields.String(required=True, validate=validate.Length(min=1, max=254))
     password = fields.String(
         required=True, validate=validate.Length(min=1, max=1024), load_only=True
+    )
+    otp = fields.String(
+        load_default=None,
+        validate=validate.Length(max=32),
+        metadata={"description": "A TOTP or recovery code; required when two-factor is on."},
     )
 
 

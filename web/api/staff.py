@@ -1,5 +1,172 @@
+"""Staff: the review queue and the figures of how it is going."""
+
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from typing import Any
 
-bp = Blueprint("api_staff", __name__, url_prefix="/api/v1", description="staff")
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from services import queue
+from services import stats as staff_stats
+from services.models import ResumeStatus
+from web.api.pagination import PageArgsSchema
+from web.api.schemas import PersonSchema, page_schema
+from web.api.security import current_user, token_required
+
+bp = Blueprint(
+    "api_staff",
+    __name__,
+    url_prefix="/api/v1",
+    description="Staff: the review queue (oldest first) and statistics.",
+)
+
+
+class QueueArgsSchema(PageArgsSchema):
+    status = fields.String(
+        load_default=None,
+        validate=validate.OneOf([s.value for s in ResumeStatus]),
+        metadata={
+            "description": "Default: the open ones (submitted, assigned, in_review, unassigned)."
+        },
+    )
+    coach_id = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "Held by this coach."},
+    )
+    overdue = fields.Boolean(
+        load_default=False, metadata={"description": "Only reviews past their due time."}
+    )
+
+
+class QueueItemSchema(Schema):
+    id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    target_role = fields.String(required=True)
+    filename = fields.String(required=True)
+    version = fields.Integer(required=True)
+    learner = fields.Nested(PersonSchema, required=True)
+    reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    queued_at = fields.AwareDateTime(
+        required=True, metadata={"description": "When the current version joined the queue."}
+    )
+    age_hours = fields.Float(required=True, metadata={"description": "Since queued_at."})
+    due_at = fields.AwareDateTime(required=True, allow_none=True)
+    overdue = fields.Boolean(required=True)
+    offer_expires_at = fields.AwareDateTime(required=True, allow_none=True)
+    routing_reason = fields.String(required=True, allow_none=True)
+
+
+class TurnaroundSchema(Schema):
+    median_hours = fields.Float(required=True, allow_none=True)
+    p90_hours = fields.Float(required=True, allow_none=True)
+    reviews = fields.Integer(required=True)
+    window_days = fields.Integer(required=True)
+
+
+class AgeBucketSchema(Schema):
+    bucket = fields.String(
+        required=True, metadata={"description": "under_1d, 1d_3d, 3d_7d, over_7d"}
+    )
+    count = fields.Integer(required=True)
+
+
+class BacklogSchema(Schema):
+    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_age = fields.List(fields.Nested(AgeBucketSchema), required=True)
+    open = fields.Integer(required=True)
+    overdue = fields.Integer(required=True)
+
+
+class CoachLoadSchema(Schema):
+    coach = fields.Nested(PersonSchema, required=True)
+    open = fields.Integer(required=True)
+    capacity = fields.Integer(required=True)
+    load_pct = fields.Float(required=True, allow_none=True)
+
+
+class BookingWeekSchema(Schema):
+    week_start = fields.Date(required=True, metadata={"description": "Monday, UTC."})
+    count = fields.Integer(required=True)
+
+
+class TurnaroundWeekSchema(Schema):
+    week_start = fields.Date(required=True, metadata={"description": "Monday, UTC."})
+    reviews = fields.Integer(required=True)
+    median_hours = fields.Float(required=True, allow_none=True)
+    p90_hours = fields.Float(required=True, allow_none=True)
+
+
+class StatsSchema(Schema):
+    generated_at = fields.AwareDateTime(required=True)
+    turnaround = fields.Nested(TurnaroundSchema, required=True)
+    backlog = fields.Nested(BacklogSchema, required=True)
+    load = fields.List(fields.Nested(CoachLoadSchema), required=True)
+    bookings_per_week = fields.List(fields.Nested(BookingWeekSchema), required=True)
+    no_show_rate = fields.Float(
+        required=True, allow_none=True, metadata={"description": "no-shows / sessions held."}
+    )
+    turnaround_per_week = fields.List(
+        fields.Nested(TurnaroundWeekSchema),
+        required=True,
+        metadata={"description": "Median and p90 turnaround per week of review (12 weeks)."},
+    )
+
+
+def _person(user: Any) -> dict[str, Any] | None:
+    return {"id": user.id, "name": user.name} if user else None
+
+
+@bp.route("/queue")
+@token_required(bp, "staff")
+@bp.arguments(QueueArgsSchema, location="query")
+@bp.response(200, page_schema(QueueItemSchema))
+def review_queue(args: dict[str, Any]) -> Any:
+    """The review queue, oldest first, with age and due time."""
+    page = queue.queue(
+        current_user(),
+        status=args["status"],
+        coach_id=args["coach_id"],
+        overdue=args["overdue"],
+        limit=args["limit"],
+        cursor=args["cursor"],
+    )
+    return {
+        "items": [
+            {
+                "id": item.resume.id,
+                "status": item.resume.status,
+                "target_role": item.resume.target_role,
+                "filename": item.version.filename,
+                "version": item.version.number,
+                "learner": _person(item.learner),
+                "reviewer": _person(item.reviewer),
+                "created_at": item.resume.created_at,
+                "queued_at": item.resume.queued_at,
+                "age_hours": round(item.age.total_seconds() / 3600, 2),
+                "due_at": item.resume.due_at,
+                "overdue": item.overdue,
+                "offer_expires_at": item.assignment.expires_at
+                if item.assignment and item.assignment.status == "offered"
+                else None,
+                "routing_reason": item.routing_reason,
+            }
+            for item in page.items
+        ],
+        "next_cursor": page.next_cursor,
+    }
+
+
+@bp.route("/stats")
+@token_required(bp, "staff")
+@bp.response(200, StatsSchema)
+def stats() -> Any:
+    """Turnaround median and p90, backlog by status and age, load per coach, bookings per week,
+    no-show rate."""
+    viewer = current_user()
+    return {
+        **queue.stats(viewer),
+        "turnaround_per_week": staff_stats.turnaround_per_week(viewer),
+    }

@@ -8,6 +8,7 @@ from typing import Any
 import redis
 from flask import Blueprint, abort, current_app, render_template
 from flask_login import login_required
+from markupsafe import Markup
 from sqlalchemy import text
 
 from services import faq
@@ -39,7 +40,7 @@ def faq_page() -> str:
             {
                 "@type": "Question",
                 "name": entry.question,
-                "acceptedAnswer": {"@type": "Answer", "text": entry.answer},
+                "acceptedAnswer": {"@type": "Answer", "text": faq.plain_text(entry.answer)},
             }
             for entry in page.entries
         ],
@@ -50,6 +51,11 @@ def faq_page() -> str:
         "public/faq.html",
         page=page,
         json_ld=json_ld_text,
+        # Answers are Markdown (staff edit them), rendered and sanitised by nh3.
+        answers={
+            entry.id: Markup(faq.render_markdown(entry.answer))  # noqa: S704 (nh3-sanitised)
+            for entry in page.entries
+        },
         services=faq.get_page(faq.CAREER_SERVICES_SLUG),
     )
 

@@ -64,3 +64,18 @@ def test_an_unknown_page_is_a_friendly_404(client):
 
     assert response.status_code == 404
     assert "Page not found" in response.get_data(as_text=True)
+
+
+def test_hsts_is_sent_over_https_only(client):
+    over_https = client.get("/", base_url="https://careers.example")
+    over_http = client.get("/")
+
+    assert over_https.headers["Strict-Transport-Security"].startswith("max-age=")
+    assert "Strict-Transport-Security" not in over_http.headers
+
+
+def test_api_responses_carry_the_security_headers_too(client):
+    response = client.get("/api/v1/me")
+
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]

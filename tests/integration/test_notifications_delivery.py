@@ -1,8 +1,5 @@
-"""Nothing lost, nothing sent twice: real Redis, real worker and beat processes, real SMTP.
-
-The heaviest failure tests (SIGKILL, SMTP refusing) run on PostgreSQL only: what they prove is the
-same on SQLite, whose worker path the broker-down test (run on both backends) already covers.
-"""
+"""Nothing lost, nothing sent twice: real Redis, real worker and beat processes, real SMTP,
+on SQLite and on PostgreSQL."""
 
 import re
 import signal
@@ -46,11 +43,6 @@ def start_beat(live_database, live_redis_url):
     yield start
     for beat in beats:
         beat.stop()
-
-
-def only_on_postgresql(live_database):
-    if not live_database.startswith("postgresql"):
-        pytest.skip("a heavy failure test, run on PostgreSQL only (see the module docstring)")
 
 
 def register(app, count, prefix):
@@ -146,7 +138,6 @@ def slow_smtp():
 def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
     live_database, live_app, slow_smtp, start_worker, start_beat
 ):
-    only_on_postgresql(live_database)
     mailbox, port = slow_smtp
     doomed = start_worker(mail_port=port, concurrency=2, **QUICK)
     emails = register(live_app, 16, "batch")
@@ -174,7 +165,6 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_sends_nothing_twice(
 def test_smtp_refusing_for_a_while_is_retried_then_delivered_once(
     live_database, live_app, smtp_server, start_worker
 ):
-    only_on_postgresql(live_database)
     mailbox, port = smtp_server
     mailbox.refuse = 3  # the first three attempts get "451 Try again later"
     worker = start_worker(mail_port=port, concurrency=1, **QUICK)
@@ -195,7 +185,6 @@ def test_smtp_refusing_for_a_while_is_retried_then_delivered_once(
 def test_smtp_refusing_for_good_fails_shows_staff_and_a_staff_retry_sends_once(
     live_database, live_app, live_client, smtp_server, start_worker
 ):
-    only_on_postgresql(live_database)
     mailbox, port = smtp_server
     mailbox.refuse_forever = True
     start_worker(mail_port=port, concurrency=1, **{**QUICK, "NOTIFY_MAX_ATTEMPTS": "3"})

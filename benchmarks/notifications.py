@@ -22,7 +22,6 @@ import argparse
 import logging
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,10 @@ from typing import Any
 
 from celery import Celery
 
-ROOT = Path(__file__).resolve().parent.parent
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.harness import ROOT, free_port, percentile, wait_for_port
 
 # The bare baseline: `celery -A benchmarks.notifications:bare worker` imports only this much.
 bare = Celery("bare", set_as_current=False)
@@ -58,23 +60,6 @@ def noop() -> None:
 
 
 # --- the parts ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on port {port}")
 
 
 class Inbox:
@@ -165,12 +150,6 @@ def make_database(kind: str, work: Path) -> tuple[str, Any]:
 
     url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     return url, drop
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def describe(name: str, samples: list[float]) -> str:

@@ -11,7 +11,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services import files, resumes, routing
-from services.db import begin_write, db
+from services.db import db
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.models.resumes import CRITERIA
 from services.resumes import ResumeView
@@ -289,14 +289,6 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
     }
 
 
-def start_write() -> None:
-    """End the read-only transaction that the sign-in check opened and start a writing one, before
-    anything is read for the change (on SQLite a transaction that read before another writer
-    committed can no longer write; see services.db.begin_write)."""
-    db.session.commit()
-    begin_write()
-
-
 def _one(resume_id: int, viewer: User) -> dict[str, Any]:
     resume = resumes.get_visible(viewer, resume_id)
     return resume_json(resumes.view(resume, viewer), viewer)
@@ -324,7 +316,6 @@ def upload(form: dict[str, Any], uploaded: dict[str, Any]) -> Any:
     the automated checks and routes it to a coach."""
     user = current_user()
     storage = uploaded["file"]
-    start_write()
     resume = resumes.submit(
         user,
         storage.stream,
@@ -421,7 +412,6 @@ def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: in
     coach who reviewed the last one when they have room)."""
     user = current_user()
     storage = uploaded["file"]
-    start_write()
     resume = resumes.submit_version(
         user, resume_id, storage.stream, storage.filename, form.get("notes")
     )
@@ -439,7 +429,6 @@ def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: in
 def accept(resume_id: int) -> Any:
     """The assigned coach accepts the offer: status `in_review`."""
     user = current_user()
-    start_write()
     resumes.accept(user, resume_id)
     db.session.commit()
     return _one(resume_id, user)
@@ -457,7 +446,6 @@ def accept(resume_id: int) -> Any:
 def decline(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach declines with a reason; the résumé is routed again, to someone else."""
     user = current_user()
-    start_write()
     resume = resumes.decline(user, resume_id, body["reason"])
     db.session.commit()
     return resume_json(resumes.view(resume, user), user)
@@ -475,7 +463,6 @@ def decline(body: dict[str, Any], resume_id: int) -> Any:
 def review(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach's review: status `reviewed`; the learner is notified."""
     user = current_user()
-    start_write()
     resumes.submit_review(
         user,
         resume_id,
@@ -502,7 +489,6 @@ def review(body: dict[str, Any], resume_id: int) -> Any:
 def assign(body: dict[str, Any], resume_id: int) -> Any:
     """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer."""
     user = current_user()
-    start_write()
     routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "")
     db.session.commit()
     return _one(resume_id, user)

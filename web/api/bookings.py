@@ -178,8 +178,9 @@ def _problem(status: int, description: str) -> Any:
 
 @contextmanager
 def writing() -> Iterator[None]:
-    """A write: roll back whatever a refused request flushed, commit the rest. (On SQLite the
-    request's transaction already started as a writer: services.db.write_intent.)"""
+    """A write: end the read transaction of the token check first (services.booking.begin_write
+    explains why), and roll back whatever a refused request flushed."""
+    db.session.commit()
     try:
         yield
     except DomainError:

@@ -11,7 +11,7 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services import files, resumes, routing
-from services.db import db
+from services.db import begin_write, db
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.models.resumes import CRITERIA
 from services.resumes import ResumeView
@@ -289,6 +289,15 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
     }
 
 
+def start_write() -> None:
+    """End whatever read transaction is open (the sign-in check's, or one a caller sharing the
+    session began before the request's write intent applied) and start a writing one, before
+    anything is read for the change (on SQLite a transaction that read before another writer
+    committed can no longer write; see services.db.begin_write)."""
+    db.session.commit()
+    begin_write()
+
+
 def _one(resume_id: int, viewer: User) -> dict[str, Any]:
     resume = resumes.get_visible(viewer, resume_id)
     return resume_json(resumes.view(resume, viewer), viewer)
@@ -316,6 +325,7 @@ def upload(form: dict[str, Any], uploaded: dict[str, Any]) -> Any:
     the automated checks and routes it to a coach."""
     user = current_user()
     storage = uploaded["file"]
+    start_write()
     resume = resumes.submit(
         user,
         storage.stream,
@@ -412,6 +422,7 @@ def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: in
     coach who reviewed the last one when they have room)."""
     user = current_user()
     storage = uploaded["file"]
+    start_write()
     resume = resumes.submit_version(
         user, resume_id, storage.stream, storage.filename, form.get("notes")
     )
@@ -429,6 +440,7 @@ def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: in
 def accept(resume_id: int) -> Any:
     """The assigned coach accepts the offer: status `in_review`."""
     user = current_user()
+    start_write()
     resumes.accept(user, resume_id)
     db.session.commit()
     return _one(resume_id, user)
@@ -446,6 +458,7 @@ def accept(resume_id: int) -> Any:
 def decline(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach declines with a reason; the résumé is routed again, to someone else."""
     user = current_user()
+    start_write()
     resume = resumes.decline(user, resume_id, body["reason"])
     db.session.commit()
     return resume_json(resumes.view(resume, user), user)
@@ -463,6 +476,7 @@ def decline(body: dict[str, Any], resume_id: int) -> Any:
 def review(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach's review: status `reviewed`; the learner is notified."""
     user = current_user()
+    start_write()
     resumes.submit_review(
         user,
         resume_id,
@@ -489,6 +503,7 @@ def review(body: dict[str, Any], resume_id: int) -> Any:
 def assign(body: dict[str, Any], resume_id: int) -> Any:
     """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer."""
     user = current_user()
+    start_write()
     routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "")
     db.session.commit()
     return _one(resume_id, user)

@@ -18,7 +18,7 @@ from services.db import db
 from services.errors import DomainError, NotFound
 from services.models import Resume
 from services.models.resumes import CRITERIA
-from web.api.resumes import attachment
+from web.api.resumes import attachment, start_write
 from web.coach import bp
 from web.roles import role_required
 
@@ -123,6 +123,7 @@ def review_accept(resume_id: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
+        start_write()
         resumes.accept(current_user._get_current_object(), resume_id)
         db.session.commit()
     except DomainError as error:
@@ -141,6 +142,7 @@ def review_decline(resume_id: int) -> Any:
     if not form.validate_on_submit():
         return _page(resume, decline_form=form), 422
     try:
+        start_write()
         resumes.decline(current_user._get_current_object(), resume_id, form.reason.data or "")
         db.session.commit()
     except DomainError as error:
@@ -159,6 +161,7 @@ def review_submit(resume_id: int) -> Any:
     if not form.validate_on_submit():
         return _page(resume, review_form=form), 422
     try:
+        start_write()
         resumes.submit_review(
             current_user._get_current_object(),
             resume_id,

@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from services import files, resumes
 from services.db import db
 from services.errors import DomainError, NotFound
-from web.api.resumes import attachment
+from web.api.resumes import attachment, start_write
 from web.learner import bp
 from web.roles import role_required
 
@@ -108,6 +108,7 @@ def resume_new() -> Any:
         storage = form.file.data
         user = current_user._get_current_object()
         try:
+            start_write()
             resume = resumes.submit(
                 user,
                 storage.stream,
@@ -162,6 +163,7 @@ def resume_version(resume_id: int) -> Any:
         storage = form.file.data
         user = current_user._get_current_object()
         try:
+            start_write()
             resumes.submit_version(
                 user, resume_id, storage.stream, storage.filename, form.notes.data or None
             )

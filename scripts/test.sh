@@ -27,7 +27,8 @@ if ! pip-audit -r requirements.lock -r requirements-dev.lock --no-deps --disable
     --progress-spinner off "${ignores[@]}" >"$audit_log" 2>&1; then
   cat "$audit_log"; die "pip-audit found a known vulnerability (or could not run)"
 fi
-grep -v "^WARNING:pip_audit" "$audit_log" | head -n 1
+# The first line that is not a warning (awk reads the whole log: no pipe for head to close early).
+awk '!/^WARNING/ { print; exit }' "$audit_log"
 skipped=$(grep -c "could not be audited" "$audit_log" || true)
 # Where the vulnerability service cannot be reached (a closed network), pip-audit skips packages.
 [ "$skipped" = 0 ] || echo "note: $skipped packages could not be audited here (vulnerability service unreachable)"

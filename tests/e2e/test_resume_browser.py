@@ -80,7 +80,28 @@ def test_upload_with_progress_then_a_coach_reviews_it(
     sign_in(page, "coach.ada@example.com", "coach-demo-pass")
     page.get_by_role("link", name="Reviews").click()
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
     page.get_by_role("link", name="Lin Learner").first.click()
+    # The PDF itself is drawn in the page (pdf.js, vendored), under the same strict CSP.
+    first_page = page.get_by_role("img", name="Page 1 of 1")
+    expect(first_page).to_be_visible(timeout=15000)
+    expect(page.get_by_role("status").filter(has_text="1 page")).to_be_visible()
+    inked = first_page.evaluate(
+        """canvas => {
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            let dark = 0;
+            for (let i = 0; i < data.length; i += 4) if (data[i] < 128 && data[i + 3] > 0) dark++;
+            return dark;
+        }"""
+    )
+    assert inked > 100, "the canvas should carry the résumé's text, not stay blank"
+    assert problems == [], problems
+    page.get_by_text("Extracted text").click()
     expect(page.get_by_role("region", name="Text of the résumé")).to_contain_text(
         "Machine learning engineer who ships models"
     )

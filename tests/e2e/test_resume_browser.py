@@ -93,7 +93,8 @@ def test_upload_with_progress_then_a_coach_reviews_it(
     expect(page.get_by_role("status").filter(has_text="1 page")).to_be_visible()
     inked = first_page.evaluate(
         """canvas => {
-            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            const { width, height } = canvas;
+            const data = canvas.getContext("2d").getImageData(0, 0, width, height).data;
             let dark = 0;
             for (let i = 0; i < data.length; i += 4) if (data[i] < 128 && data[i + 3] > 0) dark++;
             return dark;

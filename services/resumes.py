@@ -666,6 +666,7 @@ def submit_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
         comments=comments,
         outcome=outcome,
         created_at=now,
+        turnaround_us=Review.turnaround_of(now, assignment.version.uploaded_at),
         **scores,
     )
     db.session.add(row)

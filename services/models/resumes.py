@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -259,6 +260,9 @@ class Review(Model):
             for name in CRITERIA
         ),
         CheckConstraint(f"outcome IN ({_in(ReviewOutcome)})", name="outcome"),
+        # The staff figures' turnaround percentiles: the reviews of a time window, read in order
+        # of review time with their turnaround beside it, from the index alone.
+        Index("ix_review_created_turnaround", "created_at", "turnaround_us"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -279,9 +283,18 @@ class Review(Model):
     comments: Mapped[str] = mapped_column(Text, default="")
     outcome: Mapped[str] = mapped_column(String(24))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Microseconds from the version's upload to this review (created_at - version.uploaded_at),
+    # stored when the review is recorded: the staff figures rank it without a join.
+    turnaround_us: Mapped[int] = mapped_column(BigInteger)
 
     coach: Mapped[User | None] = relationship()
     version: Mapped[ResumeVersion] = relationship()
+
+    @staticmethod
+    def turnaround_of(reviewed: dt.datetime, uploaded: dt.datetime) -> int:
+        """The ``turnaround_us`` of a review made at ``reviewed`` of a version uploaded at
+        ``uploaded``: whole microseconds, exact."""
+        return (reviewed - uploaded) // dt.timedelta(microseconds=1)
 
     @property
     def scores(self) -> dict[str, int]:

@@ -6,20 +6,22 @@ SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import random
 from collections import Counter
+from pathlib import Path
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text, update
 
-from services import queue, staff, stats
+from services import queue, resumes, routing, staff, stats
 from services.db import db, utcnow
 from services.models import Assignment, Booking, Resume, ResumeVersion, Review
 from services.models.resumes import OPEN_STATUS_VALUES
 from services.pagination import _encode
 from services.resumes import OPEN_STATUSES
 from tests.support_booking import insert_booking, seed_types
-from tests.support_staff import bulk_resumes
+from tests.support_staff import bulk_resumes, make_resume
 
 
 def test_the_partial_index_names_the_open_statuses():
@@ -87,6 +89,7 @@ def _reviews(learner_id: int, coach_id: int, turnarounds: list[tuple[dt.datetime
                 "comments": "",
                 "outcome": "approved",
                 "created_at": reviewed,
+                "turnaround_us": Review.turnaround_of(reviewed, uploaded),
             }
         )
     for model, rows in (
@@ -151,6 +154,69 @@ def test_sql_turnaround_equals_the_python_definition(make_user):
             week["week_start"], (0, None, None)
         ), week["week_start"]
     assert sum(w["reviews"] for w in weekly) == sum(n for n, _, _ in want.values()) > 100
+
+
+def _migration(name: str):
+    path = Path(__file__).resolve().parents[2] / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_backfills_the_turnaround_exactly(make_user):
+    """0008's backfill statement, run over reviews made before it: the stored turnaround is the
+    exact microseconds from upload to review, as a newly recorded review stores it."""
+    learner = make_user("learner")
+    coach = make_user("coach", review_capacity=50)
+    now = utcnow()
+    rng = random.Random(8)
+    turnarounds = [
+        (
+            now - dt.timedelta(seconds=rng.randrange(0, 100 * 86400)),
+            dt.timedelta(seconds=rng.randrange(0, 30 * 86400), microseconds=rng.randrange(10**6)),
+        )
+        for _ in range(40)
+    ] + [(now, dt.timedelta(0)), (now, dt.timedelta(microseconds=999_999))]
+    _reviews(learner.id, coach.id, turnarounds)
+    db.session.execute(update(Review).values(turnaround_us=-1))
+    migration = _migration("0008_review_turnaround.py")
+    dialect = db.session.get_bind().dialect.name
+    backfill = (
+        migration.BACKFILL_POSTGRESQL if dialect == "postgresql" else migration.BACKFILL_SQLITE
+    )
+    db.session.execute(text(backfill))
+    rows = db.session.execute(
+        select(Review.turnaround_us, Review.created_at, ResumeVersion.uploaded_at).join(
+            ResumeVersion, Review.version_id == ResumeVersion.id
+        )
+    ).all()
+    assert len(rows) == len(turnarounds)
+    for stored, reviewed, uploaded in rows:
+        assert stored == Review.turnaround_of(reviewed, uploaded)
+    assert sorted(r[0] for r in rows) == sorted(
+        gap // dt.timedelta(microseconds=1) for _, gap in turnarounds
+    )
+
+
+def test_a_recorded_review_stores_its_turnaround(make_user):
+    """submit_review stores created_at - the version's upload, in microseconds."""
+    learner = make_user("learner")
+    coach = make_user("coach", review_capacity=5)
+    staff_user = make_user("staff")
+    resume = make_resume(learner)
+    routing.assign_manually(staff_user, resume.id, coach.id, "test")
+    db.session.commit()
+    resumes.submit_review(
+        coach, resume.id, resumes.ReviewInput(summary="Clear.", scores={"impact": 4})
+    )
+    db.session.commit()
+    review = db.session.scalar(select(Review).where(Review.resume_id == resume.id))
+    assert review is not None
+    uploaded = db.session.get(ResumeVersion, review.version_id).uploaded_at
+    assert review.turnaround_us == Review.turnaround_of(review.created_at, uploaded) >= 0
+    assert queue.turnaround(review.created_at).reviews == 1
 
 
 def test_no_reviews_give_no_quantiles(make_user):

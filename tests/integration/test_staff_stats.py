@@ -40,6 +40,7 @@ def test_turnaround_per_week_median_and_p90(make_user):
                 summary="ok",
                 outcome="approved",
                 created_at=uploaded + dt.timedelta(hours=hours),
+                turnaround_us=hours * 3600 * 10**6,
             )
         )
         db.session.commit()

@@ -85,6 +85,10 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "MAIL_FILE_DIR": env.get("MAIL_FILE_DIR", str(INSTANCE_DIR / "mail")),
         "API_TOKEN_TTL_HOURS": int(env.get("API_TOKEN_TTL_HOURS", "24")),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "5 per minute"),
+        # "Forgot your password?": how long a reset link works, and how often one may be asked for
+        # (per address asked about, and per client address).
+        "PASSWORD_RESET_MINUTES": int(env.get("PASSWORD_RESET_MINUTES", "60")),
+        "RESET_RATE_LIMIT": env.get("RESET_RATE_LIMIT", "3 per hour"),
         # A signed-in session ends after this long without a request, and this long after sign-in.
         "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
         "SESSION_ABSOLUTE_HOURS": int(env.get("SESSION_ABSOLUTE_HOURS", "12")),

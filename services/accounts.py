@@ -13,13 +13,15 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from services import outbox
 from services.db import db, utcnow
-from services.errors import InvalidCredentials, ValidationFailed
+from services.errors import InvalidCredentials, NotFound, ValidationFailed
 from services.models import ApiToken, Role, User
-from services.notifications import Message, base_url, handles
+from services.notifications import Message, base_url, handles, register_kind
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -180,6 +182,99 @@ def sign_out_everywhere(user: User) -> None:
         if token.revoked_at is None:
             token.revoked_at = now
     db.session.flush()
+
+
+# --- forgotten passwords --------------------------------------------------------------------------
+# A reset link carries a signed, timestamped token (itsdangerous, keyed by SECRET_KEY) naming the
+# user and a fingerprint of their password and session version. Nothing is stored: the link
+# expires with its timestamp and works once, because using it changes both.
+
+RESET_SALT = "password-reset"
+
+
+class ResetLinkInvalid(NotFound):
+    code = "reset_link_invalid"
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
+
+
+def _reset_fingerprint(user: User) -> str:
+    material = f"{user.id}:{user.password_hash}:{user.session_version}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
+
+
+def reset_token(user: User, secret_key: str) -> str:
+    """A reset link's token for ``user`` as they are now."""
+    return str(_reset_serializer(secret_key).dumps([user.id, _reset_fingerprint(user)]))
+
+
+def request_password_reset(email: str) -> bool:
+    """Email a reset link to the active account with this address, if there is one. The caller
+    answers the same either way; the return value is for tests and logs only."""
+    user = find_by_email(email)
+    if user is None or not user.active:
+        return False
+    outbox.record("account.password_reset", user_id=user.id)
+    return True
+
+
+def user_for_reset(token: str, secret_key: str, ttl: dt.timedelta) -> User:
+    """The user a reset token names, if it is unexpired and still matches their password.
+    Raises ResetLinkInvalid."""
+    try:
+        user_id, fingerprint = _reset_serializer(secret_key).loads(
+            token, max_age=int(ttl.total_seconds())
+        )
+    except (BadSignature, SignatureExpired, TypeError, ValueError):
+        raise ResetLinkInvalid("This reset link is not valid any more.") from None
+    user = db.session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.active or fingerprint != _reset_fingerprint(user):
+        raise ResetLinkInvalid("This reset link is not valid any more.")
+    return user
+
+
+def reset_password(token: str, new: str, secret_key: str, ttl: dt.timedelta) -> User:
+    """Set a new password through a reset link; every session and API token ends, and the link
+    stops working. Two-factor stays on. Raises ResetLinkInvalid, ValidationFailed."""
+    user = user_for_reset(token, secret_key, ttl)
+    if problem := password_problem(new, email=user.email):
+        raise ValidationFailed.field("password", problem)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    sign_out_everywhere(user)
+    return user
+
+
+register_kind(
+    "password_reset",
+    "Password reset",
+    roles=(Role.LEARNER, Role.COACH, Role.STAFF),
+    description="A link to set a new password, when you ask for one.",
+    configurable=False,
+)
+
+
+@handles("account.password_reset")
+def _password_reset(payload: dict[str, Any]) -> list[Message]:
+    user = db.session.get(User, payload["user_id"])
+    if user is None or not user.active:
+        return []
+    ttl_minutes = int(current_app.config["PASSWORD_RESET_MINUTES"])
+    link = f"{base_url()}/reset-password/{reset_token(user, current_app.config['SECRET_KEY'])}"
+    return [
+        Message(
+            user=user,
+            kind="password_reset",
+            title="A password reset was asked for",
+            body="Someone (we hope you) asked to reset your password; the link went to your "
+            "email. If it was not you, you need do nothing.",
+            email_template="password_reset",
+            # The link goes in the email only, not in the in-app notification.
+            context={"reset_link": link, "ttl_minutes": ttl_minutes},
+        )
+    ]
 
 
 def load_session_user(session_id: str) -> User | None:

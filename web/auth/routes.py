@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +26,15 @@ from services import accounts, mfa
 from services.db import db
 from services.errors import InvalidCredentials, ValidationFailed
 from services.models import User
-from web.auth.forms import ChangePasswordForm, CodeForm, ConfirmForm, SignInForm, SignUpForm
+from web.auth.forms import (
+    ChangePasswordForm,
+    CodeForm,
+    ConfirmForm,
+    ForgotPasswordForm,
+    ResetPasswordForm,
+    SignInForm,
+    SignUpForm,
+)
 from web.extensions import limiter
 
 bp = Blueprint("auth", __name__)
@@ -119,6 +128,68 @@ def sign_in() -> str | Response | tuple[str, int]:
             return redirect(url_for("auth.two_factor_setup"))
         return _complete_sign_in(user, next_url)
     return render_template("auth/sign_in.html", form=form)
+
+
+def _reset_limit() -> str:
+    return str(current_app.config["RESET_RATE_LIMIT"])
+
+
+def _reset_address() -> str:
+    """Rate-limit key: the address asked about, known or not (so the limit says nothing)."""
+    return "reset:" + accounts.normalise_email(str(request.form.get("email", ""))[:254])
+
+
+def _reset_ttl() -> dt.timedelta:
+    return dt.timedelta(minutes=int(current_app.config["PASSWORD_RESET_MINUTES"]))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"], key_func=_reset_address)
+@limiter.limit("20 per hour", methods=["POST"])  # per client address, whatever it asks about
+def forgot_password() -> str | Response | tuple[str, int]:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        # The same answer whether or not an account uses the address.
+        accounts.request_password_reset(form.email.data or "")
+        db.session.commit()
+        minutes = int(current_app.config["PASSWORD_RESET_MINUTES"])
+        flash(
+            "If an account uses that address, a link to choose a new password is on its way. "
+            f"It works once, for {minutes} minutes.",
+            "info",
+        )
+        return redirect(url_for("auth.sign_in"))
+    status = 422 if form.errors else 200
+    return render_template("auth/forgot_password.html", form=form), status
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@limiter.limit("30 per minute", methods=["POST"])  # the token is signed: nothing to guess
+def reset_password(token: str) -> str | Response | tuple[str, int]:
+    secret = str(current_app.config["SECRET_KEY"])
+    try:
+        accounts.user_for_reset(token, secret, _reset_ttl())
+    except accounts.ResetLinkInvalid:
+        db.session.rollback()
+        return render_template("auth/reset_invalid.html"), 404
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(token, form.password.data or "", secret, _reset_ttl())
+        except accounts.ResetLinkInvalid:
+            db.session.rollback()
+            return render_template("auth/reset_invalid.html"), 404
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form.password.errors = list(exc.errors.get("password", [exc.detail]))
+        else:
+            db.session.commit()
+            logout_user()
+            session.clear()
+            flash("Password changed, and every session signed out. Sign in with it now.", "success")
+            return redirect(url_for("auth.sign_in"))
+    status = 422 if form.errors else 200
+    return render_template("auth/reset_password.html", form=form), status
 
 
 @bp.route("/sign-in/two-factor", methods=["GET", "POST"])

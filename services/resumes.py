@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 from flask import current_app
 from sqlalchemy import Select, exists, select, update
 
-from services import checks, extraction, files, outbox
+from services import audit, checks, extraction, files, outbox
 from services.db import begin_write, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import (
@@ -74,6 +74,12 @@ register_kind(
     "Review due soon",
     roles=(Role.COACH,),
     description="A résumé you are reviewing is close to its due time.",
+)
+register_kind(
+    "resume_withdrawn",
+    "Résumé withdrawn",
+    roles=(Role.COACH,),
+    description="A résumé offered to you or in your review was withdrawn before the review.",
 )
 register_kind(
     "resume_offer_expired",
@@ -594,6 +600,40 @@ def decline(coach: User, resume_id: int, reason: str) -> Resume:
     return resume
 
 
+def withdraw(actor: User, resume_id: int, reason: str = "") -> Resume:
+    """The learner (or staff) withdraws a résumé before its review: ``cancelled``. A coach who
+    holds it is told and has the room back. Idempotent for a cancelled one; a new version
+    reopens it. Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
+    if actor.role not in (Role.LEARNER, Role.STAFF):
+        raise Forbidden("Only the learner or staff may withdraw a résumé.")
+    reason = " ".join((reason or "").split())
+    if "\x00" in reason:
+        raise ValidationFailed.field("reason", NUL_MESSAGE)
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed.field("reason", f"Use at most {MAX_REASON} characters.")
+    begin_write()
+    resume = get_visible(actor, resume_id, lock=True)
+    if resume.status == ResumeStatus.CANCELLED:
+        return resume
+    if resume.status not in OPEN_STATUSES:
+        raise InvalidStatus("This résumé has been reviewed; there is nothing to withdraw.")
+    live = live_assignment(resume.id)
+    if live is not None:
+        live.status = AssignmentStatus.WITHDRAWN
+        live.responded_at = utcnow()
+    resume.status = ResumeStatus.CANCELLED
+    resume.reviewer_id = None
+    resume.due_at = None
+    log_event(resume, "cancelled", actor, reason)
+    if actor.role == Role.STAFF:
+        audit.record(actor, "resume.cancel", "resume", resume.id, reason)
+    db.session.flush()
+    if live is not None:
+        outbox.record("resume.withdrawn", resume_id=resume.id, assignment_id=live.id)
+        outbox.enqueue_after_commit("resumes.drain")  # the coach has room for a waiting one
+    return resume
+
+
 def exclude(resume_id: int, coach_id: int, reason: str) -> None:
     present = db.session.scalar(
         select(ResumeExclusion.id).where(
@@ -857,6 +897,23 @@ def _overdue(payload: dict[str, Any]) -> list[Message]:
             body=f"The review of {resume.learner.name}'s résumé was due "
             f"{_local(assignment.due_at, assignment.coach)}; staff were told.",
             link=_link(f"/coach/reviews/{resume.id}"),
+        )
+    ]
+
+
+@handles("resume.withdrawn")
+def _withdrawn(payload: dict[str, Any]) -> list[Message]:
+    assignment = db.session.get(Assignment, payload["assignment_id"])
+    if assignment is None:
+        return []
+    return [
+        Message(
+            user=assignment.coach,
+            kind="resume_withdrawn",
+            title=f"Résumé withdrawn: {assignment.resume.target_role}",
+            body=f"{assignment.resume.learner.name}'s résumé was withdrawn before the review; "
+            "you need do nothing more with it.",
+            link=_link("/coach/reviews"),
         )
     ]
 

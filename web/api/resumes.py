@@ -206,6 +206,10 @@ class ResumeReviewInputSchema(Schema):
     )
 
 
+class ResumeWithdrawSchema(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=resumes.MAX_REASON))
+
+
 class ResumeAssignSchema(Schema):
     coach_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     reason = fields.String(load_default="", validate=validate.Length(max=1000))
@@ -489,6 +493,26 @@ def review(body: dict[str, Any], resume_id: int) -> Any:
     )
     db.session.commit()
     return _one(resume_id, user)
+
+
+@bp.route("/resumes/<int:resume_id>/cancel", methods=["POST"])
+@token_required(bp, "learner", "staff")
+@bp.arguments(ResumeWithdrawSchema)
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not yours."),
+    (409, "`invalid_status`: already reviewed."),
+    (422, "`validation_error`: the reason is too long."),
+)
+def cancel(body: dict[str, Any], resume_id: int) -> Any:
+    """The learner (or staff) withdraws a résumé before its review: status `cancelled`; a coach
+    who held it is told and has the room back. Repeating it answers the same; uploading a new
+    version reopens it."""
+    user = current_user()
+    start_write()
+    resume = resumes.withdraw(user, resume_id, body["reason"])
+    db.session.commit()
+    return resume_json(resumes.view(resume, user), user)
 
 
 @bp.route("/resumes/<int:resume_id>/assign", methods=["POST"])

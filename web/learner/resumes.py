@@ -46,6 +46,14 @@ class VersionForm(FlaskForm):
     )
 
 
+class WithdrawForm(FlaskForm):
+    reason = TextAreaField(
+        "Why (optional)",
+        validators=[Optional(), Length(max=resumes.MAX_REASON)],
+        description="Your coach sees this.",
+    )
+
+
 def wants_json() -> bool:
     return request.headers.get("X-Requested-With") == "XMLHttpRequest"
 
@@ -148,7 +156,9 @@ def resume_detail(resume_id: int) -> str:
         "learner/resumes/detail.html",
         view=resumes.view(resume, current_user),
         version_form=VersionForm(),
+        withdraw_form=WithdrawForm(),
         can_upload=resume.status in resumes.NEW_VERSION_ALLOWED,
+        can_withdraw=resume.status in resumes.OPEN_STATUSES,
         max_mb=max_mb(),
         accept=ACCEPT,
     )
@@ -189,10 +199,40 @@ def resume_version(resume_id: int) -> Any:
         "learner/resumes/detail.html",
         view=resumes.view(resume, current_user),
         version_form=form,
+        withdraw_form=WithdrawForm(),
         can_upload=True,
+        can_withdraw=resume.status in resumes.OPEN_STATUSES,
         max_mb=max_mb(),
         accept=ACCEPT,
     ), 422
+
+
+@bp.route("/resumes/<int:resume_id>/cancel", methods=["POST"])
+@role_required("learner")
+def resume_withdraw(resume_id: int) -> Any:
+    resume = _visible(resume_id)
+    form = WithdrawForm()
+    if not form.validate_on_submit():
+        return render_template(
+            "learner/resumes/detail.html",
+            view=resumes.view(resume, current_user),
+            version_form=VersionForm(),
+            withdraw_form=form,
+            can_upload=resume.status in resumes.NEW_VERSION_ALLOWED,
+            can_withdraw=resume.status in resumes.OPEN_STATUSES,
+            max_mb=max_mb(),
+            accept=ACCEPT,
+        ), 422
+    try:
+        start_write()
+        resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("learner.resume_detail", resume_id=resume_id))
+    flash("Withdrawn. Upload a new version whenever you want a review again.", "success")
+    return redirect(url_for("learner.resume_detail", resume_id=resume_id))
 
 
 @bp.route("/resumes/<int:resume_id>/file")

@@ -77,12 +77,22 @@ def init_app(app: Flask) -> None:
         },
     )
     api.init_app(app)
+    from web.api import audit as audit_log
     from web.api import auth, bookings, catalog, deliveries, notifications, resumes, staff, waitlist
     from web.api import availability as booking_availability
     from web.extensions import csrf
 
     booking_modules = (bookings, booking_availability, waitlist)
-    for module in (auth, catalog, notifications, deliveries, resumes, staff, *booking_modules):
+    staff_modules = (staff, audit_log)
+    for module in (
+        auth,
+        catalog,
+        notifications,
+        deliveries,
+        resumes,
+        *staff_modules,
+        *booking_modules,
+    ):
         # Bearer tokens, not cookies, authenticate the API, so there is nothing to forge.
         csrf.exempt(module.bp)
         api.register_blueprint(module.bp)

@@ -1,0 +1,115 @@
+"""Staff: the audit log (every staff action and every routing decision, with its reason)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services import audit
+from web.api.pagination import PageArgsSchema
+from web.api.schemas import page_schema
+from web.api.security import token_required
+
+bp = Blueprint(
+    "api_audit",
+    __name__,
+    url_prefix="/api/v1",
+    description="Staff: the append-only audit log, newest first.",
+)
+
+MAX_ID = 2**31 - 1
+
+
+class AuditArgsSchema(PageArgsSchema):
+    source = fields.String(
+        load_default=None,
+        validate=validate.OneOf(audit.SOURCES),
+        metadata={"description": "`staff` (actions) or `routing` (decisions); default both."},
+    )
+    action = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "e.g. resume.assign, coach.deactivate, offered, unassigned."},
+    )
+    actor_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
+    subject_type = fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "e.g. resume, coach, booking, faq, rebalance, export."},
+    )
+    subject_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
+    since = fields.AwareDateTime(load_default=None, metadata={"description": "From (inclusive)."})
+    until = fields.AwareDateTime(load_default=None, metadata={"description": "Before (exclusive)."})
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100),
+        metadata={"description": "Text in the reason."},
+    )
+
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("since") and data.get("until") and data["since"] >= data["until"]:
+            raise ValidationError("`until` must be after `since`.", "until")
+
+
+class AuditEntrySchema(Schema):
+    source = fields.String(required=True, validate=validate.OneOf(audit.SOURCES))
+    id = fields.Integer(required=True, metadata={"description": "Unique within its source."})
+    at = fields.AwareDateTime(required=True)
+    actor = fields.Dict(
+        required=True,
+        allow_none=True,
+        metadata={"description": '{"id", "name"}; null id: the routing policy itself.'},
+    )
+    action = fields.String(required=True)
+    subject_type = fields.String(required=True)
+    subject_id = fields.Integer(required=True, allow_none=True)
+    reason = fields.String(required=True)
+    detail = fields.Dict(required=True)
+
+
+@bp.route("/audit")
+@token_required(bp, "staff")
+@bp.arguments(AuditArgsSchema, location="query")
+@bp.response(200, page_schema(AuditEntrySchema))
+def audit_log(args: dict[str, Any]) -> Any:
+    """The audit log, newest first: staff actions and routing decisions, never editable."""
+
+    def utc(value: dt.datetime | None) -> dt.datetime | None:
+        return value.astimezone(dt.UTC) if value else None
+
+    text = (args["q"] or "").strip()
+    items, next_cursor = audit.entries(
+        audit.AuditFilter(
+            source=args["source"],
+            action=args["action"],
+            actor_id=args["actor_id"],
+            subject_type=args["subject_type"],
+            subject_id=args["subject_id"],
+            since=utc(args["since"]),
+            until=utc(args["until"]),
+            text=text or None,
+        ),
+        limit=args["limit"],
+        cursor=args["cursor"],
+    )
+    return {
+        "items": [
+            {
+                "source": e.source,
+                "id": e.id,
+                "at": e.at,
+                "actor": {"id": e.actor_id, "name": e.actor_name},
+                "action": e.action,
+                "subject_type": e.subject_type,
+                "subject_id": e.subject_id,
+                "reason": e.reason,
+                "detail": e.detail,
+            }
+            for e in items
+        ],
+        "next_cursor": next_cursor,
+    }

@@ -76,6 +76,13 @@ def test_staff_reassign_a_resume_and_see_the_charts(page, setup):
     ).wait_for()
     assert setup["to_name"] in page.locator(f"#resume-{setup['resume_id']}").inner_text()
 
+    # The résumé's own page: every routing decision with its reason. This one's file is not on
+    # disk (made by the fixture), so the in-page viewer says so instead of failing silently.
+    page.locator(f"#resume-{setup['resume_id']} a").first.click()
+    page.get_by_role("heading", name="Routing decisions").wait_for()
+    assert "better skill match" in page.locator(".decisions").inner_text()
+    page.get_by_text("This PDF cannot be shown in the page.").wait_for()
+
     page.goto("/staff/")
     chart = page.locator("#chart-coach-load svg")
     chart.wait_for()

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from services import audit
 from services.db import db
-from services.errors import NotFound, ValidationFailed
-from services.models import InterviewType
+from services.errors import Forbidden, NotFound, ValidationFailed
+from services.models import InterviewType, Role, User
 
 
 @dataclass(frozen=True)
@@ -120,4 +121,74 @@ def configure(slug: str, changes: dict[str, Any]) -> InterviewType:
     for name, value in changes.items():
         setattr(itype, name, value.strip() if isinstance(value, str) else value)
     db.session.flush()
+    return itype
+
+
+# --- staff: the settings page ---------------------------------------------------------------------
+
+NAME_MAX = 120  # the column's length
+DESCRIPTION_MAX = 2000
+# What the staff page edits, in its order (``expertise`` stays with the API).
+EDITABLE = (
+    "name",
+    "description",
+    "duration_minutes",
+    "buffer_before_minutes",
+    "buffer_after_minutes",
+    "min_notice_hours",
+    "horizon_days",
+    "cancel_cutoff_hours",
+    "active",
+)
+
+
+def list_all() -> list[InterviewType]:
+    """Every type, inactive ones too, in the order they were made."""
+    return list(db.session.scalars(select(InterviewType).order_by(InterviewType.id)))
+
+
+def update(actor: User, slug: str, changes: dict[str, Any], reason: str = "") -> InterviewType:
+    """Staff change a type's settings: ``configure`` checks and applies them (as the API does), plus
+    text lengths and a minimum notice shorter than the horizon; what changed is one audit entry.
+    Nothing changes on a bad value. Raises Forbidden, NotFound, ValidationFailed."""
+    if actor.role != Role.STAFF:
+        raise Forbidden("Only staff change interview types.")
+    itype = get(slug)
+    errors: dict[str, list[str]] = {}
+    if isinstance(changes.get("name"), str) and len(changes["name"].strip()) > NAME_MAX:
+        errors["name"] = [f"Use at most {NAME_MAX} characters."]
+    description = changes.get("description")
+    if isinstance(description, str) and len(description.strip()) > DESCRIPTION_MAX:
+        errors["description"] = [f"Use at most {DESCRIPTION_MAX} characters."]
+    notice = changes.get("min_notice_hours", itype.min_notice_hours)
+    horizon = changes.get("horizon_days", itype.horizon_days)
+
+    def in_range(name: str, value: Any) -> bool:
+        low, high = LIMITS[name]
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    # Each value on its own is configure's to judge; this is only the rule between the two.
+    both_valid = in_range("min_notice_hours", notice) and in_range("horizon_days", horizon)
+    if both_valid and notice >= horizon * 24:
+        errors["min_notice_hours"] = [
+            f"The minimum notice must be shorter than the booking horizon ({horizon} days), "
+            "or nothing could be booked."
+        ]
+    if errors:
+        raise ValidationFailed("Some settings are not valid.", errors)
+    before = {name: getattr(itype, name) for name in changes}
+    configure(slug, changes)
+    after = {name: getattr(itype, name) for name in changes}
+    changed = sorted(name for name in changes if before[name] != after[name])
+    if changed:
+        audit.record(
+            actor,
+            "interview_type.update",
+            "interview_type",
+            itype.id,
+            reason,
+            slug=itype.slug,
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+        )
     return itype

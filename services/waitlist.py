@@ -13,20 +13,23 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import selectinload
 
-from services import availability, booking, outbox
+from services import audit, availability, booking, outbox
 from services.db import begin_write, db, utcnow
-from services.errors import Conflict, NotFound, ValidationFailed
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import (
     Booking,
     BookingStatus,
     InterviewType,
+    LearnerSuspension,
     Role,
     User,
     WaitlistEntry,
     WaitlistStatus,
 )
 from services.notifications import Message, base_url, handles
+from services.pagination import Page, paginate
 
 
 class SlotsAvailable(Conflict):
@@ -390,5 +393,207 @@ def _offered(payload: dict[str, Any]) -> list[Message]:
                 "coach_name": hold.coach.name,
                 "deadline": deadline,
             },
+        )
+    ]
+
+
+# --- staff: the waitlist and suspension pages ---------------------------------------------------
+
+QUEUE_LIMIT = 500  # entries the staff page shows at once (waiting and offered)
+
+
+def _require_staff(actor: User) -> None:
+    if actor.role != Role.STAFF:
+        raise Forbidden("Only staff use the console.")
+
+
+def _staff_reason(reason: str | None) -> str:
+    cleaned = " ".join((reason or "").replace("\x00", "").split())[:1000]
+    if not cleaned:
+        raise ValidationFailed.field("reason", "Say why, for the audit log.")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    entry: WaitlistEntry
+    position: int | None  # 1 = offered next; None while the entry holds an offer
+
+
+@dataclass(frozen=True)
+class Queue:
+    """Who waits for one type on one day (``day`` None: any time in the horizon), in turn."""
+
+    itype: InterviewType
+    day: dt.date | None
+    lines: list[QueueLine]
+
+
+def queues(actor: User) -> tuple[list[Queue], bool]:
+    """Open entries (waiting, or holding an offer) per type and wanted day, first come first; and
+    whether there were more than the page shows. Three queries however many entries."""
+    _require_staff(actor)
+    rows = list(
+        db.session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.status.in_((WaitlistStatus.WAITING, WaitlistStatus.OFFERED)))
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .options(
+                selectinload(WaitlistEntry.learner),
+                selectinload(WaitlistEntry.hold).selectinload(Booking.coach),
+            )
+            .limit(QUEUE_LIMIT + 1)
+        )
+    )
+    more = len(rows) > QUEUE_LIMIT
+    types = {t.id: t for t in db.session.scalars(select(InterviewType))}
+    grouped: dict[tuple[int, dt.date | None], list[QueueLine]] = {}
+    for entry in rows[:QUEUE_LIMIT]:
+        lines = grouped.setdefault((entry.interview_type_id, entry.day), [])
+        waiting = sum(1 for line in lines if line.position is not None)
+        offered = entry.status == WaitlistStatus.OFFERED
+        lines.append(QueueLine(entry, None if offered else waiting + 1))
+    ordered = sorted(grouped, key=lambda k: (k[0], k[1] is not None, k[1] or dt.date.min))
+    return [Queue(types[key[0]], key[1], grouped[key]) for key in ordered], more
+
+
+def remove_entry(
+    actor: User, entry_id: int, reason: str, *, now: dt.datetime | None = None
+) -> WaitlistEntry:
+    """Staff take a learner off the waitlist (a held offer passes to the next in line), with an
+    audit entry. Raises Forbidden, NotFound, ValidationFailed, Conflict."""
+    _require_staff(actor)
+    why = _staff_reason(reason)
+    begin_write()
+    entry = (
+        db.session.scalar(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id)
+            .with_for_update(of=WaitlistEntry)
+            .execution_options(populate_existing=True)
+        )
+        if availability.valid_id(entry_id)
+        else None
+    )
+    if entry is None:
+        raise NotFound("There is no such waitlist entry.")
+    was = entry.status
+    if was == WaitlistStatus.OFFERED:
+        _pass_on(entry, now or utcnow(), WaitlistStatus.CANCELLED)
+    elif was == WaitlistStatus.WAITING:
+        entry.status = WaitlistStatus.CANCELLED
+    else:
+        raise Conflict(f"This entry is no longer on the waitlist (it is {was}).")
+    db.session.flush()
+    audit.record(
+        actor,
+        "waitlist.remove",
+        "waitlist_entry",
+        entry.id,
+        why,
+        learner_id=entry.learner_id,
+        type=entry.interview_type.slug,
+        day=entry.day.isoformat() if entry.day else None,
+        was=was,
+    )
+    return entry
+
+
+@dataclass(frozen=True)
+class SuspensionRow:
+    suspension: LearnerSuspension
+    lifted_by: User | None
+    active: bool
+
+
+def suspensions(
+    actor: User,
+    *,
+    active_only: bool = False,
+    cursor: str | None = None,
+    now: dt.datetime | None = None,
+) -> Page[SuspensionRow]:
+    """Suspensions of booking, newest first, keyset-paged; with who lifted each. Raises
+    ValidationFailed (a bad cursor)."""
+    _require_staff(actor)
+    now = now or utcnow()
+    query = select(LearnerSuspension).options(selectinload(LearnerSuspension.learner))
+    if active_only:
+        query = query.where(
+            LearnerSuspension.lifted_at.is_(None),
+            LearnerSuspension.starts_at <= now,
+            LearnerSuspension.ends_at > now,
+        )
+    page = paginate(
+        query,
+        [(LearnerSuspension.created_at, "desc"), (LearnerSuspension.id, "desc")],
+        limit=None,
+        cursor=cursor,
+        key=lambda s: (s.created_at, s.id),
+    )
+    lifter_ids = {s.lifted_by_id for s in page.items if s.lifted_by_id is not None}
+    lifters = (
+        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(lifter_ids)))}
+        if lifter_ids
+        else {}
+    )
+    rows = [
+        SuspensionRow(
+            suspension=s,
+            lifted_by=lifters.get(s.lifted_by_id) if s.lifted_by_id is not None else None,
+            active=s.lifted_at is None and s.starts_at <= now < s.ends_at,
+        )
+        for s in page.items
+    ]
+    return Page(items=rows, next_cursor=page.next_cursor)
+
+
+def lift_suspension(
+    actor: User, suspension_id: int, reason: str, *, now: dt.datetime | None = None
+) -> LearnerSuspension:
+    """Staff lift a running suspension early (``booking.lift_suspension``, as the API does), with a
+    reason, an audit entry and an in-app notice to the learner. Raises Forbidden, NotFound,
+    ValidationFailed, Conflict (already lifted or over)."""
+    _require_staff(actor)
+    why = _staff_reason(reason)
+    now = now or utcnow()
+    begin_write()
+    current = (
+        db.session.get(LearnerSuspension, suspension_id)
+        if availability.valid_id(suspension_id)
+        else None
+    )
+    if current is None:
+        raise NotFound("There is no such suspension.")
+    if current.lifted_at is not None:
+        raise Conflict("This suspension was already lifted.")
+    if current.ends_at <= now:
+        raise Conflict("This suspension is already over.")
+    suspension = booking.lift_suspension(suspension_id, actor.id, why, now=now)
+    audit.record(
+        actor,
+        "suspension.lift",
+        "suspension",
+        suspension.id,
+        why,
+        learner_id=suspension.learner_id,
+        ends_at=suspension.ends_at.isoformat(),
+    )
+    outbox.record("booking.suspension_lifted", suspension_id=suspension.id)
+    return suspension
+
+
+@handles("booking.suspension_lifted")
+def _suspension_lifted(payload: dict[str, Any]) -> list[Message]:
+    suspension = db.session.get(LearnerSuspension, payload["suspension_id"])
+    if suspension is None or suspension.lifted_at is None:
+        return []
+    return [
+        Message(
+            user=suspension.learner,
+            kind="booking_suspended",
+            title="You can book mock interviews again",
+            body="Career Services staff lifted the pause on your booking early.",
+            link=f"{base_url()}/learn/bookings",
         )
     ]

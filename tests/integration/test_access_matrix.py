@@ -73,6 +73,10 @@ MATRIX: dict[str, Row] = {
     "POST /sign-in": PUBLIC,
     "GET /sign-up": PUBLIC,
     "POST /sign-up": PUBLIC,
+    "GET /forgot-password": PUBLIC,
+    "POST /forgot-password": PUBLIC,
+    "GET /reset-password/<token>": NOBODY,  # an unknown or spent link
+    "POST /reset-password/<token>": NOBODY,
     # the second step of a sign-in: without a pending password step it goes back to the first
     "GET /sign-in/two-factor": SIGN_IN_STEP,
     "POST /sign-in/two-factor": SIGN_IN_STEP,
@@ -115,6 +119,7 @@ MATRIX: dict[str, Row] = {
     "GET /learn/resumes/<int:resume_id>": OWNER_LEARNER,
     "GET /learn/resumes/<int:resume_id>/file": OWNER_LEARNER,
     "POST /learn/resumes/<int:resume_id>/versions": OWNER_LEARNER,
+    "POST /learn/resumes/<int:resume_id>/cancel": OWNER_LEARNER,
     # coach pages
     "GET /coach/sessions": COACH_ONLY,
     "GET /coach/sessions/<int:booking_id>": OWNER_COACH,
@@ -146,6 +151,9 @@ MATRIX: dict[str, Row] = {
     "POST /staff/coaches/<int:coach_id>/edit": STAFF_ONLY,
     "POST /staff/coaches/<int:coach_id>/active": STAFF_ONLY,
     "POST /staff/coaches/<int:coach_id>/move-all": STAFF_ONLY,
+    "GET /staff/resumes/<int:resume_id>": STAFF_ONLY,
+    "GET /staff/resumes/<int:resume_id>/file": STAFF_ONLY,
+    "POST /staff/resumes/<int:resume_id>/cancel": STAFF_ONLY,
     "GET /staff/invite/<token>": NOBODY,
     "POST /staff/invite/<token>": NOBODY,
     "GET /staff/deliveries": STAFF_ONLY,
@@ -161,6 +169,13 @@ MATRIX: dict[str, Row] = {
     "GET /staff/sessions": STAFF_ONLY,
     "GET /staff/sessions.csv": STAFF_ONLY,
     "POST /staff/sessions/<int:booking_id>/cancel": STAFF_ONLY,
+    "GET /staff/interview-types": STAFF_ONLY,
+    "GET /staff/interview-types/<slug>/edit": STAFF_ONLY,
+    "POST /staff/interview-types/<slug>/edit": STAFF_ONLY,
+    "GET /staff/suspensions": STAFF_ONLY,
+    "POST /staff/suspensions/<int:suspension_id>/lift": STAFF_ONLY,
+    "GET /staff/waitlist": STAFF_ONLY,
+    "POST /staff/waitlist/<int:entry_id>/remove": STAFF_ONLY,
     # API: auth and catalogue
     "GET /api/v1/openapi.json": API_PUBLIC,
     "POST /api/v1/auth/token": API_PUBLIC,
@@ -200,6 +215,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/v1/resumes/<int:resume_id>": API_OWNER_COACH_STAFF,
     "GET /api/v1/resumes/<int:resume_id>/file": API_OWNER_COACH_STAFF,
     "POST /api/v1/resumes/<int:resume_id>/versions": API_OWNER_LEARNER,
+    "POST /api/v1/resumes/<int:resume_id>/cancel": API_OWNER_STAFF,
     "POST /api/v1/resumes/<int:resume_id>/accept": API_ASSIGNED_COACH,
     "POST /api/v1/resumes/<int:resume_id>/decline": API_ASSIGNED_COACH,
     "POST /api/v1/resumes/<int:resume_id>/review": API_ASSIGNED_COACH,
@@ -207,6 +223,7 @@ MATRIX: dict[str, Row] = {
     "GET /api/v1/resumes/<int:resume_id>/decisions": API_STAFF_ONLY,
     "GET /api/v1/queue": API_STAFF_ONLY,
     "GET /api/v1/stats": API_STAFF_ONLY,
+    "GET /api/v1/audit": API_STAFF_ONLY,
     # API: notifications and deliveries
     "GET /api/v1/notifications": API_SIGNED_IN,
     "GET /api/v1/notifications/unread-count": API_SIGNED_IN,
@@ -280,6 +297,19 @@ def bodies(world: Any) -> dict[str, dict[str, Any]]:
             "notes": "Good.",
         },
         "POST /coach/sessions/<int:booking_id>/cancel": {"reason": "access matrix"},
+        "POST /staff/interview-types/<slug>/edit": {
+            "name": "Coding",
+            "duration_minutes": "45",
+            "buffer_before_minutes": "0",
+            "buffer_after_minutes": "15",
+            "min_notice_hours": "12",
+            "horizon_days": "30",
+            "cancel_cutoff_hours": "24",
+            "active": "y",
+        },
+        "POST /staff/suspensions/<int:suspension_id>/lift": {"reason": "access matrix"},
+        "POST /staff/resumes/<int:resume_id>/cancel": {"reason": "access matrix"},
+        "POST /staff/waitlist/<int:entry_id>/remove": {"reason": "access matrix"},
         "POST /api/v1/resumes": {"__multipart__": True, "target_role": "ML engineer"},
         "POST /api/v1/resumes/<int:resume_id>/versions": {"__multipart__": True},
         "__files__": {"pdf": pdf},  # type: ignore[dict-item]
@@ -337,6 +367,8 @@ MISSING_FLASHES_BACK = {
     "POST /staff/queue/<int:resume_id>/assign",
     "POST /staff/rebalance/<int:plan_id>/<any(apply, undo):verb>",
     "POST /staff/sessions/<int:booking_id>/cancel",
+    "POST /staff/suspensions/<int:suspension_id>/lift",
+    "POST /staff/waitlist/<int:entry_id>/remove",
 }
 
 

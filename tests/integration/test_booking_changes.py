@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from services import availability
+from services import audit, availability
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.models import Booking, Delivery, InterviewType
@@ -380,6 +380,12 @@ def test_interview_type_settings_are_configurable_by_staff(client, world):
     assert response.json["buffer_after_minutes"] == 30
     itype = db.session.scalar(select(InterviewType).where(InterviewType.slug == "coding"))
     assert itype.min_notice_hours == 48
+    [entry] = audit.entries(audit.AuditFilter(action="interview_type.update"))[0]
+    assert entry.detail["after"] == {
+        "buffer_after_minutes": 30,
+        "cancel_cutoff_hours": 12,
+        "min_notice_hours": 48,
+    }
     bad = client.patch("/api/v1/interview-types/coding", json={"horizon_days": 0}, headers=headers)
     assert bad.status_code == 422
     assert "horizon_days" in bad.json["errors"]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from services import waitlist
+from services import audit, waitlist
 from services.db import db, utcnow
 from services.models import (
     AvailabilityException,
@@ -129,6 +129,14 @@ def test_three_no_shows_in_sixty_days_pause_booking_until_staff_lift_it(client, 
     )
     assert lifted.status_code == 200
     assert lifted.json["lifted_at"] is not None
+    [entry] = audit.entries(audit.AuditFilter(action="suspension.lift"))[0]
+    assert entry.subject_id == listed[0]["id"] and entry.reason == "train delays, confirmed"
+    again = client.post(
+        f"/api/v1/suspensions/{listed[0]['id']}/lift",
+        json={},
+        headers=auth(world["staff_token"]),
+    )
+    assert again.status_code == 409 and again.json["code"] == "conflict"
     assert (
         book(client, world["token"], at(world["day"], 11), type_="behavioural").status_code == 201
     )

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from services import availability, interview_types, outbox
 from services import booking as booking_service
-from services.db import begin_write, db
+from services.db import begin_write
 from web.api.bookings import writing
 from web.api.security import current_user, token_required
 from web.problems import PROBLEM_TYPE, ProblemSchema
@@ -230,9 +230,10 @@ def get_type_settings(slug: str) -> Any:
 @bp.arguments(TypeSettingsSchema)
 @bp.response(200, TypeSettingsSchema)
 @_problem(404, "`not_found`: no such type.")
-@_problem(422, "`validation_error`: a value out of range.")
+@_problem(422, "`validation_error`: a value out of range, or notice not shorter than horizon.")
 def patch_type_settings(body: dict[str, Any], slug: str) -> Any:
-    """Staff change a type's settings; booked sessions keep their times."""
-    itype = interview_types.configure(slug, body)
-    db.session.commit()
+    """Staff change a type's settings; booked sessions keep their times. Audited, like the
+    staff page's change (the same service function)."""
+    with writing():
+        itype = interview_types.update(current_user(), slug, body)
     return itype

@@ -182,9 +182,11 @@ def list_suspensions(args: dict[str, Any]) -> Any:
 @bp.arguments(LiftSchema)
 @bp.response(200, SuspensionSchema)
 @_problem(404, "`not_found`: no such suspension.")
+@_problem(409, "`conflict`: already lifted, or already over.")
 def lift_suspension(body: dict[str, Any], suspension_id: int) -> Any:
-    """Lift a suspension early: the learner can book again at once."""
-    staff_id = current_user().id
+    """Lift a suspension early: the learner can book again at once and is told; audited, like
+    the staff page's lift (the same service function)."""
+    reason = body["reason"].strip() or "Lifted early by staff."
     with writing():
-        suspension = booking_service.lift_suspension(suspension_id, staff_id, body["reason"])
+        suspension = waitlist.lift_suspension(current_user(), suspension_id, reason)
     return suspension

@@ -9,7 +9,9 @@ from web.staff import (  # noqa: E402, F401  (add routes to bp)
     console,
     content,
     deliveries,
+    policy,
     rebalance,
+    resumes,
     sessions,
 )
 

@@ -192,12 +192,16 @@ def export_queue() -> Response:
 AUDIT_ACTIONS = (
     "resume.assign",
     "resume.reassign",
+    "resume.cancel",
     "coach.move_all",
     "coach.activate",
     "coach.deactivate",
     "coach.update",
     "coach.invite",
     "booking.cancel",
+    "interview_type.update",
+    "suspension.lift",
+    "waitlist.remove",
     "faq.update",
     "faq.add",
     "rebalance.apply",
@@ -207,6 +211,19 @@ AUDIT_ACTIONS = (
     "offered",
     "unassigned",
     "manual",
+)
+
+
+AUDIT_SUBJECTS = (
+    "resume",
+    "coach",
+    "booking",
+    "interview_type",
+    "suspension",
+    "waitlist",
+    "faq",
+    "rebalance",
+    "export",
 )
 
 
@@ -221,7 +238,7 @@ def audit_log() -> str:
         action=action if action in AUDIT_ACTIONS else None,
         actor_id=_int_arg("actor_id"),
         subject_type=subject_type
-        if subject_type in ("resume", "coach", "booking", "faq", "rebalance", "export")
+        if subject_type in AUDIT_SUBJECTS
         else None,
         subject_id=_int_arg("subject_id"),
         since=_date_arg("since"),
@@ -241,6 +258,7 @@ def audit_log() -> str:
         args=args,
         first_page=cursor is None,
         actions=AUDIT_ACTIONS,
+        subjects=AUDIT_SUBJECTS,
         staff_members=list(
             db.session.scalars(select(User).where(User.role == Role.STAFF).order_by(User.name))
         ),

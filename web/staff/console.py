@@ -237,9 +237,7 @@ def audit_log() -> str:
         source=source if source in audit.SOURCES else None,
         action=action if action in AUDIT_ACTIONS else None,
         actor_id=_int_arg("actor_id"),
-        subject_type=subject_type
-        if subject_type in AUDIT_SUBJECTS
-        else None,
+        subject_type=subject_type if subject_type in AUDIT_SUBJECTS else None,
         subject_id=_int_arg("subject_id"),
         since=_date_arg("since"),
         until=_date_arg("until") + dt.timedelta(days=1) if _date_arg("until") else None,

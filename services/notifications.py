@@ -16,11 +16,11 @@ import random
 import smtplib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
+from email.message import Message as Email
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, Table, func, insert, select, update
 
 from services import mail, outbox
 from services.db import db, utcnow
@@ -248,6 +248,35 @@ class FanOut:
     send_now: tuple[int, ...] = ()
     # Handed to `notifications.deliver` after the commit.
     queued: tuple[int, ...] = ()
+    # What each delivery in ``send_now`` says, so the caller need not read it back.
+    emails: Mapping[int, Outgoing] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed delivery's email, as stored: ``compose_email`` turns it into the message."""
+
+    to_address: str
+    subject: str
+    text_body: str
+    html_body: str | None
+    ics: str | None
+    dedupe_key: str
+
+
+_OUTGOING = ("to_address", "subject", "text_body", "html_body", "ics", "dedupe_key")
+
+
+def compose_email(outgoing: Outgoing) -> Email:
+    return mail.compose(
+        mail.MailSettings.from_config(current_app.config),
+        to=outgoing.to_address,
+        subject=outgoing.subject,
+        text=outgoing.text_body,
+        html=outgoing.html_body,
+        ics=outgoing.ics,
+        key=outgoing.dedupe_key,
+    )
 
 
 def process_event(event_id: int) -> int:
@@ -255,6 +284,11 @@ def process_event(event_id: int) -> int:
 
     Safe to run twice: the event is claimed in this transaction, so a second run does nothing."""
     return fan_out(event_id).made
+
+
+_deliveries = cast(Table, Delivery.__table__)
+_INSERT_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
+_INSERT_DELIVERIES = insert(_deliveries).returning(_deliveries.c.id, sort_by_parameter_order=True)
 
 
 def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
@@ -274,33 +308,28 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
         if (message.user.id, message.kind) not in seen:  # one per recipient and kind
             seen.add((message.user.id, message.kind))
             messages.append(message)
-    email_off = _email_off(
-        {m.user.id for m in messages if m.email_template},
-        {m.kind for m in messages if m.email_template},
-    )
+    # Preferences matter only for kinds a user can turn off (the welcome email needs no query).
+    choosable = [m for m in messages if m.email_template and _configurable(m.kind)]
+    email_off = _email_off({m.user.id for m in choosable}, {m.kind for m in choosable})
     now = utcnow()
-    made = 0
-    send_now: list[int] = []
-    queued: list[int] = []
+    notification_rows: list[dict[str, Any]] = []
+    delivery_rows: list[dict[str, Any]] = []
     for message in messages:
         key = f"event:{event.id}:{message.kind}"
-        db.session.add(
-            Notification(
-                user_id=message.user.id,
-                kind=message.kind,
-                title=message.title[:200],
-                body=message.body,
-                link=message.link,
-                dedupe_key=key,
-                created_at=now,
-            )
+        notification_rows.append(
+            {
+                "user_id": message.user.id,
+                "kind": message.kind,
+                "title": message.title[:200],
+                "body": message.body,
+                "link": message.link,
+                "dedupe_key": key,
+                "created_at": now,
+            }
         )
-        made += 1
         if not message.email_template:
             continue
-        known = _kinds.get(message.kind)
-        fixed = known is not None and not known.configurable
-        if not fixed and (message.user.id, message.kind) in email_off:
+        if _configurable(message.kind) and (message.user.id, message.kind) in email_off:
             continue
         rendered = mail.render(
             message.email_template,
@@ -309,31 +338,47 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
             link=message.link,
             **message.context,
         )
-        claimed = len(send_now) < send_now_max
-        delivery = Delivery(
-            dedupe_key=f"{key}:user:{message.user.id}:email",
-            user_id=message.user.id,
-            kind=message.kind,
-            to_address=message.user.email,
-            subject=rendered.subject[:300],
-            text_body=rendered.text,
-            html_body=rendered.html,
-            ics=message.ics,
-            created_at=now,
-            next_attempt_at=now,
-            status=DeliveryStatus.SENDING if claimed else DeliveryStatus.PENDING,
-            claimed_at=now if claimed else None,
-            attempts=1 if claimed else 0,
+        claimed = len(delivery_rows) < send_now_max
+        delivery_rows.append(
+            {
+                "dedupe_key": f"{key}:user:{message.user.id}:email",
+                "user_id": message.user.id,
+                "kind": message.kind,
+                "to_address": message.user.email,
+                "subject": rendered.subject[:300],
+                "text_body": rendered.text,
+                "html_body": rendered.html,
+                "ics": message.ics,
+                "created_at": now,
+                "next_attempt_at": now,
+                "status": DeliveryStatus.SENDING if claimed else DeliveryStatus.PENDING,
+                "claimed_at": now if claimed else None,
+                "attempts": 1 if claimed else 0,
+            }
         )
-        db.session.add(delivery)
-        db.session.flush()
-        if claimed:
-            send_now.append(delivery.id)
-        else:
-            queued.append(delivery.id)
-            outbox.enqueue_after_commit("notifications.deliver", delivery.id)
-    db.session.flush()
-    return FanOut(made=made, send_now=tuple(send_now), queued=tuple(queued))
+    # One INSERT per table for all recipients (the unique keys still refuse a second copy), as
+    # Core statements built once: the ORM's unit of work costs more CPU than the round trips.
+    if notification_rows:
+        db.session.execute(_INSERT_NOTIFICATIONS, notification_rows)
+    delivery_ids: list[int] = []
+    if delivery_rows:
+        delivery_ids = list(db.session.scalars(_INSERT_DELIVERIES, delivery_rows))
+    send_now = delivery_ids[:send_now_max]
+    queued = delivery_ids[send_now_max:]
+    for delivery_id in queued:
+        outbox.enqueue_after_commit("notifications.deliver", delivery_id)
+    emails = {
+        delivery_id: Outgoing(**{name: row[name] for name in _OUTGOING})
+        for delivery_id, row in zip(send_now, delivery_rows, strict=False)
+    }
+    return FanOut(
+        made=len(notification_rows), send_now=tuple(send_now), queued=tuple(queued), emails=emails
+    )
+
+
+def _configurable(kind: str) -> bool:
+    known = _kinds.get(kind)
+    return known is None or known.configurable
 
 
 # --- sending -------------------------------------------------------------------------------------
@@ -365,24 +410,35 @@ class RetryPolicy:
         return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
+def _claim(delivery_id: int, *columns: Any) -> Any:
+    # On the table, not the entity: plain SQL, without the ORM's bulk-update machinery.
+    now = utcnow()
+    return db.session.execute(
+        update(_deliveries)
+        .where(
+            _deliveries.c.id == delivery_id,
+            _deliveries.c.status == DeliveryStatus.PENDING,
+            _deliveries.c.next_attempt_at <= now + _EARLY_TOLERANCE,
+        )
+        .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=_deliveries.c.attempts + 1)
+        .returning(*columns)
+    ).one_or_none()
+
+
 def claim_delivery(delivery_id: int) -> bool:
     """Take a pending, due delivery for sending; False if it was sent, failed, taken already or is
     still waiting out its backoff (then the task that is due, or the relay, sends it)."""
-    now = utcnow()
-    result = db.session.execute(
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.status == DeliveryStatus.PENDING,
-            Delivery.next_attempt_at <= now + _EARLY_TOLERANCE,
-        )
-        .values(status=DeliveryStatus.SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0) == 1)
+    return _claim(delivery_id, _deliveries.c.id) is not None
 
 
-def outgoing_email(delivery_id: int) -> EmailMessage | None:
+def claim_email(delivery_id: int) -> Outgoing | None:
+    """``claim_delivery``, returning what the claimed delivery's email says (None if not
+    claimed): the claim's own statement reads it."""
+    row = _claim(delivery_id, *(_deliveries.c[name] for name in _OUTGOING))
+    return None if row is None else Outgoing(**row._mapping)
+
+
+def outgoing_email(delivery_id: int) -> Email | None:
     """The email of a claimed ("sending") delivery, composed; None if it is not claimed.
 
     Reads only: the caller ends the transaction before the SMTP conversation (on SQLite, a
@@ -390,18 +446,10 @@ def outgoing_email(delivery_id: int) -> EmailMessage | None:
     delivery = db.session.get(Delivery, delivery_id, populate_existing=True)
     if delivery is None or delivery.status != DeliveryStatus.SENDING:
         return None
-    return mail.compose(
-        mail.MailSettings.from_config(current_app.config),
-        to=delivery.to_address,
-        subject=delivery.subject,
-        text=delivery.text_body,
-        html=delivery.html_body,
-        ics=delivery.ics,
-        key=delivery.dedupe_key,
-    )
+    return compose_email(Outgoing(**{name: getattr(delivery, name) for name in _OUTGOING}))
 
 
-def transmit(message: EmailMessage) -> None:
+def transmit(message: Email) -> None:
     """Hand the email to the SMTP server (or the development file sink). Raises SMTPException,
     OSError."""
     mail.send(mail.MailSettings.from_config(current_app.config), message)
@@ -409,10 +457,9 @@ def transmit(message: EmailMessage) -> None:
 
 def mark_sent(delivery_id: int) -> None:
     db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        update(_deliveries)
+        .where(_deliveries.c.id == delivery_id, _deliveries.c.status == DeliveryStatus.SENDING)
         .values(status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from email.message import Message
 
 from celery import shared_task
 from celery.app.task import Task
@@ -15,14 +16,18 @@ from services.db import db
 log = logging.getLogger(__name__)
 
 
-def send_claimed(delivery_id: int) -> float | None:
+def send_claimed(delivery_id: int, outgoing: notifications.Outgoing | None = None) -> float | None:
     """Send a delivery this worker has claimed (committed as "sending"), and commit the outcome.
+    ``outgoing`` is what the email says when the claim already read it (no need to read it back).
 
     Returns the seconds until the next try after a failure that may be retried, else None."""
-    message = notifications.outgoing_email(delivery_id)
-    # End the read before the SMTP conversation: on SQLite, a transaction that read and then
-    # writes after another writer committed fails as locked.
-    db.session.commit()
+    if outgoing is not None:
+        message: Message | None = notifications.compose_email(outgoing)
+    else:
+        message = notifications.outgoing_email(delivery_id)
+        # End the read before the SMTP conversation: on SQLite, a transaction that read and then
+        # writes after another writer committed fails as locked.
+        db.session.commit()
     if message is None:
         return None
     try:
@@ -49,11 +54,12 @@ def schedule_retry(delivery_id: int, countdown: float) -> None:
 @shared_task(name="notifications.deliver", bind=True, acks_late=True, max_retries=None)
 def deliver(self: Task, delivery_id: int) -> None:
     """Send one delivery at most once: claimed (committed) before the SMTP conversation starts."""
-    if not notifications.claim_delivery(delivery_id):
+    outgoing = notifications.claim_email(delivery_id)
+    if outgoing is None:
         db.session.rollback()
         return  # sent, failed, in another worker's hands, or not due yet (the due task sends it)
-    db.session.commit()
-    retry_in = send_claimed(delivery_id)
+    db.session.commit()  # the claim is durable before the SMTP conversation starts
+    retry_in = send_claimed(delivery_id, outgoing)
     if retry_in is not None:
         # The countdown is capped below the broker's visibility timeout (config checks it); if
         # this retry is lost, the relay hands the delivery over once it is overdue.

@@ -20,9 +20,9 @@ def process(event_id: int) -> int:
     """Fan one event out and send its first emails; a second run (redelivery, relay) finds the
     event claimed and does nothing."""
     result = notifications.fan_out(event_id, send_now_max=SEND_NOW_MAX)
-    db.session.commit()
+    db.session.commit()  # the claim is durable before any SMTP conversation starts
     for delivery_id in result.send_now:
-        retry_in = send_claimed(delivery_id)
+        retry_in = send_claimed(delivery_id, result.emails.get(delivery_id))
         if retry_in is not None:
             schedule_retry(delivery_id, retry_in)
     return result.made

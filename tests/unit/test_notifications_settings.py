@@ -1,6 +1,7 @@
 """The notification settings: backoff, the limits that must nest, the scheduler, the email parts."""
 
 from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import icalendar
 import pytest
@@ -125,3 +126,33 @@ def test_an_email_has_a_plain_part_an_html_alternative_and_an_ics_attachment():
     assert parsed_calendar.walk("VEVENT")[0]["SUMMARY"] == "Mock interview"
     # The same delivery always has the same Message-ID, so a receiver can spot a duplicate.
     assert message["Message-ID"] == again["Message-ID"]
+
+
+def test_non_ascii_subjects_senders_and_addresses_survive_the_trip():
+    settings = mail.MailSettings(
+        server="",
+        port=25,
+        username="",
+        password="",
+        use_tls=False,
+        sender="Carrière Services <careers@example.com>",
+        file_dir="/nonexistent",
+    )
+    subject = "Résumé reviewed — “changes suggested” ✓"
+    message = mail.compose(
+        settings, to="lin@example.com", subject=subject, text="Voilà: ça marche.", html=None
+    )
+    parsed = message_from_bytes(mail._flatten(message), policy=policy.default)
+
+    assert parsed["Subject"] == subject
+    assert parsed["From"].addresses[0].display_name == "Carrière Services"
+    assert parsed["From"].addresses[0].addr_spec == "careers@example.com"
+    assert parsed.get_body(("plain",)).get_content().strip() == "Voilà: ça marche."
+    assert all(line.isascii() for line in mail._flatten(message).splitlines()[:12])
+
+    # An internationalised address takes the SMTPUTF8-capable path and keeps the same shape.
+    intl = mail.compose(settings, to="lïn@exämple.com", subject=subject, text="Hallo")
+    assert isinstance(intl, EmailMessage)
+    assert intl["To"].addresses[0].addr_spec == "lïn@exämple.com"
+    assert intl["Subject"] == subject
+    assert "lïn@exämple.com".encode() in intl.as_bytes(policy=policy.SMTPUTF8)

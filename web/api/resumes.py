@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, send_file
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
@@ -18,6 +17,7 @@ from services.resumes import ResumeView
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema
 from web.api.security import current_user, token_required
+from web.downloads import attachment
 from web.problems import PROBLEM_TYPE, ProblemSchema
 
 bp = Blueprint(
@@ -26,10 +26,6 @@ bp = Blueprint(
     url_prefix="/api/v1",
     description="Résumé upload, automated checks, routing to a coach, and the review.",
 )
-
-# A downloaded résumé can never run as a page of ours: no sniffing, and if a browser renders it
-# anyway, a sandbox without scripts, forms or same-origin access.
-DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 
 def _problems(*pairs: tuple[int, str]) -> Any:
@@ -389,24 +385,6 @@ def download(args: dict[str, Any], resume_id: int) -> Any:
     """The original file, as an attachment, never rendered as one of our pages."""
     path, version = resumes.file_of(current_user(), resume_id, args["version"])
     return attachment(path, version.content_type, version.filename)
-
-
-def attachment(path: Any, content_type: str, filename: str) -> Response:
-    """A stored file as a download: RFC 6266 file name (ASCII fallback and UTF-8 `filename*`),
-    nosniff, and a sandbox CSP in case a browser renders it anyway."""
-    response = send_file(
-        path,
-        mimetype=content_type,
-        as_attachment=True,
-        download_name=filename,
-        conditional=True,
-        max_age=0,
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
 
 
 @bp.route("/resumes/<int:resume_id>/versions", methods=["POST"])

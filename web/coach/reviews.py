@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -18,7 +18,8 @@ from services.db import db
 from services.errors import DomainError, NotFound
 from services.models import Resume
 from services.models.resumes import CRITERIA
-from web.api.resumes import attachment, start_write
+from web import downloads
+from web.api.resumes import start_write
 from web.coach import bp
 from web.roles import role_required
 
@@ -190,10 +191,4 @@ def review_submit(resume_id: int) -> Any:
 @bp.route("/reviews/<int:resume_id>/file")
 @role_required("coach")
 def review_file(resume_id: int) -> Response:
-    try:
-        path, version = resumes.file_of(
-            current_user, resume_id, request.args.get("version", type=int)
-        )
-    except NotFound:
-        abort(404)
-    return attachment(path, version.content_type, version.filename)
+    return downloads.resume_file(resume_id)

@@ -16,7 +16,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from services import files, resumes
 from services.db import db
 from services.errors import DomainError, NotFound
-from web.api.resumes import attachment, start_write
+from web import downloads
+from web.api.resumes import start_write
 from web.learner import bp
 from web.roles import role_required
 
@@ -238,10 +239,4 @@ def resume_withdraw(resume_id: int) -> Any:
 @bp.route("/resumes/<int:resume_id>/file")
 @role_required("learner")
 def resume_file(resume_id: int) -> Response:
-    try:
-        path, version = resumes.file_of(
-            current_user, resume_id, request.args.get("version", type=int)
-        )
-    except NotFound:
-        abort(404)
-    return attachment(path, version.content_type, version.filename)
+    return downloads.resume_file(resume_id)

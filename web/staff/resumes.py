@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -15,7 +15,8 @@ from wtforms.validators import DataRequired, Length
 from services import resumes, routing
 from services.db import db
 from services.errors import DomainError, NotFound
-from web.api.resumes import attachment, start_write
+from web import downloads
+from web.api.resumes import start_write
 from web.roles import role_required
 from web.staff import bp
 from web.staff.console import active_coaches
@@ -57,13 +58,7 @@ def resume_detail(resume_id: int) -> str:
 @bp.route("/resumes/<int:resume_id>/file")
 @role_required("staff")
 def resume_file(resume_id: int) -> Response:
-    try:
-        path, version = resumes.file_of(
-            current_user, resume_id, request.args.get("version", type=int)
-        )
-    except NotFound:
-        abort(404)
-    return attachment(path, version.content_type, version.filename)
+    return downloads.resume_file(resume_id)
 
 
 @bp.route("/resumes/<int:resume_id>/cancel", methods=["POST"])

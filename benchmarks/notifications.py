@@ -7,8 +7,8 @@
 Everything is real and local, started by this script and stopped at the end: a Redis on a free
 port, a migrated database (a temporary SQLite file, or a temporary PostgreSQL database at
 TEST_PG_URL), an SMTP server (aiosmtpd), `celery -A workers worker` and `celery -A workers beat`,
-and a bare Celery worker for the baseline (`bare` below: one no-op task, a Redis result backend,
-the same broker settings). Measured in one run, on one machine:
+and a bare Celery worker for the baseline (benchmarks/bare_celery.py: one no-op task, a Redis
+result backend, the same broker settings). Measured in one run, on one machine:
 
 - bare round trip: `noop.delay().get()` on the bare worker (publish, run, store and fetch a result);
 - commit -> email: from `commit()` of a transaction that recorded an outbox event to the moment the
@@ -36,32 +36,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from celery import Celery
-
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import bare_celery
 from benchmarks.harness import ROOT, free_port, percentile, wait_for_port
-
-# The bare baseline: `celery -A benchmarks.notifications:bare worker` imports only this much.
-bare = Celery("bare", set_as_current=False)
-bare.conf.update(
-    broker_url=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    result_backend=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    task_serializer="json",
-    accept_content=["json"],
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    task_default_queue="bare",
-    worker_hijack_root_logger=False,
-)
-
-
-@bare.task(name="bare.noop")
-def noop() -> None:
-    return None
-
 
 # --- the parts ---------------------------------------------------------------------------------
 
@@ -167,17 +146,6 @@ def describe(name: str, samples: list[float]) -> str:
 
 
 # --- the measurements ----------------------------------------------------------------------------
-
-
-def bare_round_trips(count: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        noop.delay().get(timeout=30)
-    samples = []
-    for _ in range(count):
-        started = time.perf_counter()
-        noop.delay().get(timeout=30)
-        samples.append(time.perf_counter() - started)
-    return samples
 
 
 def make_learners(app: Any, count: int) -> list[tuple[int, str]]:
@@ -330,7 +298,7 @@ def main() -> None:
         )
         wait_for_port(redis_port)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        bare.conf.broker_url = bare.conf.result_backend = f"redis://127.0.0.1:{redis_port}/1"
+        bare_celery.use_broker(f"redis://127.0.0.1:{redis_port}/1")
 
         from aiosmtpd.controller import Controller
 
@@ -347,7 +315,7 @@ def main() -> None:
             "MAIL_SERVER": "127.0.0.1",
             "MAIL_PORT": str(smtp_port),
             "BASE_URL": "http://bench.example",
-            "BENCH_BROKER_URL": bare.conf.broker_url,
+            "BENCH_BROKER_URL": bare_celery.bare.conf.broker_url,
         }
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
@@ -363,7 +331,7 @@ def main() -> None:
                     "-m",
                     "celery",
                     "-A",
-                    "benchmarks.notifications:bare",
+                    "benchmarks.bare_celery:bare",
                     "worker",
                     "--concurrency",
                     "1",
@@ -440,7 +408,7 @@ def main() -> None:
         logging.getLogger("mail.log").setLevel(logging.WARNING)
         learners = make_learners(app, warmup + options.samples + options.notifications)
 
-        bare_samples = bare_round_trips(options.samples, warmup)
+        bare_samples = bare_celery.round_trips(options.samples, warmup)
         commit_to_email(app, inbox, learners[:warmup])
         walls: dict[int, float] = {}
         sampled = learners[warmup : warmup + options.samples]

@@ -38,24 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import bare_celery  # noqa: E402
 from benchmarks.harness import app_env, migrate, percentile, postgres_database, redis_server  # noqa: E402
-
-bare = Celery("bare_resumes", set_as_current=False)
-bare.conf.update(
-    broker_url=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    result_backend=os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    task_serializer="json",
-    accept_content=["json"],
-    task_acks_late=True,
-    worker_prefetch_multiplier=1,
-    task_default_queue="bare",
-    worker_hijack_root_logger=False,
-)
-
-
-@bare.task(name="bare.noop")
-def noop() -> None:
-    return None
 
 
 @contextlib.contextmanager
@@ -91,16 +75,6 @@ def describe(label: str, values: list[float]) -> str:
         f"{label:<34} n={len(values):<4} p50={percentile(values, 50) * 1000:8.1f} ms  "
         f"p99={percentile(values, 99) * 1000:8.1f} ms"
     )
-
-
-def bare_round_trip(samples: int) -> list[float]:
-    noop.delay().get(timeout=30)  # warm
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        noop.delay().get(timeout=30)
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def seed(app: Any, coaches: int, capacity: int) -> tuple[Any, list[Any]]:
@@ -257,9 +231,9 @@ def main() -> None:
             BENCH_BROKER_URL=redis_url,
         )
         os.environ.update({k: env[k] for k in ("INSTANCE_DIR", "SECRET_KEY", "UPLOAD_DIR")})
-        bare.conf.update(broker_url=redis_url, result_backend=redis_url)
+        bare_celery.use_broker(redis_url)
         worker_args = ["celery", "-A", "workers", "worker", "--concurrency", "2", "--loglevel"]
-        bare_args = ["celery", "-A", "benchmarks.resumes:bare", "worker", "--concurrency", "2"]
+        bare_args = ["celery", "-A", "benchmarks.bare_celery:bare", "worker", "--concurrency", "2"]
         with (
             process([*worker_args, "WARNING", "--without-gossip", "--without-mingle"], env),
             process([*bare_args, "-Q", "bare", "--loglevel", "WARNING"], env),
@@ -276,7 +250,7 @@ def main() -> None:
                 }
             )
             time.sleep(2)  # let both workers connect
-            bare_times = bare_round_trip(bare_samples)
+            bare_times = bare_celery.round_trips(bare_samples)
             pipeline = upload_to_notified(app, pipeline_samples)
             elapsed = routing_throughput(app, route_count)
 

@@ -253,6 +253,7 @@ register_kind(
     roles=(Role.LEARNER, Role.COACH, Role.STAFF),
     description="A link to set a new password, when you ask for one.",
     configurable=False,
+    secret=True,
 )
 
 

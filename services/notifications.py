@@ -20,7 +20,7 @@ from email.message import Message as Email
 from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Select, Table, case, func, insert, select, update
 
 from services import mail, outbox
 from services.db import db, utcnow
@@ -51,9 +51,13 @@ class Kind:
     description: str = ""
     # False for messages a user cannot opt out of (the welcome email comes before any choice).
     configurable: bool = True
+    # True for emails that carry a sign-in secret (an invitation or reset link): their bodies are
+    # replaced by ``REDACTED_BODY`` once sent, so the link does not outlive the email.
+    secret: bool = False
 
 
 _kinds: dict[str, Kind] = {}
+_secret_kinds: set[str] = set()  # the names of the kinds with ``secret``, kept by register_kind
 
 
 def register_kind(
@@ -63,6 +67,7 @@ def register_kind(
     roles: Iterable[str] = (Role.LEARNER, Role.COACH, Role.STAFF),
     description: str = "",
     configurable: bool = True,
+    secret: bool = False,
 ) -> Kind:
     """Declare a notification kind (idempotent: the last registration wins)."""
     kind = Kind(
@@ -71,8 +76,13 @@ def register_kind(
         roles=tuple(str(r) for r in roles),
         description=description,
         configurable=configurable,
+        secret=secret,
     )
     _kinds[name] = kind
+    if secret:
+        _secret_kinds.add(name)
+    else:
+        _secret_kinds.discard(name)
     return kind
 
 
@@ -331,12 +341,11 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
             continue
         if _configurable(message.kind) and (message.user.id, message.kind) in email_off:
             continue
+        # The context may give the email its own ``link`` (one kept out of the notification).
         rendered = mail.render(
             message.email_template,
-            user=message.user,
-            base_url=base_url(),
-            link=message.link,
-            **message.context,
+            **{"user": message.user, "base_url": base_url(), "link": message.link}
+            | message.context,
         )
         claimed = len(delivery_rows) < send_now_max
         delivery_rows.append(
@@ -455,11 +464,25 @@ def transmit(message: Email) -> None:
     mail.send(mail.MailSettings.from_config(current_app.config), message)
 
 
+REDACTED_BODY = "Removed after sending: this email carried a single-use link."
+
+
 def mark_sent(delivery_id: int) -> None:
+    """Mark a claimed delivery sent; a secret-carrying kind's bodies are replaced by
+    ``REDACTED_BODY`` in the same statement (failed ones keep theirs, for a retry)."""
+    values: dict[str, Any] = {
+        "status": DeliveryStatus.SENT,
+        "sent_at": utcnow(),
+        "last_error": None,
+    }
+    if _secret_kinds:
+        secret = _deliveries.c.kind.in_(sorted(_secret_kinds))
+        values["text_body"] = case((secret, REDACTED_BODY), else_=_deliveries.c.text_body)
+        values["html_body"] = case((secret, REDACTED_BODY), else_=_deliveries.c.html_body)
     db.session.execute(
         update(_deliveries)
         .where(_deliveries.c.id == delivery_id, _deliveries.c.status == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.SENT, sent_at=utcnow(), last_error=None)
+        .values(**values)
     )
 
 

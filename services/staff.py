@@ -4,15 +4,18 @@ written to the audit log (services.audit) in the same transaction."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import hashlib
+import hmac
 import io
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select
 
 from services import audit, booking, outbox, queue, routing
@@ -399,6 +402,22 @@ def _invite_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+# An invitation's secret is derived, never stored: an HMAC (keyed by SECRET_KEY) of the invite's
+# id and creation time. The row keeps only its sha256 (to find the invite from a link), the
+# outbox event only the invite's id, so whoever reads the database cannot open the account.
+# (Changing SECRET_KEY invalidates the links of invites not yet emailed; ask staff to re-invite.)
+INVITE_PURPOSE = "coach-invite"
+
+
+def invite_secret(invite: CoachInvite) -> str:
+    """The secret of ``invite``'s link, recomputed from the row (the same every time)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    created = invite.created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    material = f"{INVITE_PURPOSE}:{invite.id}:{created}".encode()
+    digest = hmac.new(key, material, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 @dataclass(frozen=True)
 class Invitation:
     email: str
@@ -434,18 +453,21 @@ def invite_coach(staff: User, invitation: Invitation) -> tuple[User, CoachInvite
     )
     db.session.add(coach)
     db.session.flush()
-    secret = secrets.token_urlsafe(32)
+    now = utcnow()
     invite = CoachInvite(
         user_id=coach.id,
-        token_hash=_invite_hash(secret),
+        # A stand-in nobody knows the secret of, until the id the real secret needs exists.
+        token_hash=_invite_hash(secrets.token_urlsafe(32)),
         invited_by_id=staff.id,
-        created_at=utcnow(),
-        expires_at=utcnow() + INVITE_TTL,
+        created_at=now,
+        expires_at=now + INVITE_TTL,
     )
     db.session.add(invite)
     db.session.flush()
-    # The link (with its secret) travels in the event to the email; only its hash is kept here.
-    outbox.record("staff.coach_invited", invite_id=invite.id, user_id=coach.id, token=secret)
+    invite.token_hash = _invite_hash(invite_secret(invite))
+    db.session.flush()
+    # The email's handler recomputes the link from the invite: no secret in the event.
+    outbox.record("staff.coach_invited", invite_id=invite.id, user_id=coach.id)
     audit.record(staff, "coach.invite", "coach", coach.id, "", email=email)
     return coach, invite
 
@@ -478,7 +500,9 @@ def accept_invite(secret: str, password: str) -> User:
     return user
 
 
-register_kind("coach_invite", "Coach invitation", roles=(Role.COACH,), configurable=False)
+register_kind(
+    "coach_invite", "Coach invitation", roles=(Role.COACH,), configurable=False, secret=True
+)
 
 
 @handles("staff.coach_invited")
@@ -487,16 +511,21 @@ def _invited(payload: dict[str, Any]) -> list[Message]:
     invite = db.session.get(CoachInvite, payload["invite_id"])
     if user is None or invite is None or invite.used_at is not None:
         return []
-    link = f"{base_url()}/staff/invite/{payload['token']}"
+    # Events recorded before secrets were derived carry theirs (`token`): still honoured.
+    secret = payload.get("token") or invite_secret(invite)
     return [
         Message(
             user=user,
             kind="coach_invite",
             title="You are invited to coach at Career Services",
-            body="Set your password to start reviewing résumés and running mock interviews.",
-            link=link,
+            body="Set your password with the link we emailed you, to start reviewing résumés and "
+            "running mock interviews.",
             email_template="coach_invite",
-            context={"expires_at": invite.expires_at.strftime("%-d %b %Y, %H:%M UTC")},
+            # The link goes in the email only (redacted once sent), not in the in-app notification.
+            context={
+                "link": f"{base_url()}/staff/invite/{secret}",
+                "expires_at": invite.expires_at.strftime("%-d %b %Y, %H:%M UTC"),
+            },
         )
     ]
 

@@ -229,10 +229,13 @@ def test_invite_link_sets_a_password_once_and_expires(signed_in, client, people)
     [event] = db.session.scalars(
         select(OutboxEvent).where(OutboxEvent.kind == "staff.coach_invited")
     )
-    token = event.payload["token"]
-    # The email the handler builds carries the single-use link.
+    assert "token" not in event.payload  # the secret is derived again, never stored
+    # The email the handler builds carries the single-use link; the in-app notification does not.
     [message] = notifications._handlers["staff.coach_invited"](event.payload)
-    assert message.user.id == coach.id and message.link.endswith(f"/staff/invite/{token}")
+    link = message.context["link"]
+    token = link.rsplit("/", 1)[1]
+    assert message.user.id == coach.id and message.link is None
+    assert link.endswith(f"/staff/invite/{token}") and len(token) >= 40
     assert db.session.scalar(select(CoachInvite.token_hash)) != token  # only the hash is kept
     assert [a.detail["email"] for a in actions("coach.invite")] == ["nia@example.com"]
 
@@ -253,15 +256,14 @@ def test_invite_link_sets_a_password_once_and_expires(signed_in, client, people)
     invite = db.session.scalar(select(CoachInvite).where(CoachInvite.user_id == other.id))
     invite.expires_at = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
-    old_token = (
-        db.session.scalars(
-            select(OutboxEvent)
-            .where(OutboxEvent.kind == "staff.coach_invited")
-            .order_by(OutboxEvent.id.desc())
-        )
-        .first()
-        .payload["token"]
-    )
+    old_event = db.session.scalars(
+        select(OutboxEvent)
+        .where(OutboxEvent.kind == "staff.coach_invited")
+        .order_by(OutboxEvent.id.desc())
+    ).first()
+    [old_message] = notifications._handlers["staff.coach_invited"](old_event.payload)
+    old_token = old_message.context["link"].rsplit("/", 1)[1]
+    assert old_token != token
     assert client.get(f"/staff/invite/{old_token}").status_code == 404
 
 

@@ -73,6 +73,9 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         # The full parse of an upload runs in a child process with these limits.
         "RESUME_PARSE_TIMEOUT_SECONDS": float(env.get("RESUME_PARSE_TIMEOUT_SECONDS", "30")),
         "RESUME_PARSE_MEMORY_MB": int(env.get("RESUME_PARSE_MEMORY_MB", "512")),
+        # How often the beat scans for lapsed offers, due-time warnings and escalations, and lost
+        # analyses (each scan is safe to run twice).
+        "RESUME_SCAN_INTERVAL_SECONDS": float(env.get("RESUME_SCAN_INTERVAL_SECONDS", "60")),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
         "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),

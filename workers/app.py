@@ -37,6 +37,9 @@ SCHEDULE_SETTINGS = {
     "notifications-sweep": "NOTIFY_SWEEP_INTERVAL_SECONDS",
     "bookings-reminders": "BOOKING_SCAN_INTERVAL_SECONDS",
     "bookings-waitlist": "BOOKING_SCAN_INTERVAL_SECONDS",
+    "resumes-expire-offers": "RESUME_SCAN_INTERVAL_SECONDS",
+    "resumes-scan-due": "RESUME_SCAN_INTERVAL_SECONDS",
+    "resumes-sweep": "RESUME_SCAN_INTERVAL_SECONDS",
 }
 
 

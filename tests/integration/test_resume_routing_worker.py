@@ -30,6 +30,7 @@ from services.models import (
     User,
 )
 from tests.conftest import RUN_DIR, Worker, flush_dispatch, worker_env
+from tests.support_notifications import QUICK, Beat
 from tests.support_resumes import make_pdf, make_unparseable_pdf
 
 pytestmark = pytest.mark.worker
@@ -390,3 +391,48 @@ def test_a_file_the_parser_cannot_read_fails_only_its_own_task(world: World) -> 
     assert world.wait_status(good, "assigned").reviewer_id == mia.id
     [note] = world.wait(lambda: world.notified(learner, "resume_unreadable"), "learner told")
     assert "damaged" in note.body
+
+
+def test_the_beat_warns_the_coach_and_escalates_to_staff_each_once(
+    world: World, live_database: str, live_redis_url: str
+) -> None:
+    """The due-time scan as it runs in production: a real `celery beat` process schedules it (here
+    every half second) and the worker runs it; many runs, one warning and one escalation."""
+    mia = world.coach("Mia Ml", ["ml", "python"], capacity=5)
+    staff = world.user(Role.STAFF, "Sam Staff")
+    learner = world.user(Role.LEARNER, "Lou Learner")
+    resume_id = world.upload(learner)
+    world.wait_status(resume_id, "assigned")
+    beat = Beat(
+        worker_env(
+            live_database, live_redis_url, None, **QUICK, RESUME_SCAN_INTERVAL_SECONDS="0.5"
+        ),
+        RUN_DIR / "logs",
+    )
+    beat.start()
+    try:
+        # 75 % of the review window has passed: the coach is warned.
+        world.writing()
+        db.session.execute(
+            update(Assignment)
+            .where(Assignment.resume_id == resume_id)
+            .values(warn_at=Assignment.offered_at)
+        )
+        db.session.commit()
+        world.wait(lambda: world.notified(mia, "review_due_soon"), "the coach warned", 30)
+        # The due time passes: staff are told (and the coach, in-app).
+        world.writing()
+        db.session.execute(
+            update(Assignment)
+            .where(Assignment.resume_id == resume_id)
+            .values(due_at=Assignment.offered_at)
+        )
+        db.session.commit()
+        world.wait(lambda: world.notified(staff, "review_overdue"), "staff told", 30)
+        time.sleep(2.5)  # several more scans
+    finally:
+        beat.stop()
+    assert len(world.notified(mia, "review_due_soon")) == 1
+    assert len(world.notified(staff, "review_overdue")) == 1
+    assert [e.event for e in world.resume(resume_id).events].count("escalated") == 1
+    assert "resumes.scan_due" in beat.log()

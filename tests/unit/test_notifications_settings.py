@@ -68,7 +68,11 @@ def test_the_scheduler_runs_the_relay_and_the_sweep_at_the_configured_intervals(
     from workers.app import beat_schedule
 
     schedule = beat_schedule(
-        {"OUTBOX_RELAY_INTERVAL_SECONDS": 0.5, "NOTIFY_SWEEP_INTERVAL_SECONDS": 7}
+        {
+            "OUTBOX_RELAY_INTERVAL_SECONDS": 0.5,
+            "NOTIFY_SWEEP_INTERVAL_SECONDS": 7,
+            "RESUME_SCAN_INTERVAL_SECONDS": 2,
+        }
     )
 
     assert schedule["outbox-relay"]["task"] == "outbox.relay"
@@ -77,6 +81,8 @@ def test_the_scheduler_runs_the_relay_and_the_sweep_at_the_configured_intervals(
     assert schedule["notifications-sweep"]["schedule"] == 7
     # A run that waited past the next one expires unrun: the next run scans the same rows.
     assert schedule["notifications-sweep"]["options"]["expires"] == 7
+    assert schedule["resumes-scan-due"]["schedule"] == 2
+    assert schedule["resumes-drain"]["schedule"] == 30.0  # not one of the scan's entries
 
 
 def test_an_email_has_a_plain_part_an_html_alternative_and_an_ics_attachment():

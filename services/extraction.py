@@ -1,6 +1,9 @@
 """The full parse of a stored résumé (text, pages, active PDF content), in a forked child process
 under CPU-time, memory and wall-clock limits: a hostile file can fail only its own task.
 
+A DOCX is also converted to HTML (mammoth) for the coach's formatted view, images dropped, then
+sanitised (nh3) to a small allow-list: ``clean_preview`` is the one sanitiser, used again at render.
+
 ``extract()`` forks the child; ``python -m services.extraction KIND PATH`` parses for a person.
 """
 
@@ -20,6 +23,36 @@ from typing import Any
 MAX_TEXT_CHARS = 200_000
 MAX_PAGES = 60
 MAX_OBJECTS_WALKED = 20_000
+# The formatted DOCX view: none when the sanitised HTML is bigger (the text is shown instead), and
+# no conversion at all when the body text alone is bigger (its HTML would be too) or an XML part
+# is bigger than any résumé needs (mammoth reads XML into Python objects).
+MAX_PREVIEW_BYTES = 200_000
+MAX_PREVIEW_SOURCE_BYTES = 8 * 1024 * 1024
+
+PREVIEW_TAGS = {
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "p",
+    "strong",
+    "em",
+    "u",
+    "ul",
+    "ol",
+    "li",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    "a",
+}
+PREVIEW_ATTRIBUTES = {"a": {"href"}, "td": {"colspan", "rowspan"}, "th": {"colspan", "rowspan"}}
 
 # Names whose presence makes a PDF "active": scripts, actions that start programs, files inside.
 _ACTIVE_NAMES = {
@@ -49,6 +82,25 @@ class Extraction:
     page_count: int | None
     page_count_estimated: bool = False
     active_content: list[str] = field(default_factory=list)
+    preview_html: str | None = None  # a DOCX as sanitised HTML (clean_preview), None if none
+
+
+def clean_preview(html: str) -> str:
+    """The allow-list for a DOCX shown as HTML: structure and emphasis only; links only to http(s)
+    and mailto (never relative, never javascript:), opened with no referrer; no style, class, id
+    or event attributes, no images. Safe to mark as safe in a template."""
+    import nh3
+
+    return nh3.clean(
+        html,
+        tags=PREVIEW_TAGS,
+        clean_content_tags={"script", "style"},
+        attributes=PREVIEW_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        url_relative="deny",
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
 
 
 # --- the parent side ------------------------------------------------------------------------------
@@ -87,6 +139,8 @@ def extract(path: Path, kind: str, *, timeout: float = 30.0, memory_mb: int = 51
 
     Raises ExtractionFailed (damaged, encrypted, over the time or memory limit)."""
     import docx  # noqa: F401  (imported once here, inherited by every child)
+    import mammoth  # noqa: F401
+    import nh3  # noqa: F401
     import pypdf  # noqa: F401
 
     memory = _address_space() + memory_mb * 1024 * 1024
@@ -139,6 +193,7 @@ def extract(path: Path, kind: str, *, timeout: float = 30.0, memory_mb: int = 51
         page_count=answer.get("page_count"),
         page_count_estimated=bool(answer.get("page_count_estimated")),
         active_content=list(answer.get("active_content") or []),
+        preview_html=answer.get("preview_html") or None,
     )
 
 
@@ -219,6 +274,7 @@ def _docx(path: str) -> dict[str, Any]:
         for table in document.tables:
             for row in table.rows:
                 parts.append(" | ".join(cell.text for cell in row.cells))
+        body_chars = sum(len(part) for part in parts)
         for section in document.sections:
             parts.extend(p.text for p in section.header.paragraphs)
             parts.extend(p.text for p in section.footer.paragraphs)
@@ -238,7 +294,55 @@ def _docx(path: str) -> dict[str, Any]:
     estimated = pages is None
     if pages is None:  # Word writes the count on save; other editors may not: ~450 words a page
         pages = max(1, round(len(text.split()) / 450 + 0.49))
-    return {"text": text, "page_count": pages, "page_count_estimated": estimated}
+    del document, parts
+    preview = None if body_chars > MAX_PREVIEW_BYTES else _docx_preview(path)
+    return {
+        "text": text,
+        "page_count": pages,
+        "page_count_estimated": estimated,
+        "preview_html": preview,
+    }
+
+
+# XML is UTF-8 or UTF-16 (expat reads no other Unicode form), and markup cannot be escaped.
+_DTD_MARKERS = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+
+
+def _no_image(image: Any) -> list[Any]:
+    """mammoth's image converter: no element at all (no data: URIs, nothing read)."""
+    return []
+
+
+def _docx_preview(path: str) -> str | None:
+    """The document as sanitised HTML for the coach, or None: too big, a DTD in a part (Word
+    writes none), or anything mammoth cannot convert. Never fails the parse: the text is enough."""
+    import zipfile
+
+    import mammoth
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith((".xml", ".rels")):
+                    continue
+                if info.file_size > MAX_PREVIEW_SOURCE_BYTES:
+                    return None
+                data = archive.read(info)
+                if any(marker in data for marker in _DTD_MARKERS):
+                    return None
+        with open(path, "rb") as source:
+            result = mammoth.convert_to_html(
+                source,
+                convert_image=_no_image,
+                include_embedded_style_map=False,
+                external_file_access=False,
+            )
+        html = clean_preview(result.value)
+    except Exception:  # a preview is optional (MemoryError and RecursionError included)
+        return None
+    if not html.strip() or len(html.encode()) > MAX_PREVIEW_BYTES:
+        return None
+    return html
 
 
 def _answer(kind: str, path: str) -> dict[str, Any]:

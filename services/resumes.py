@@ -412,6 +412,7 @@ def prepare_analysis(version_id: int) -> AnalysisJob | None:
             text=twin.text,
             page_count=twin.page_count,
             active_content=list(twin.active_content or []),
+            preview_html=twin.preview_html,
         )
     root = files.storage_root(Settings.current().upload_dir)
     return AnalysisJob(
@@ -471,6 +472,7 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     version.word_count = len(result.text.split())
     version.skills = checks.skills_found(result.text)
     version.active_content = result.active_content
+    version.preview_html = result.preview_html if version.kind == files.DOCX else None
     version.checks = checks.run(
         result.text,
         result.page_count,

@@ -1,4 +1,5 @@
-"""Template filters: every time is shown in the viewer's own time zone."""
+"""Template filters: every time is shown in the viewer's own time zone; a DOCX résumé's HTML is
+sanitised again as it is shown."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import zoneinfo
 
 from flask import Flask
 from flask_login import current_user
+from markupsafe import Markup
+
+from services import extraction
 
 
 def viewer_zone(tz: str | None = None) -> zoneinfo.ZoneInfo:
@@ -26,5 +30,12 @@ def local(
     return value.astimezone(viewer_zone(tz)).strftime(fmt)
 
 
+def docx_preview(html: str | None) -> Markup:
+    """``{{ version.preview_html | docx_preview }}``: sanitised when stored, and again here with the
+    same allow-list (defence in depth; nh3 is fast and the HTML is capped)."""
+    return Markup(extraction.clean_preview(html or ""))  # noqa: S704 (nh3-sanitised)
+
+
 def init_app(app: Flask) -> None:
     app.add_template_filter(local, "local")
+    app.add_template_filter(docx_preview, "docx_preview")

@@ -10,9 +10,10 @@ import pytest
 
 from services import resumes, routing
 from services.db import db
-from services.models import Resume
+from services.models import Resume, ResumeVersion
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import make_pdf, make_png
+from tests.unit.test_resume_preview import make_formatted_docx
 
 
 @pytest.fixture
@@ -180,3 +181,60 @@ def test_the_coach_declines_with_a_reason(client, learner, coach):
     assert response.status_code == 302
     assert db.session.get(Resume, resume_id).status == "submitted"
     assert client.get(page).status_code == 404
+
+
+def test_the_coach_sees_a_docx_formatted_and_a_pdf_drawn(client, learner, coach):
+    sign_in(client, learner.email)
+    docx_id = int(
+        post_upload(client, make_formatted_docx(), "cv.docx").headers["Location"].rsplit("/", 1)[1]
+    )
+    pdf_id = int(post_upload(client, make_pdf()).headers["Location"].rsplit("/", 1)[1])
+    routed(docx_id)
+    routed(pdf_id)
+    docx_version = resumes.current_version(db.session.get(Resume, docx_id))
+    assert docx_version.kind == "docx" and docx_version.preview_html is not None
+    assert "<strong>PyTorch and scikit-learn</strong>" in docx_version.preview_html
+    pdf_version = resumes.current_version(db.session.get(Resume, pdf_id))
+    assert pdf_version.preview_html is None
+    client.post("/sign-out", data={"csrf_token": csrf_token(client, "/learn/resumes")})
+    sign_in(client, coach.email)
+
+    html = client.get(f"/coach/reviews/{docx_id}").get_data(as_text=True)
+    view = re.search(
+        r'<div class="docx-view" role="document" aria-label="The résumé as formatted"'
+        r' tabindex="0">(.*?)</div>',
+        html,
+        re.S,
+    )
+    assert view is not None
+    shown = view.group(1)
+    assert "<h1>Ada Lovelace</h1>" in shown and "<strong>PyTorch and scikit-learn</strong>" in shown
+    assert "<li>Served models in Docker</li>" in shown and "<td><p>2022-2025</p></td>" in shown
+    assert 'href="https://ada.example/work" rel="noopener noreferrer nofollow"' in shown
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown and "javascript:" not in html
+    # The extracted text is still there, folded below the formatted view.
+    assert '<details class="resume-text-details">' in html and "pdf-view" not in html
+
+    pdf_page = client.get(f"/coach/reviews/{pdf_id}").get_data(as_text=True)
+    assert "docx-view" not in pdf_page and 'class="pdf-view"' in pdf_page
+
+
+def test_stored_preview_html_is_sanitised_again_when_shown(client, learner, coach):
+    """Defence in depth: HTML that got into the column some other way is cleaned at render."""
+    sign_in(client, learner.email)
+    resume_id = int(
+        post_upload(client, make_formatted_docx(), "cv.docx").headers["Location"].rsplit("/", 1)[1]
+    )
+    routed(resume_id)
+    version = resumes.current_version(db.session.get(Resume, resume_id))
+    db.session.get(ResumeVersion, version.id).preview_html = (
+        '<p onclick="steal()" style="x">Kept</p><script>steal()</script>'
+        '<img src="data:image/png;base64,AAAA"><a href="javascript:steal()">link</a>'
+    )
+    db.session.commit()
+    client.post("/sign-out", data={"csrf_token": csrf_token(client, "/learn/resumes")})
+    sign_in(client, coach.email)
+
+    html = client.get(f"/coach/reviews/{resume_id}").get_data(as_text=True)
+    assert '<p>Kept</p><a rel="noopener noreferrer nofollow">link</a></div>' in html
+    assert "steal" not in html and "data:image" not in html

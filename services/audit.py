@@ -19,6 +19,15 @@ from services.pagination import check_limit
 SOURCES = ("staff", "routing")
 
 
+def required_reason(reason: str | None, limit: int = 1000) -> str:
+    """A staff action's reason, cleaned (one line, no NUL); raises ValidationFailed when empty:
+    every such action says why, for this log."""
+    cleaned = " ".join((reason or "").replace("\x00", "").split())[:limit]
+    if not cleaned:
+        raise ValidationFailed.field("reason", "Say why, for the audit log.")
+    return cleaned
+
+
 def record(
     actor: User,
     action: str,

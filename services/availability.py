@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, has_app_context
 from sqlalchemy import delete, select
+from sqlalchemy.orm import selectinload
 
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
@@ -635,6 +636,7 @@ def week_view(
                 Booking.start_at < utc_to,
                 Booking.end_at > utc_from,
             )
+            .options(selectinload(Booking.learner))
             .order_by(Booking.start_at)
         )
     )

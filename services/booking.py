@@ -813,7 +813,11 @@ def list_suspensions(
     *, active_only: bool, now: dt.datetime | None = None
 ) -> list[LearnerSuspension]:
     now = now or utcnow()
-    query = select(LearnerSuspension).order_by(LearnerSuspension.created_at.desc())
+    query = (
+        select(LearnerSuspension)
+        .options(selectinload(LearnerSuspension.learner))
+        .order_by(LearnerSuspension.created_at.desc())
+    )
     if active_only:
         query = query.where(LearnerSuspension.lifted_at.is_(None), LearnerSuspension.ends_at > now)
     return list(db.session.scalars(query.limit(500)))

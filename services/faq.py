@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -121,12 +123,19 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
 
 
+@cache
+def _markdown() -> Any:
+    """One parser for the process (building one costs more than rendering an answer)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False})
+
+
 def render_markdown(text: str) -> str:
     """Markdown to HTML, then sanitised by nh3 (ammonia): safe to mark as safe in a template."""
     import nh3
-    from markdown_it import MarkdownIt
 
-    html = MarkdownIt("commonmark", {"html": False, "linkify": False}).render(text or "")
+    html = _markdown().render(text or "")
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from services import audit
+from services.access import require_staff
 from services.db import db
-from services.errors import Forbidden, NotFound, ValidationFailed
-from services.models import InterviewType, Role, User
+from services.errors import NotFound, ValidationFailed
+from services.models import InterviewType, User
 
 
 @dataclass(frozen=True)
@@ -151,8 +152,7 @@ def update(actor: User, slug: str, changes: dict[str, Any], reason: str = "") ->
     """Staff change a type's settings: ``configure`` checks and applies them (as the API does), plus
     text lengths and a minimum notice shorter than the horizon; what changed is one audit entry.
     Nothing changes on a bad value. Raises Forbidden, NotFound, ValidationFailed."""
-    if actor.role != Role.STAFF:
-        raise Forbidden("Only staff change interview types.")
+    require_staff(actor, "Only staff change interview types.")
     itype = get(slug)
     errors: dict[str, list[str]] = {}
     if isinstance(changes.get("name"), str) and len(changes["name"].strip()) > NAME_MAX:

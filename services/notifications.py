@@ -21,10 +21,12 @@ from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import Select, Table, case, func, insert, select, update
+from sqlalchemy.orm import selectinload
 
 from services import mail, outbox
+from services.access import require_staff
 from services.db import db, utcnow
-from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import (
     Delivery,
     DeliveryStatus,
@@ -588,17 +590,17 @@ class DeliveryNotFailed(Conflict):
     code = "delivery_not_failed"
 
 
-def _require_staff(user: User) -> None:
-    if user.role != Role.STAFF:
-        raise Forbidden("Only staff may see and retry email deliveries.")
+_DELIVERIES_STAFF_ONLY = "Only staff may see and retry email deliveries."
 
 
 def list_deliveries(
     viewer: User, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
 ) -> Page[Delivery]:
     """Deliveries, newest first, optionally of one status. Raises Forbidden, ValidationFailed."""
-    _require_staff(viewer)
-    query: Select[tuple[Delivery]] = select(Delivery)
+    require_staff(viewer, _DELIVERIES_STAFF_ONLY)
+    query: Select[tuple[Delivery]] = select(Delivery).options(
+        selectinload(Delivery.user), selectinload(Delivery.retried_by)
+    )
     if status is not None:
         if status not in {s.value for s in DeliveryStatus}:
             raise ValidationFailed.field("status", "Use pending, sending, sent or failed.")
@@ -623,7 +625,7 @@ def count_failed() -> int:
 
 def get_delivery(viewer: User, delivery_id: int) -> Delivery:
     """Raises Forbidden (not staff), NotFound."""
-    _require_staff(viewer)
+    require_staff(viewer, _DELIVERIES_STAFF_ONLY)
     delivery = (
         db.session.get(Delivery, delivery_id, populate_existing=True)
         if _real_id(delivery_id)
@@ -636,7 +638,7 @@ def get_delivery(viewer: User, delivery_id: int) -> Delivery:
 
 def retry_delivery(viewer: User, delivery_id: int) -> Delivery:
     """Send a failed delivery again (staff), once. Raises Forbidden, NotFound, DeliveryNotFailed."""
-    _require_staff(viewer)
+    require_staff(viewer, _DELIVERIES_STAFF_ONLY)
     if not _real_id(delivery_id):
         raise NotFound("There is no such delivery.")
     now = utcnow()

@@ -20,8 +20,9 @@ from sqlalchemy import (
     union_all,
 )
 
+from services.access import require_staff
 from services.db import db, utcnow
-from services.errors import Forbidden, ValidationFailed
+from services.errors import ValidationFailed
 from services.models import (
     Assignment,
     Booking,
@@ -47,11 +48,6 @@ AGE_BUCKETS = (
 )
 
 
-def _require_staff(viewer: User) -> None:
-    if viewer.role != Role.STAFF:
-        raise Forbidden("Only staff see the queue.")
-
-
 @dataclass(frozen=True)
 class QueueItem:
     resume: Resume
@@ -75,7 +71,7 @@ def queue(
 ) -> Page[QueueItem]:
     """The review queue, oldest first (by when the current version joined it). Without a status,
     the open ones. Raises Forbidden, ValidationFailed."""
-    _require_staff(viewer)
+    require_staff(viewer, "Only staff see the queue.")
     now = utcnow()
     query = select(Resume)
     if status:
@@ -304,7 +300,7 @@ def _backlog(now: dt.datetime) -> dict[str, Any]:
 def stats(viewer: User, *, days: int = 90, weeks: int = 12) -> dict[str, Any]:
     """Turnaround (median, p90), backlog by status and age, load per coach, bookings per week and
     the no-show rate. Six aggregate queries, whatever the data. Raises Forbidden."""
-    _require_staff(viewer)
+    require_staff(viewer, "Only staff see the queue.")
     now = utcnow()
     overall = turnaround(now - dt.timedelta(days=days))
 

@@ -19,6 +19,7 @@ import networkx as nx
 from sqlalchemy import func, select
 
 from services import audit, routing
+from services.access import require_staff
 from services.db import db, utcnow
 from services.errors import Conflict, NotFound
 from services.models import (
@@ -29,7 +30,6 @@ from services.models import (
     User,
 )
 from services.resumes import current_version, live_assignment
-from services.staff import require_staff
 
 TOP_COACHES = 3
 FIT_WEIGHT = 400

@@ -29,8 +29,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from services import checks, outbox
+from services.access import require_staff
 from services.db import db, utcnow
-from services.errors import Forbidden, NotFound, ValidationFailed
+from services.errors import NotFound, ValidationFailed
 from services.models import (
     AnalysisStatus,
     Assignment,
@@ -491,8 +492,7 @@ def _stamp(assignment_id: int, column: str, now: dt.datetime) -> bool:
 def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = "") -> Resume:
     """Staff (re)assign a résumé to a coach of their choice, recorded with who and why; an offer
     like any other. Raises Forbidden, NotFound, ValidationFailed, InvalidStatus."""
-    if staff.role != Role.STAFF:
-        raise Forbidden("Only staff assign résumés by hand.")
+    require_staff(staff, "Only staff assign résumés by hand.")
     reason = " ".join((reason or "").replace("\x00", "").split())[:1000]
     take_lock()
     resume = (
@@ -555,8 +555,7 @@ def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = ""
 def add_conflict(staff: User, learner_id: int, coach_id: int, reason: str = "") -> CoachConflict:
     """A conflict of interest: the coach never gets this learner's résumés by routing.
     Raises Forbidden, ValidationFailed."""
-    if staff.role != Role.STAFF:
-        raise Forbidden("Only staff set conflicts.")
+    require_staff(staff, "Only staff set conflicts.")
     learner = db.session.get(User, learner_id)
     coach = db.session.get(User, coach_id)
     if learner is None or learner.role != Role.LEARNER:

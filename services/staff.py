@@ -19,9 +19,10 @@ from flask import current_app
 from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select
 
 from services import audit, booking, outbox, queue, routing
+from services.access import require_staff
 from services.accounts import hash_password, normalise_email, password_problem
 from services.db import db, utcnow
-from services.errors import Forbidden, NotFound, ValidationFailed
+from services.errors import NotFound, ValidationFailed
 from services.models import (
     Assignment,
     AssignmentStatus,
@@ -50,20 +51,8 @@ class InviteInvalid(NotFound):
     code = "invite_invalid"
 
 
-def require_staff(user: User) -> None:
-    if user.role != Role.STAFF:
-        raise Forbidden("Only staff use the console.")
-
-
 def _clean(text: str | None, limit: int = 1000) -> str:
     return " ".join((text or "").replace("\x00", "").split())[:limit]
-
-
-def _reason(reason: str | None) -> str:
-    cleaned = _clean(reason)
-    if not cleaned:
-        raise ValidationFailed.field("reason", "Say why, for the audit log.")
-    return cleaned
 
 
 def _coach(coach_id: int) -> User:
@@ -194,7 +183,7 @@ def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:
     """Assign or reassign one résumé by hand, with a reason. Raises Forbidden, NotFound,
     ValidationFailed, InvalidStatus."""
     require_staff(staff)
-    why = _reason(reason)
+    why = audit.required_reason(reason)
     before = live_assignment(resume_id) if 0 < resume_id <= MAX_ID else None
     from_id = before.coach_id if before else None
     resume = routing.assign_manually(staff, resume_id, coach_id, why)
@@ -223,7 +212,7 @@ def move_all(staff: User, coach_id: int, reason: str) -> list[Move]:
     policy choosing each target among the other coaches; a résumé nobody can take becomes
     unassigned. Raises Forbidden, NotFound, ValidationFailed."""
     require_staff(staff)
-    why = _reason(reason)
+    why = audit.required_reason(reason)
     coach = _coach(coach_id)
     routing.take_lock()
     now = utcnow()
@@ -345,7 +334,7 @@ def set_active(staff: User, coach_id: int, active: bool, reason: str) -> User:
     """Activate or deactivate a coach (a deactivated coach is offered nothing and cannot sign in;
     what they hold stays until moved). Raises Forbidden, NotFound, ValidationFailed."""
     require_staff(staff)
-    why = _reason(reason)
+    why = audit.required_reason(reason)
     coach = _coach(coach_id)
     if coach.active != active:
         coach.active = active
@@ -537,7 +526,7 @@ def cancel_booking(staff: User, booking_id: int, reason: str) -> Booking:
     """Cancel any session, inside the cutoff too (override). Raises Forbidden, NotFound,
     ValidationFailed, InvalidState."""
     require_staff(staff)
-    why = _reason(reason)
+    why = audit.required_reason(reason)
     now = utcnow()
     before = db.session.get(Booking, booking_id) if 0 < booking_id <= MAX_ID else None
     if before is None:

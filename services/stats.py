@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from services.access import require_staff
 from services.db import utcnow
 from services.models import User
-from services.queue import _require_staff, _week_start, turnaround_weekly
+from services.queue import _week_start, turnaround_weekly
 
 
 def turnaround_per_week(viewer: User, *, weeks: int = 12) -> list[dict[str, Any]]:
     """Median and p90 hours from upload to review, per week of the review (Monday, UTC): one
     statement (services.queue.turnaround_weekly), each week a range of the review index."""
-    _require_staff(viewer)
+    require_staff(viewer, "Only staff see the queue.")
     first = _week_start(utcnow()) - dt.timedelta(weeks=weeks - 1)
     return [
         {

@@ -16,8 +16,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
 from services import audit, availability, booking, outbox
+from services.access import require_staff
 from services.db import begin_write, db, utcnow
-from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import (
     Booking,
     BookingStatus,
@@ -151,7 +152,15 @@ def _first_free(
 
 
 def list_entries(viewer: User) -> list[WaitlistEntry]:
-    query = select(WaitlistEntry).order_by(WaitlistEntry.created_at.desc(), WaitlistEntry.id.desc())
+    query = (
+        select(WaitlistEntry)
+        .options(
+            selectinload(WaitlistEntry.learner),
+            selectinload(WaitlistEntry.interview_type),
+            selectinload(WaitlistEntry.hold).selectinload(Booking.coach),
+        )
+        .order_by(WaitlistEntry.created_at.desc(), WaitlistEntry.id.desc())
+    )
     if viewer.role != Role.STAFF:
         query = query.where(WaitlistEntry.learner_id == viewer.id)
     return list(db.session.scalars(query.limit(200)))
@@ -402,18 +411,6 @@ def _offered(payload: dict[str, Any]) -> list[Message]:
 QUEUE_LIMIT = 500  # entries the staff page shows at once (waiting and offered)
 
 
-def _require_staff(actor: User) -> None:
-    if actor.role != Role.STAFF:
-        raise Forbidden("Only staff use the console.")
-
-
-def _staff_reason(reason: str | None) -> str:
-    cleaned = " ".join((reason or "").replace("\x00", "").split())[:1000]
-    if not cleaned:
-        raise ValidationFailed.field("reason", "Say why, for the audit log.")
-    return cleaned
-
-
 @dataclass(frozen=True)
 class QueueLine:
     entry: WaitlistEntry
@@ -432,7 +429,7 @@ class Queue:
 def queues(actor: User) -> tuple[list[Queue], bool]:
     """Open entries (waiting, or holding an offer) per type and wanted day, first come first; and
     whether there were more than the page shows. Three queries however many entries."""
-    _require_staff(actor)
+    require_staff(actor)
     rows = list(
         db.session.scalars(
             select(WaitlistEntry)
@@ -462,8 +459,8 @@ def remove_entry(
 ) -> WaitlistEntry:
     """Staff take a learner off the waitlist (a held offer passes to the next in line), with an
     audit entry. Raises Forbidden, NotFound, ValidationFailed, Conflict."""
-    _require_staff(actor)
-    why = _staff_reason(reason)
+    require_staff(actor)
+    why = audit.required_reason(reason)
     begin_write()
     entry = (
         db.session.scalar(
@@ -515,7 +512,7 @@ def suspensions(
 ) -> Page[SuspensionRow]:
     """Suspensions of booking, newest first, keyset-paged; with who lifted each. Raises
     ValidationFailed (a bad cursor)."""
-    _require_staff(actor)
+    require_staff(actor)
     now = now or utcnow()
     query = select(LearnerSuspension).options(selectinload(LearnerSuspension.learner))
     if active_only:
@@ -554,8 +551,8 @@ def lift_suspension(
     """Staff lift a running suspension early (``booking.lift_suspension``, as the API does), with a
     reason, an audit entry and an in-app notice to the learner. Raises Forbidden, NotFound,
     ValidationFailed, Conflict (already lifted or over)."""
-    _require_staff(actor)
-    why = _staff_reason(reason)
+    require_staff(actor)
+    why = audit.required_reason(reason)
     now = now or utcnow()
     begin_write()
     current = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -119,3 +120,15 @@ def flatten_webargs(messages: Any) -> dict[str, list[str]]:
     else:
         walk("", messages)
     return flat
+
+
+def problem_doc(bp: Any) -> Callable[[int, str], Callable[[Any], Any]]:
+    """For an API blueprint: ``doc(status, description)`` documents that a route answers
+    ``status`` with a problem (RFC 9457), so the served OpenAPI document says so."""
+
+    def doc(status: int, description: str) -> Callable[[Any], Any]:
+        return bp.alt_response(  # type: ignore[no-any-return]
+            status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
+        )
+
+    return doc

@@ -12,9 +12,10 @@ from services.errors import InvalidCredentials
 from web.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from web.api.security import bearer_secret, current_user, token_required
 from web.extensions import limiter
-from web.problems import PROBLEM_TYPE, ApiProblem, ProblemSchema
+from web.problems import ApiProblem, problem_doc
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller.")
+_problem = problem_doc(bp)
 
 
 def _login_limit() -> str:
@@ -25,18 +26,14 @@ def _login_limit() -> str:
 @limiter.limit(_login_limit, deduct_when=lambda response: bool(g.get("login_failed")))
 @bp.arguments(TokenRequestSchema)
 @bp.response(201, TokenSchema)
-@bp.alt_response(
+@_problem(
     401,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`invalid_credentials`: the email, password or one-time code is not right; "
+    "`invalid_credentials`: the email, password or one-time code is not right; "
     "`otp_required`: two-factor sign-in is on, send the code as `otp`.",
 )
-@bp.alt_response(
+@_problem(
     429,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`rate_limited`: too many failed attempts; try again later.",
+    "`rate_limited`: too many failed attempts; try again later.",
 )
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange an email and password for a bearer token."""

@@ -10,10 +10,9 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from services import availability, interview_types, outbox
 from services import booking as booking_service
-from services.db import begin_write
-from web.api.bookings import writing
 from web.api.security import current_user, token_required
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_availability",
@@ -24,10 +23,7 @@ bp = Blueprint(
 )
 
 
-def _problem(status: int, description: str) -> Any:
-    return bp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
-    )
+_problem = problem_doc(bp)
 
 
 class ClockTime(fields.Field):
@@ -164,7 +160,6 @@ def put_availability(body: dict[str, Any]) -> Any:
     coach_id = current_user().id
     data = _to_input(body)
     with writing():
-        begin_write()
         availability.replace_availability(coach_id, data)
         outbox.enqueue_after_commit("bookings.match_waitlist")
     return availability.get_availability(coach_id)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, current_app, json, make_response, request
@@ -13,12 +11,11 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from services import availability
 from services import booking as booking_service
-from services.db import db
-from services.errors import DomainError
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema
 from web.api.security import current_user, token_required
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_bookings",
@@ -170,23 +167,7 @@ class OutcomeSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["completed", "no_show"]))
 
 
-def _problem(status: int, description: str) -> Any:
-    return bp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
-    )
-
-
-@contextmanager
-def writing() -> Iterator[None]:
-    """A write: end the read transaction of the token check first (services.booking.begin_write
-    explains why), and roll back whatever a refused request flushed."""
-    db.session.commit()
-    try:
-        yield
-    except DomainError:
-        db.session.rollback()
-        raise
-    db.session.commit()
+_problem = problem_doc(bp)
 
 
 # --- slots ---------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from services.models import DeliveryStatus
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema
 from web.api.security import current_user, token_required
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
 
 bp = Blueprint(
     "api_deliveries",
@@ -22,6 +22,7 @@ bp = Blueprint(
     description="Email deliveries (staff): each email of each notification, its attempts and "
     "errors; failed ones can be sent again.",
 )
+_problem = problem_doc(bp)
 
 
 class DeliverySchema(Schema):
@@ -60,11 +61,9 @@ _NOT_FOUND = "`not_found`: no such delivery."
 @token_required(bp, "staff")
 @bp.arguments(DeliveryListArgsSchema, location="query")
 @bp.response(200, page_schema(DeliverySchema))
-@bp.alt_response(
+@_problem(
     422,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`validation_error`: a bad status, limit or cursor.",
+    "`validation_error`: a bad status, limit or cursor.",
 )
 def list_deliveries(args: dict[str, Any]) -> Any:
     """Email deliveries, newest first; `?status=failed` for those that need staff."""
@@ -77,7 +76,7 @@ def list_deliveries(args: dict[str, Any]) -> Any:
 @bp.route("/deliveries/<int:delivery_id>")
 @token_required(bp, "staff")
 @bp.response(200, DeliverySchema)
-@bp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=_NOT_FOUND)
+@_problem(404, _NOT_FOUND)
 def get_delivery(delivery_id: int) -> Any:
     """One delivery."""
     return notifications.get_delivery(current_user(), delivery_id)
@@ -86,12 +85,10 @@ def get_delivery(delivery_id: int) -> Any:
 @bp.route("/deliveries/<int:delivery_id>/retry", methods=["POST"])
 @token_required(bp, "staff")
 @bp.response(200, DeliverySchema)
-@bp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=_NOT_FOUND)
-@bp.alt_response(
+@_problem(404, _NOT_FOUND)
+@_problem(
     409,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`delivery_not_failed`: only a failed delivery can be sent again.",
+    "`delivery_not_failed`: only a failed delivery can be sent again.",
 )
 def retry_delivery(delivery_id: int) -> Any:
     """Send a failed delivery again: it goes back to pending and is sent once."""

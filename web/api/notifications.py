@@ -13,7 +13,7 @@ from services.errors import ValidationFailed
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import page_schema
 from web.api.security import current_user, token_required
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
 
 bp = Blueprint(
     "api_notifications",
@@ -21,6 +21,7 @@ bp = Blueprint(
     url_prefix="/api/v1",
     description="In-app notifications (newest first) and per-kind email preferences.",
 )
+_problem = problem_doc(bp)
 
 
 class NotificationSchema(Schema):
@@ -99,11 +100,9 @@ def _preferences() -> dict[str, Any]:
 @token_required(bp)
 @bp.arguments(NotificationListArgsSchema, location="query")
 @bp.response(200, page_schema(NotificationSchema))
-@bp.alt_response(
+@_problem(
     422,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`validation_error`: a bad limit, cursor or unread flag.",
+    "`validation_error`: a bad limit, cursor or unread flag.",
 )
 def list_notifications(args: dict[str, Any]) -> Any:
     """The caller's own in-app notifications, newest first; `?unread=true` for unread only."""
@@ -124,7 +123,7 @@ def unread_count() -> Any:
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 @token_required(bp)
 @bp.response(200, NotificationSchema)
-@bp.alt_response(404, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=_NOT_FOUND)
+@_problem(404, _NOT_FOUND)
 def mark_read(notification_id: int) -> Any:
     """Mark one of the caller's notifications read; marking it again changes nothing."""
     notification = notifications.mark_read(current_user().id, notification_id)
@@ -154,11 +153,9 @@ def get_preferences() -> Any:
 @token_required(bp)
 @bp.arguments(PreferencesUpdateSchema)
 @bp.response(200, PreferencesSchema)
-@bp.alt_response(
+@_problem(
     422,
-    schema=ProblemSchema,
-    content_type=PROBLEM_TYPE,
-    description="`validation_error`: a kind the caller cannot choose email for.",
+    "`validation_error`: a kind the caller cannot choose email for.",
 )
 def put_preferences(body: dict[str, Any]) -> Any:
     """Turn email on or off per kind."""

@@ -10,15 +10,16 @@ from flask_smorest.fields import Upload
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from services import files, resumes, routing
-from services.db import begin_write, db
+from services.db import db
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.models.resumes import CRITERIA
 from services.resumes import ResumeView
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import PersonSchema, page_schema
+from web.api.schemas import PersonSchema, page_schema, person
 from web.api.security import current_user, token_required
 from web.downloads import attachment
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
+from web.transactions import start_write
 
 bp = Blueprint(
     "api_resumes",
@@ -28,12 +29,13 @@ bp = Blueprint(
 )
 
 
+_problem = problem_doc(bp)
+
+
 def _problems(*pairs: tuple[int, str]) -> Any:
     def decorate(view: Any) -> Any:
         for status, description in pairs:
-            view = bp.alt_response(
-                status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
-            )(view)
+            view = _problem(status, description)(view)
         return view
 
     return decorate
@@ -229,10 +231,6 @@ class ResumeFileArgsSchema(Schema):
 # --- shaping --------------------------------------------------------------------------------------
 
 
-def _person(user: User | None) -> dict[str, Any] | None:
-    return {"id": user.id, "name": user.name} if user else None
-
-
 def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
     resume, version = view.resume, view.version
     review = view.review
@@ -263,8 +261,8 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
         "offer_expires_at": view.assignment.expires_at
         if view.assignment and view.assignment.status == "offered"
         else None,
-        "learner": _person(view.learner),
-        "reviewer": _person(view.reviewer),
+        "learner": person(view.learner),
+        "reviewer": person(view.reviewer),
         "checks": version.checks,
         "active_content": list(version.active_content or []),
         "review": {
@@ -274,28 +272,19 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
             "scores": review.scores,
             "comments": review.comments,
             "outcome": review.outcome,
-            "reviewer": _person(review.coach),
+            "reviewer": person(review.coach),
             "created_at": review.created_at,
         }
         if review
         else None,
         "history": [
-            {"at": h.at, "event": h.event, "by": _person(h.by), "detail": h.detail}
+            {"at": h.at, "event": h.event, "by": person(h.by), "detail": h.detail}
             for h in view.history
         ],
         "routing_reason": view.decision.reason
         if view.decision and viewer.role == "staff"
         else None,
     }
-
-
-def start_write() -> None:
-    """End whatever read transaction is open (the sign-in check's, or one a caller sharing the
-    session began before the request's write intent applied) and start a writing one, before
-    anything is read for the change (on SQLite a transaction that read before another writer
-    committed can no longer write; see services.db.begin_write)."""
-    db.session.commit()
-    begin_write()
 
 
 def _one(resume_id: int, viewer: User) -> dict[str, Any]:
@@ -524,8 +513,8 @@ def decisions(resume_id: int) -> Any:
             "id": d.id,
             "at": d.at,
             "outcome": d.outcome,
-            "coach": _person(d.coach),
-            "by": _person(d.actor),
+            "coach": person(d.coach),
+            "by": person(d.actor),
             "version": d.version_number,
             "reason": d.reason,
             "components": d.components,

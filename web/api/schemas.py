@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 _pages: dict[type[Schema], type[Schema]] = {}
@@ -26,6 +28,11 @@ class PersonSchema(Schema):
 
     id = fields.Integer(required=True)
     name = fields.String(required=True)
+
+
+def person(user: Any) -> dict[str, Any] | None:
+    """A user as PersonSchema shows them; None for nobody."""
+    return {"id": user.id, "name": user.name} if user else None
 
 
 class TokenRequestSchema(Schema):

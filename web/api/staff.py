@@ -11,7 +11,7 @@ from services import queue
 from services import stats as staff_stats
 from services.models import ResumeStatus
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import PersonSchema, page_schema
+from web.api.schemas import PersonSchema, page_schema, person
 from web.api.security import current_user, token_required
 
 bp = Blueprint(
@@ -115,10 +115,6 @@ class StatsSchema(Schema):
     )
 
 
-def _person(user: Any) -> dict[str, Any] | None:
-    return {"id": user.id, "name": user.name} if user else None
-
-
 @bp.route("/queue")
 @token_required(bp, "staff")
 @bp.arguments(QueueArgsSchema, location="query")
@@ -141,8 +137,8 @@ def review_queue(args: dict[str, Any]) -> Any:
                 "target_role": item.resume.target_role,
                 "filename": item.version.filename,
                 "version": item.version.number,
-                "learner": _person(item.learner),
-                "reviewer": _person(item.reviewer),
+                "learner": person(item.learner),
+                "reviewer": person(item.reviewer),
                 "created_at": item.resume.created_at,
                 "queued_at": item.resume.queued_at,
                 "age_hours": round(item.age.total_seconds() / 3600, 2),

@@ -9,10 +9,11 @@ from marshmallow import Schema, fields, validate
 
 from services import booking as booking_service
 from services import waitlist
-from web.api.bookings import BookingSchema, writing
+from web.api.bookings import BookingSchema
 from web.api.schemas import PersonSchema
 from web.api.security import current_user, token_required
-from web.problems import PROBLEM_TYPE, ProblemSchema
+from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_waitlist",
@@ -22,10 +23,7 @@ bp = Blueprint(
 )
 
 
-def _problem(status: int, description: str) -> Any:
-    return bp.alt_response(
-        status, schema=ProblemSchema, content_type=PROBLEM_TYPE, description=description
-    )
+_problem = problem_doc(bp)
 
 
 class OfferSchema(Schema):

@@ -19,9 +19,9 @@ from services.errors import DomainError, NotFound
 from services.models import Resume
 from services.models.resumes import CRITERIA
 from web import downloads
-from web.api.resumes import start_write
 from web.coach import bp
 from web.roles import role_required
+from web.transactions import start_write
 
 LABELS = {
     "impact": "Impact",

@@ -10,6 +10,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 from wtforms import (
     BooleanField,
@@ -25,11 +26,12 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from services import accounts, availability, outbox
 from services import booking as booking_service
-from services.db import begin_write, db, utcnow
+from services.db import db, utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus
 from web.coach import bp
 from web.roles import role_required
+from web.transactions import writing
 
 SCORE_CHOICES = [
     SelectChoice(str(n), f"{n} – {label}")
@@ -123,18 +125,15 @@ def _flash_errors(error: DomainError) -> None:
 
 
 def _write(action: Any) -> bool:
-    """Run a service call as one write transaction; flash its domain error and roll back."""
-    db.session.commit()  # end the read transaction: the change starts as a writer
+    """Run a service call as one write transaction; flash its domain error (rolled back)."""
     try:
-        action()
+        with writing():
+            action()
     except NotFound:
-        db.session.rollback()
         abort(404)
     except DomainError as exc:
-        db.session.rollback()
         _flash_errors(exc)
         return False
-    db.session.commit()
     return True
 
 
@@ -152,6 +151,11 @@ def sessions() -> str:
                 Booking.coach_id == current_user.id,
                 Booking.status.in_(("confirmed", "completed", "no_show")),
                 Booking.start_at >= now - dt.timedelta(days=30),
+            )
+            .options(
+                selectinload(Booking.learner),
+                selectinload(Booking.interview_type),
+                selectinload(Booking.feedback),
             )
             .order_by(Booking.start_at)
         )
@@ -291,9 +295,9 @@ def _rules_form() -> Any:
 @bp.route("/availability")
 @role_required("coach")
 def availability_page() -> str:
-    tz = zoneinfo.ZoneInfo(availability.get_availability(current_user.id).timezone)
-    week = _week_start(request.args.get("week"), tz)
     current = availability.get_availability(current_user.id)
+    tz = zoneinfo.ZoneInfo(current.timezone)
+    week = _week_start(request.args.get("week"), tz)
     form = _rules_form()
     form.timezone.data = current.timezone
     form.daily_session_cap.data = current.daily_session_cap
@@ -345,7 +349,6 @@ def save_weekly() -> Response:
     timezone, cap = form.timezone.data or "UTC", form.daily_session_cap.data
 
     def save() -> None:
-        begin_write()
         availability.set_weekly(coach_id, timezone, tuple(rules), cap)
         outbox.enqueue_after_commit("bookings.match_waitlist")
 
@@ -375,7 +378,6 @@ def add_exception() -> Response:
     coach_id = current_user.id
 
     def save() -> None:
-        begin_write()
         availability.add_exception(coach_id, data)
         outbox.enqueue_after_commit("bookings.match_waitlist")
 
@@ -392,7 +394,6 @@ def delete_exception(exception_id: int) -> Response:
     coach_id = current_user.id
 
     def delete() -> None:
-        begin_write()
         availability.delete_exception(coach_id, exception_id)
         outbox.enqueue_after_commit("bookings.match_waitlist")
 

@@ -17,11 +17,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from services import availability, interview_types, waitlist
 from services import booking as booking_service
-from services.db import db, utcnow
+from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
 from web.learner import bp
 from web.roles import role_required
+from web.transactions import writing
 
 WEEK = dt.timedelta(days=7)
 
@@ -261,22 +262,20 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         return redirect(url_for("learner.new_booking"))
     if form.validate_on_submit():
         learner_id = current_user.id
-        db.session.commit()  # end the read transaction: the booking starts as a writer
         try:
-            booking, _ = booking_service.book(
-                learner_id,
-                booking_service.BookingRequest(
-                    type=itype.slug,
-                    start=start,
-                    coach_id=_coach_id(form.coach_id.data),
-                    notes=form.notes.data or "",
-                ),
-            )
+            with writing():
+                booking, _ = booking_service.book(
+                    learner_id,
+                    booking_service.BookingRequest(
+                        type=itype.slug,
+                        start=start,
+                        coach_id=_coach_id(form.coach_id.data),
+                        notes=form.notes.data or "",
+                    ),
+                )
         except DomainError as exc:
-            db.session.rollback()
             _errors_to_flash(exc)
             return redirect(url_for("learner.new_booking", type=itype.slug))
-        db.session.commit()
         flash("Booked. We sent you a confirmation with a calendar invitation.", "success")
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
     return render_template(
@@ -338,16 +337,14 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
         return redirect(url_for("learner.reschedule_booking", booking_id=booking.id))
     if form.validate_on_submit():
         learner_id = current_user.id
-        db.session.commit()  # end the read transaction: the change starts as a writer
         try:
-            booking_service.reschedule(
-                booking_id, learner_id, booking_service.RescheduleRequest(start=start)
-            )
+            with writing():
+                booking_service.reschedule(
+                    booking_id, learner_id, booking_service.RescheduleRequest(start=start)
+                )
         except DomainError as exc:
-            db.session.rollback()
             _errors_to_flash(exc)
             return redirect(url_for("learner.booking_detail", booking_id=booking_id))
-        db.session.commit()
         flash("Moved. Your calendar invitation is updated.", "success")
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     itype = booking.interview_type
@@ -368,16 +365,14 @@ def cancel_booking(booking_id: int) -> Response:
         flash("The reason is too long.", "error")
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     learner_id = current_user.id
-    db.session.commit()  # end the read transaction: the change starts as a writer
     try:
-        booking_service.cancel(booking_id, learner_id, reason=form.reason.data or "")
+        with writing():
+            booking_service.cancel(booking_id, learner_id, reason=form.reason.data or "")
     except NotFound:
         abort(404)
     except DomainError as exc:
-        db.session.rollback()
         _errors_to_flash(exc)
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
-    db.session.commit()
     flash("Cancelled. The calendar event will be removed.", "success")
     return redirect(url_for("learner.booking_detail", booking_id=booking_id))
 
@@ -404,14 +399,12 @@ def join_waitlist() -> Response:
     except ValueError:
         abort(400)
     learner_id = current_user.id
-    db.session.commit()
     try:
-        waitlist.join(learner_id, waitlist.WaitlistRequest(type=slug, day=day))
+        with writing():
+            waitlist.join(learner_id, waitlist.WaitlistRequest(type=slug, day=day))
     except DomainError as exc:
-        db.session.rollback()
         _errors_to_flash(exc)
         return redirect(url_for("learner.new_booking", type=slug))
-    db.session.commit()
     flash("You are on the waitlist. We will hold the first free slot for you.", "success")
     return redirect(url_for("learner.bookings") + "#waitlist")
 
@@ -420,21 +413,19 @@ def _waitlist_action(entry_id: int, action: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     learner_id = current_user.id
-    db.session.commit()
     try:
-        if action == "accept":
-            held = waitlist.accept(entry_id, learner_id)
-        elif action == "decline":
-            waitlist.decline(entry_id, learner_id)
-        else:
-            waitlist.leave(entry_id, learner_id)
+        with writing():
+            if action == "accept":
+                held = waitlist.accept(entry_id, learner_id)
+            elif action == "decline":
+                waitlist.decline(entry_id, learner_id)
+            else:
+                waitlist.leave(entry_id, learner_id)
     except NotFound:
         abort(404)
     except DomainError as exc:
-        db.session.rollback()
         _errors_to_flash(exc)
         return redirect(url_for("learner.bookings") + "#waitlist")
-    db.session.commit()
     if action == "accept":
         flash("Booked. We sent you a confirmation with a calendar invitation.", "success")
         return redirect(url_for("learner.booking_detail", booking_id=held.id))

@@ -17,9 +17,9 @@ from services import files, resumes
 from services.db import db
 from services.errors import DomainError, NotFound
 from web import downloads
-from web.api.resumes import start_write
 from web.learner import bp
 from web.roles import role_required
+from web.transactions import start_write
 
 ACCEPT = ",".join([".pdf", ".docx", *files.CONTENT_TYPES.values()])
 

@@ -16,10 +16,10 @@ from services import resumes, routing
 from services.db import db
 from services.errors import DomainError, NotFound
 from web import downloads
-from web.api.resumes import start_write
 from web.roles import role_required
 from web.staff import bp
 from web.staff.console import active_coaches
+from web.transactions import start_write
 
 
 class WithdrawForm(FlaskForm):

@@ -30,6 +30,13 @@ def test_a_long_passphrase_is_accepted(client, db_session):
     again = post_form(client, "/sign-in", {"email": "long@example.com", "password": passphrase})
 
     assert again.status_code == 302
+    assert again.headers["Location"].endswith("/dashboard")
+    assert client.get("/dashboard").status_code == 200
+    # The whole passphrase counts: a 64-character prefix of it is not the password.
+    client.post("/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")})
+    prefix = passphrase[:64]
+    wrong = post_form(client, "/sign-in", {"email": "long@example.com", "password": prefix})
+    assert wrong.status_code == 401
 
 
 @pytest.mark.parametrize(

@@ -257,9 +257,12 @@ def test_bad_bookings_are_422_and_write_nothing(client, world, body, field):
     ],
 )
 def test_times_off_the_grid_off_a_slot_or_inside_the_notice_are_422(client, world, when, message):
+    before = bookings_count()
     response = book(client, world["token"], when(world["day"]))
     assert response.status_code == 422
     assert message in response.json["errors"]["start"][0]
+    assert response.mimetype == "application/problem+json"
+    assert bookings_count() == before
 
 
 def test_malformed_json_is_a_400_problem(client, world):
@@ -271,6 +274,7 @@ def test_malformed_json_is_a_400_problem(client, world):
     )
     assert response.status_code == 400
     assert response.json["code"] == "malformed_json"
+    assert bookings_count() == 0
 
 
 def test_only_learners_book(client, world, make_user, token_for):
@@ -311,6 +315,7 @@ def test_a_learner_never_holds_two_overlapping_sessions(client, world, make_user
     assert response.status_code == 409
     assert response.json["code"] == "slot_unavailable"
     assert "already have a session" in response.json["detail"]
+    assert bookings_count() == 1
 
 
 def test_each_role_sees_what_is_theirs_and_404_otherwise(client, world, make_user, token_for):

@@ -372,6 +372,13 @@ def test_list_filters_by_status_and_paginates(client, learner, token_for):
     assert rest.json["next_cursor"] is None
     none = client.get("/api/v1/resumes?status=reviewed", headers=auth(token)).json
     assert none["items"] == []
+    # The filter keeps what matches, too (an empty answer alone would pass with a broken filter).
+    status = db.session.get(Resume, ids[0]).status
+    matching = client.get(f"/api/v1/resumes?status={status}", headers=auth(token)).json
+    assert {r["id"] for r in matching["items"]} == {
+        i for i in ids if db.session.get(Resume, i).status == status
+    }
+    assert all(r["status"] == status for r in matching["items"])
     assert client.get("/api/v1/resumes?status=bogus", headers=auth(token)).status_code == 422
 
 

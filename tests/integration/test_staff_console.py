@@ -250,7 +250,9 @@ def test_invite_link_sets_a_password_once_and_expires(signed_in, client, people)
     assert db.session.get(User, coach.id).active is True
     assert client.get(page).status_code == 404  # used once
     sign_in(client, "nia@example.com", "a long new coach passphrase")
-    assert client.get("/coach/reviews").status_code in (200, 302)
+    reviews = client.get("/coach/reviews")
+    assert reviews.status_code == 200, reviews.headers.get("Location")  # signed in as the coach
+    assert "<h1>Review queue</h1>" in reviews.get_data(as_text=True)
 
     other, _ = staff.invite_coach(people["staff"], staff.Invitation("old@example.com", "Old"))
     invite = db.session.scalar(select(CoachInvite).where(CoachInvite.user_id == other.id))
@@ -385,6 +387,19 @@ def test_rebalance_never_moves_an_accepted_review_or_to_an_excluded_coach(people
     db.session.commit()
     plan = rebalance.propose(people["staff"])
     assert plan.moves == [] and plan.summary["offered"] == 0
+
+    # With offered work to spread, the plan moves some of it, but not the accepted review, and
+    # never to Ada, who has a conflict with this learner (Ada would otherwise fit best: ml, python).
+    routing.add_conflict(people["staff"], people["learner"].id, people["ada"].id, "friend")
+    offered = [make_resume(people["learner"], skills=["python", "ml"]) for _ in range(4)]
+    for o in offered:
+        routing.assign_manually(people["staff"], o.id, people["cy"].id, "setup")
+    db.session.commit()
+    plan = rebalance.propose(people["staff"])
+    assert plan.summary["offered"] == len(offered)
+    assert plan.moves, plan.summary  # Cy holds five; Bo has room: something must move
+    assert {m["resume_id"] for m in plan.moves} <= {o.id for o in offered}
+    assert {m["to_id"] for m in plan.moves} == {people["bo"].id}
 
 
 def test_the_audit_log_cannot_be_edited_or_deleted(people):

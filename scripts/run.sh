@@ -7,9 +7,12 @@ cd "$ROOT"
 ensure_venv requirements.lock
 ensure_redis_binary
 export FLASK_APP=wsgi
-export PORT="${PORT:-5000}"
+PORT="${PORT:-5000}"
+# honcho gives every process its own PORT (base + 100 per process before it), so the web's address
+# travels in a variable honcho leaves alone: the web listens where this script says it does.
+export WEB_BIND="127.0.0.1:$PORT"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379/0}"
-export BASE_URL="${BASE_URL:-http://127.0.0.1:$PORT}"
+export BASE_URL="${BASE_URL:-http://$WEB_BIND}"
 mkdir -p instance/redis
 
 processes=(web worker beat)
@@ -29,7 +32,7 @@ flask seed-demo
 
 cat >&2 <<MSG
 
-  Career Services is starting at $BASE_URL
+  Career Services is starting at http://$WEB_BIND
   Mail is written to instance/mail/ (set MAIL_SERVER to send over SMTP).
 
 MSG

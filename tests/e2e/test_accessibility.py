@@ -8,19 +8,18 @@ the audit sees the pages exactly as users do, CSP included."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pyotp
 import pytest
 from playwright.sync_api import expect
 
 from services import accounts, resumes, routing
 from services.db import db
 from services.models.resumes import CRITERIA
+from tests.e2e import steps
 from tests.support_staff import make_resume
 
 pytestmark = pytest.mark.e2e
@@ -82,23 +81,11 @@ def people(server_app: Any) -> dict[str, Any]:
 
 
 def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
+    steps.sign_in(page, email, password)
 
 
 def sign_in_staff(page: Any, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/account/two-factor/setup")
-    secret = page.locator("#totp-secret").inner_text().strip()
-    page.get_by_label("code", exact=False).first.fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Turn on two-factor sign-in").click()
-    page.get_by_role("link", name="I have saved them").click()
+    steps.sign_in_staff_first_time(page, email, PASSWORD)
 
 
 def serve_axe(page: Any) -> None:
@@ -202,12 +189,8 @@ def test_learner_pages_are_accessible(page: Any, people: dict[str, Any]) -> None
     page.goto("/learn/bookings/new")
     page.get_by_role("link", name="Coding").click()
     expect(page.get_by_role("heading", name="Pick a time for Coding")).to_be_visible()
-    page.get_by_role("link", name="Later →").click()
-    for _ in range(4):
-        if page.locator("a.slot").count():
-            break
-        page.get_by_role("link", name="Later →").click()
-    assert page.locator("a.slot").count(), "no free slots in four weeks"
+    steps.later_week(page)
+    steps.first_week_with_slots(page)
     problems += audit(page)
     # Then the confirmation, the booking made, and the list with it in. It is cancelled after:
     # the slot is a demo coach's, which the booking tests expect to find free.

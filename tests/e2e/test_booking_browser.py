@@ -4,22 +4,7 @@ import re
 
 from playwright.sync_api import expect
 
-
-def sign_in(page, email, password):
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
-
-
-def first_week_with_slots(page):
-    """The slot page shows one week; step forward until it offers something."""
-    for _ in range(4):
-        if page.locator("a.slot").count():
-            return
-        page.get_by_role("link", name="Later →").click()
-    raise AssertionError("no free slots in four weeks")
+from tests.e2e.steps import first_week_with_slots, later_week, sign_in, sign_out
 
 
 def test_a_learner_books_reschedules_and_cancels_in_the_browser(page):
@@ -31,7 +16,7 @@ def test_a_learner_books_reschedules_and_cancels_in_the_browser(page):
     page.get_by_role("link", name="Coding").click()
     expect(page.get_by_role("heading", name="Pick a time for Coding")).to_be_visible()
     # Next week: well outside the 24-hour cutoff, so the booking can still be changed.
-    page.get_by_role("link", name="Later →").click()
+    later_week(page)
     first_week_with_slots(page)
     # Slots are grouped by day, each day a heading, each slot a labelled link.
     day_heading = page.locator(".slot-day h2").first
@@ -88,7 +73,7 @@ def test_a_coach_sees_the_week_and_a_booked_session(page):
     page.locator("a.slot").first.click()
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
 
     sign_in(page, "coach.ada@example.com", "coach-demo-pass")
     page.get_by_role("link", name="Sessions").click()

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import RUN_DIR, Worker, worker_env
+from tests.e2e.steps import sign_in, sign_out
 from tests.support_resumes import make_pdf
 
 
@@ -28,14 +29,6 @@ def resume_worker(e2e_database: str, server_app: Any) -> Iterator[Worker]:
     worker.start(concurrency=2)
     yield worker
     worker.stop()
-
-
-def sign_in(page: Any, email: str, password: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/dashboard$"))
 
 
 def test_upload_with_progress_then_a_coach_reviews_it(
@@ -76,7 +69,7 @@ def test_upload_with_progress_then_a_coach_reviews_it(
     expect(page.get_by_text("Mentions Python.")).to_be_visible(timeout=30000)
     expect(page.get_by_text("Assigned", exact=False).first).to_be_visible(timeout=30000)
 
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     sign_in(page, "coach.ada@example.com", "coach-demo-pass")
     page.get_by_role("link", name="Reviews").click()
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
@@ -123,7 +116,7 @@ def test_upload_with_progress_then_a_coach_reviews_it(
     page.get_by_role("button", name="Send the review").click()
     expect(page.get_by_text("Review sent. The learner has been told.")).to_be_visible()
 
-    page.get_by_role("button", name="Sign out").click()
+    sign_out(page)
     sign_in(page, "learner.lin@example.com", "learner-demo-pass")
     page.goto(resume_url)
     expect(page.get_by_role("heading", name="Your review")).to_be_visible()

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-import pyotp
 import pytest
 
 from services import accounts, routing
 from services.db import db
+from tests.e2e.steps import sign_in_staff_first_time
 from tests.support_staff import make_resume
 
 pytestmark = pytest.mark.e2e
@@ -52,20 +52,8 @@ def setup(server_app):
         }
 
 
-def sign_in_staff(page, email: str) -> None:
-    page.goto("/sign-in")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/account/two-factor/setup")
-    secret = page.locator("#totp-secret").inner_text().strip()
-    page.get_by_label("code", exact=False).first.fill(pyotp.TOTP(secret).now())
-    page.get_by_role("button", name="Turn on two-factor sign-in").click()
-    page.get_by_role("link", name="I have saved them").click()
-
-
 def test_staff_reassign_a_resume_and_see_the_charts(page, setup):
-    sign_in_staff(page, setup["email"])
+    sign_in_staff_first_time(page, setup["email"], PASSWORD)
     page.goto("/staff/queue")
     row = page.locator(f"#resume-{setup['resume_id']}")
     row.get_by_label(f"Coach for résumé {setup['resume_id']}").select_option(str(setup["to"]))

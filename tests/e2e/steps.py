@@ -1,0 +1,55 @@
+"""Steps every browser journey shares. Each waits for what it causes (the page it leads to, the
+message it shows), never for time, so a busy machine only makes them slower, not wrong."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyotp
+from playwright.sync_api import expect
+
+
+def sign_in(page: Any, email: str, password: str) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+def sign_in_staff_first_time(page: Any, email: str, password: str) -> None:
+    """A staff member's first sign-in: two-factor is set up on the way in."""
+    page.goto("/sign-in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/account/two-factor/setup")
+    secret = page.locator("#totp-secret").inner_text().strip()
+    page.get_by_label("code", exact=False).first.fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    page.get_by_role("link", name="I have saved them").click()
+    expect(page).not_to_have_url(re.compile(r"/account/two-factor/"))
+
+
+def sign_out(page: Any) -> None:
+    """Sign out and wait until the server has ended the session (its answer is on screen)."""
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def later_week(page: Any) -> None:
+    """Step the slot page one week on, and wait until the next week's page is the one shown."""
+    before = page.url
+    page.get_by_role("link", name="Later →").click()
+    page.wait_for_url(lambda url: url != before)
+    page.wait_for_load_state()
+
+
+def first_week_with_slots(page: Any) -> None:
+    """The slot page shows one week; step forward until it offers something."""
+    for _ in range(4):
+        if page.locator("a.slot").count():
+            return
+        later_week(page)
+    raise AssertionError("no free slots in four weeks")

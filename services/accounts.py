@@ -250,6 +250,7 @@ def reset_password(token: str, new: str, secret_key: str, ttl: dt.timedelta) -> 
 register_kind(
     "password_reset",
     "Password reset",
+    email_template="password_reset",
     roles=(Role.LEARNER, Role.COACH, Role.STAFF),
     description="A link to set a new password, when you ask for one.",
     configurable=False,
@@ -271,7 +272,6 @@ def _password_reset(payload: dict[str, Any]) -> list[Message]:
             title="A password reset was asked for",
             body="Someone (we hope you) asked to reset your password; the link went to your "
             "email. If it was not you, you need do nothing.",
-            email_template="password_reset",
             # The link goes in the email only, not in the in-app notification.
             context={"reset_link": link, "ttl_minutes": ttl_minutes},
         )
@@ -343,6 +343,5 @@ def _welcome(payload: dict[str, Any]) -> list[Message]:
             title="Welcome to Career Services",
             body="Book a mock interview or upload your résumé for review when you are ready.",
             link=f"{base_url()}/dashboard",
-            email_template="welcome",
         )
     ]

@@ -43,7 +43,7 @@ from services.models import (
     User,
 )
 from services.models.booking import OCCUPYING, VISIBLE
-from services.notifications import Message, base_url, handles
+from services.notifications import Message, base_url, handles, register_kind
 from services.pagination import Page, paginate
 
 
@@ -1011,7 +1011,7 @@ def _link(booking: Booking, user: User) -> str:
 
 
 def _booking_messages(
-    payload: dict[str, Any], kind: str, template: str, title: str, *, cancelled: bool = False
+    payload: dict[str, Any], kind: str, title: str, *, cancelled: bool = False
 ) -> list[Message]:
     booking = db.session.get(Booking, payload["booking_id"])
     if booking is None:
@@ -1053,7 +1053,6 @@ def _booking_messages(
                 title=title.format(type=booking.interview_type.name, other=other.name),
                 body=f"{booking.interview_type.name} with {other.name}, {when}.",
                 link=_link(booking, user),
-                email_template=template,
                 context=context,
                 ics=ics,
             )
@@ -1063,16 +1062,13 @@ def _booking_messages(
 
 @handles("booking.confirmed")
 def _confirmed(payload: dict[str, Any]) -> list[Message]:
-    return _booking_messages(
-        payload, "booking_confirmed", "booking_confirmed", "Booked: {type} with {other}"
-    )
+    return _booking_messages(payload, "booking_confirmed", "Booked: {type} with {other}")
 
 
 @handles("booking.cancelled")
 def _cancelled(payload: dict[str, Any]) -> list[Message]:
     return _booking_messages(
         payload,
-        "booking_cancelled",
         "booking_cancelled",
         "Cancelled: {type} with {other}",
         cancelled=True,
@@ -1081,9 +1077,7 @@ def _cancelled(payload: dict[str, Any]) -> list[Message]:
 
 @handles("booking.rescheduled")
 def _rescheduled(payload: dict[str, Any]) -> list[Message]:
-    messages = _booking_messages(
-        payload, "booking_rescheduled", "booking_rescheduled", "Moved: {type} with {other}"
-    )
+    messages = _booking_messages(payload, "booking_rescheduled", "Moved: {type} with {other}")
     old_coach_id = payload.get("old_coach_id")
     booking = db.session.get(Booking, payload["booking_id"])
     if booking is None or not old_coach_id or old_coach_id == payload.get("coach_id"):
@@ -1111,7 +1105,6 @@ def _rescheduled(payload: dict[str, Any]) -> list[Message]:
             f"{booking.learner.name}",
             body=f"The session on {when} moved to another coach; it is off your calendar.",
             link=f"{base_url()}/coach/sessions",
-            email_template="booking_cancelled",
             context={
                 "booking": booking,
                 "type_name": booking.interview_type.name,
@@ -1152,7 +1145,6 @@ def _reminder(payload: dict[str, Any]) -> list[Message]:
                 title=f"Reminder: {booking.interview_type.name} with {other.name} {lead}",
                 body=f"{when}. Join at {booking.meeting_url}",
                 link=_link(booking, user),
-                email_template="booking_reminder",
                 context={
                     "booking": booking,
                     "type_name": booking.interview_type.name,
@@ -1181,8 +1173,7 @@ def _suspended(payload: dict[str, Any]) -> list[Message]:
             title="Booking is paused for your account",
             body=message,
             link=f"{base_url()}/learn/bookings",
-            email_template="booking_suspended",
-            context={"message": message},
+            context={"message": message, "lifted": False},
         )
     ]
 
@@ -1199,7 +1190,6 @@ def _feedback(payload: dict[str, Any]) -> list[Message]:
             title=f"Feedback on your {booking.interview_type.name} session",
             body=f"{booking.coach.name} wrote feedback on your session.",
             link=f"{base_url()}/learn/bookings/{booking.id}",
-            email_template="booking_feedback",
             context={
                 "type_name": booking.interview_type.name,
                 "coach_name": booking.coach.name,
@@ -1209,34 +1199,28 @@ def _feedback(payload: dict[str, Any]) -> list[Message]:
     ]
 
 
-def _register_kinds() -> None:
-    from services import notifications
-
-    register = getattr(notifications, "register_kind", None)
-    if register is None:  # an older notifications module without kinds
-        return
-    register(
-        "booking_suspended",
-        "Booking paused",
-        roles=(Role.LEARNER,),
-        description="Booking is paused after missed sessions.",
-        configurable=False,
-    )
-    register(
-        "session_feedback",
-        "Session feedback",
-        roles=(Role.LEARNER,),
-        description="Your coach wrote feedback on a session.",
-    )
-    register(
-        "waitlist_offer",
-        "Waitlist offer",
-        roles=(Role.LEARNER,),
-        description="A slot you waited for is held for you for a short while.",
-    )
-
-
-_register_kinds()
+register_kind(
+    "booking_suspended",
+    "Booking paused",
+    email_template="booking_suspended",
+    roles=(Role.LEARNER,),
+    description="Booking is paused after missed sessions.",
+    configurable=False,
+)
+register_kind(
+    "session_feedback",
+    "Session feedback",
+    email_template="booking_feedback",
+    roles=(Role.LEARNER,),
+    description="Your coach wrote feedback on a session.",
+)
+register_kind(
+    "waitlist_offer",
+    "Waitlist offer",
+    email_template="booking_waitlist_offer",
+    roles=(Role.LEARNER,),
+    description="A slot you waited for is held for you for a short while.",
+)
 
 
 # --- a coach's private calendar feed -------------------------------------------------------------

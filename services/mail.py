@@ -67,6 +67,16 @@ class Rendered:
     html: str
 
 
+_PARTS = ("subject.txt", "txt", "html")
+
+
+def require_template(template: str) -> None:
+    """Raise ``jinja2.TemplateNotFound`` unless ``email/<template>`` has all three parts (a
+    subject, a plain-text body and an HTML body), and a syntax error if one does not parse."""
+    for part in _PARTS:
+        _templates.get_template(f"{template}.{part}")
+
+
 def render(template: str, **context: Any) -> Rendered:
     """Render ``email/<template>.{subject.txt,txt,html}`` with ``context``."""
     subject = _templates.get_template(f"{template}.subject.txt").render(**context)

@@ -1,11 +1,17 @@
 """Turning domain events into in-app notifications and emails, each at most once per recipient.
 
-A domain module registers a handler per event (``@handles("booking.confirmed")``) that returns
-the ``Message``s to send. ``process_event`` (run by a worker after the commit) turns them into
-``Notification`` rows (in-app, always) and ``Delivery`` rows (email, unless the recipient turned
-that kind off). Both carry a unique key per (recipient, event, kind), so a task that runs twice
-changes the world once. A delivery is claimed before it is sent and never sent again once claimed:
-a worker that dies mid-send leaves it "sending", and the sweep marks it failed for staff to decide.
+A domain module registers each kind of notification with its email template
+(``register_kind("resume_checked", ..., email_template="resume_checked")``), and a handler per
+event (``@handles("booking.confirmed")``) that returns the ``Message``s to send. ``process_event``
+(run by a worker after the commit) turns them into ``Notification`` rows (in-app, always) and
+``Delivery`` rows (email, rendered from the kind's template, unless the recipient turned that kind
+off). Every kind is emailed: a kind cannot be registered without a template, and a message of a
+kind never registered is refused, so what the preferences offer is what is sent.
+
+Notifications and deliveries carry a unique key per (recipient, event, kind), so a task that runs
+twice changes the world once. A delivery is claimed before it is sent and never sent again once
+claimed: a worker that dies mid-send leaves it "sending", and the sweep marks it failed for staff
+to decide.
 """
 
 from __future__ import annotations
@@ -45,11 +51,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Kind:
-    """A kind of notification: what the preferences page calls it and who may get it."""
+    """A kind of notification: what the preferences page calls it, who may get it, and the email
+    template (``templates/email/<email_template>.{subject.txt,txt,html}``) every message of the
+    kind is emailed with."""
 
     name: str
     label: str
     roles: tuple[str, ...]
+    email_template: str
     description: str = ""
     # False for messages a user cannot opt out of (the welcome email comes before any choice).
     configurable: bool = True
@@ -66,16 +75,21 @@ def register_kind(
     name: str,
     label: str,
     *,
+    email_template: str,
     roles: Iterable[str] = (Role.LEARNER, Role.COACH, Role.STAFF),
     description: str = "",
     configurable: bool = True,
     secret: bool = False,
 ) -> Kind:
-    """Declare a notification kind (idempotent: the last registration wins)."""
+    """Declare a notification kind and the template its emails are rendered with (idempotent:
+    the last registration wins). Raises ``jinja2.TemplateNotFound`` at import when the template
+    lacks a part: no kind can be in-app only while the preferences offer it by email."""
+    mail.require_template(email_template)
     kind = Kind(
         name=name,
         label=label,
         roles=tuple(str(r) for r in roles),
+        email_template=email_template,
         description=description,
         configurable=configurable,
         secret=secret,
@@ -92,55 +106,81 @@ def kinds() -> list[Kind]:
     return list(_kinds.values())
 
 
+class UnknownKind(LookupError):
+    """A handler named a kind of notification that was never registered (a programming error:
+    its email would have no template and its recipients no preference)."""
+
+
+def get_kind(name: str) -> Kind:
+    """The registered kind ``name``. Raises UnknownKind."""
+    try:
+        return _kinds[name]
+    except KeyError:
+        raise UnknownKind(f"notification kind {name!r} is not registered") from None
+
+
 def kinds_for(role: str) -> list[Kind]:
     """The kinds a user of ``role`` may choose email for, in a stable order."""
     return [k for k in _kinds.values() if k.configurable and role in k.roles]
 
 
 _BOTH = (Role.LEARNER, Role.COACH)
-register_kind("welcome", "Welcome", roles=(Role.LEARNER,), configurable=False)
+register_kind(
+    "welcome", "Welcome", email_template="welcome", roles=(Role.LEARNER,), configurable=False
+)
 register_kind(
     "booking_confirmed",
     "Booking confirmed",
+    email_template="booking_confirmed",
     roles=_BOTH,
     description="A mock interview was booked, with a calendar invitation.",
 )
 register_kind(
-    "booking_cancelled", "Booking cancelled", roles=_BOTH, description="A session was cancelled."
+    "booking_cancelled",
+    "Booking cancelled",
+    email_template="booking_cancelled",
+    roles=_BOTH,
+    description="A session was cancelled.",
 )
 register_kind(
     "booking_rescheduled",
     "Booking rescheduled",
+    email_template="booking_rescheduled",
     roles=_BOTH,
     description="A session moved to a new time.",
 )
 register_kind(
     "booking_reminder",
     "Session reminder",
+    email_template="booking_reminder",
     roles=_BOTH,
     description="A reminder shortly before a session.",
 )
 register_kind(
     "resume_assigned",
     "Résumé assigned to you",
+    email_template="resume_assigned",
     roles=(Role.COACH,),
     description="A résumé was routed to you for review.",
 )
 register_kind(
     "resume_reviewed",
     "Résumé reviewed",
+    email_template="resume_reviewed",
     roles=(Role.LEARNER,),
     description="A coach finished reviewing your résumé.",
 )
 register_kind(
     "review_overdue",
     "Review overdue",
+    email_template="resume_overdue",
     roles=(Role.STAFF, Role.COACH),
     description="A résumé review passed its due time.",
 )
 register_kind(
     "resume_unassigned",
     "Résumé without a reviewer",
+    email_template="resume_unassigned",
     roles=(Role.STAFF,),
     description="No coach could take a résumé: someone must assign it.",
 )
@@ -151,14 +191,14 @@ register_kind(
 
 @dataclass(frozen=True)
 class Message:
-    """What one recipient should be told about one event."""
+    """What one recipient should be told about one event: in-app, and by email with the kind's
+    template rendered with ``context`` (plus ``user``, ``base_url`` and ``link``)."""
 
     user: User
     kind: str
     title: str
     body: str
     link: str | None = None
-    email_template: str | None = None
     context: dict[str, Any] = field(default_factory=dict)
     ics: str | None = None
 
@@ -317,11 +357,12 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
     messages: list[Message] = []
     seen: set[tuple[int, str]] = set()
     for message in handler(event.payload):
+        get_kind(message.kind)  # a kind never registered fails the event loudly, not silently
         if (message.user.id, message.kind) not in seen:  # one per recipient and kind
             seen.add((message.user.id, message.kind))
             messages.append(message)
     # Preferences matter only for kinds a user can turn off (the welcome email needs no query).
-    choosable = [m for m in messages if m.email_template and _configurable(m.kind)]
+    choosable = [m for m in messages if _kinds[m.kind].configurable]
     email_off = _email_off({m.user.id for m in choosable}, {m.kind for m in choosable})
     now = utcnow()
     notification_rows: list[dict[str, Any]] = []
@@ -339,13 +380,11 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
                 "created_at": now,
             }
         )
-        if not message.email_template:
-            continue
-        if _configurable(message.kind) and (message.user.id, message.kind) in email_off:
+        if (message.user.id, message.kind) in email_off:
             continue
         # The context may give the email its own ``link`` (one kept out of the notification).
         rendered = mail.render(
-            message.email_template,
+            _kinds[message.kind].email_template,
             **{"user": message.user, "base_url": base_url(), "link": message.link}
             | message.context,
         )
@@ -385,11 +424,6 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
     return FanOut(
         made=len(notification_rows), send_now=tuple(send_now), queued=tuple(queued), emails=emails
     )
-
-
-def _configurable(kind: str) -> bool:
-    known = _kinds.get(kind)
-    return known is None or known.configurable
 
 
 # --- sending -------------------------------------------------------------------------------------

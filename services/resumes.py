@@ -60,30 +60,35 @@ MAX_ID = 2**31 - 1  # ids beyond the database's integer are simply not found
 register_kind(
     "resume_checked",
     "Automated checks ready",
+    email_template="resume_checked",
     roles=(Role.LEARNER,),
     description="The automated checks of an uploaded résumé are ready.",
 )
 register_kind(
     "resume_unreadable",
     "Résumé could not be read",
+    email_template="resume_unreadable",
     roles=(Role.LEARNER,),
     description="An uploaded file could not be read and needs a new version.",
 )
 register_kind(
     "review_due_soon",
     "Review due soon",
+    email_template="resume_due_soon",
     roles=(Role.COACH,),
     description="A résumé you are reviewing is close to its due time.",
 )
 register_kind(
     "resume_withdrawn",
     "Résumé withdrawn",
+    email_template="resume_withdrawn",
     roles=(Role.COACH,),
     description="A résumé offered to you or in your review was withdrawn before the review.",
 )
 register_kind(
     "resume_offer_expired",
     "Review offer expired",
+    email_template="resume_offer_expired",
     roles=(Role.COACH,),
     description="A résumé offered to you was not accepted in time and went to someone else.",
 )
@@ -753,6 +758,7 @@ def _checked(payload: dict[str, Any]) -> list[Message]:
             title="Automated checks are ready",
             body=f"{passed} of {len(version.checks)} checks passed for “{version.filename}”.",
             link=_link(f"/learn/resumes/{resume.id}"),
+            context={"resume": resume, "version": version, "passed": passed},
         )
     ]
 
@@ -770,7 +776,6 @@ def _unreadable(payload: dict[str, Any]) -> list[Message]:
             title="We could not read your résumé",
             body=version.analysis_error or "Upload it again as a new version.",
             link=_link(f"/learn/resumes/{resume.id}"),
-            email_template="resume_unreadable",
             context={"resume": resume, "version": version},
         )
     ]
@@ -790,7 +795,6 @@ def _assigned(payload: dict[str, Any]) -> list[Message]:
             body=f"{resume.learner.name}'s résumé (version {assignment.version.number}) is offered "
             "to you. Accept it within the window, or decline with a reason.",
             link=_link(f"/coach/reviews/{resume.id}"),
-            email_template="resume_assigned",
             context={
                 "resume": resume,
                 "assignment": assignment,
@@ -815,7 +819,6 @@ def _reviewed(payload: dict[str, Any]) -> list[Message]:
             body=f"{review.coach.name if review.coach else 'Your coach'} reviewed your résumé: "
             f"{review.outcome.replace('_', ' ')}.",
             link=_link(f"/learn/resumes/{resume.id}"),
-            email_template="resume_reviewed",
             context={
                 "resume": resume,
                 "review": review,
@@ -839,7 +842,6 @@ def _unassigned(payload: dict[str, Any]) -> list[Message]:
             body=f"{resume.learner.name}'s résumé ({resume.target_role}) could not be routed: "
             f"{reason}. It is routed automatically when capacity frees, or assign it now.",
             link=_link(f"/staff/queue?status=unassigned#resume-{resume.id}"),
-            email_template="resume_unassigned",
             context={"resume": resume, "reason": reason},
         )
         for staff in staff_recipients()
@@ -859,7 +861,6 @@ def _due_soon(payload: dict[str, Any]) -> list[Message]:
             title=f"Review due soon: {resume.target_role}",
             body=f"The review of {resume.learner.name}'s résumé is due soon.",
             link=_link(f"/coach/reviews/{resume.id}"),
-            email_template="resume_due_soon",
             context={
                 "resume": resume,
                 "assignment": assignment,
@@ -883,11 +884,11 @@ def _overdue(payload: dict[str, Any]) -> list[Message]:
             body=f"{assignment.coach.name} has not finished the review of "
             f"{resume.learner.name}'s résumé, due {_local(assignment.due_at, staff)}.",
             link=_link(f"/staff/queue?overdue=true#resume-{resume.id}"),
-            email_template="resume_overdue",
             context={
                 "resume": resume,
                 "assignment": assignment,
                 "due_local": _local(assignment.due_at, staff),
+                "to_coach": False,
             },
         )
         for staff in staff_recipients()
@@ -899,6 +900,12 @@ def _overdue(payload: dict[str, Any]) -> list[Message]:
             body=f"The review of {resume.learner.name}'s résumé was due "
             f"{_local(assignment.due_at, assignment.coach)}; staff were told.",
             link=_link(f"/coach/reviews/{resume.id}"),
+            context={
+                "resume": resume,
+                "assignment": assignment,
+                "due_local": _local(assignment.due_at, assignment.coach),
+                "to_coach": True,
+            },
         )
     ]
 
@@ -916,6 +923,7 @@ def _withdrawn(payload: dict[str, Any]) -> list[Message]:
             body=f"{assignment.resume.learner.name}'s résumé was withdrawn before the review; "
             "you need do nothing more with it.",
             link=_link("/coach/reviews"),
+            context={"resume": assignment.resume},
         )
     ]
 
@@ -933,6 +941,7 @@ def _offer_expired(payload: dict[str, Any]) -> list[Message]:
             body=f"The offer of {assignment.resume.learner.name}'s résumé was not accepted in "
             "time and went to someone else.",
             link=_link("/coach/reviews"),
+            context={"resume": assignment.resume},
         )
     ]
 

@@ -490,7 +490,12 @@ def accept_invite(secret: str, password: str) -> User:
 
 
 register_kind(
-    "coach_invite", "Coach invitation", roles=(Role.COACH,), configurable=False, secret=True
+    "coach_invite",
+    "Coach invitation",
+    email_template="coach_invite",
+    roles=(Role.COACH,),
+    configurable=False,
+    secret=True,
 )
 
 
@@ -509,7 +514,6 @@ def _invited(payload: dict[str, Any]) -> list[Message]:
             title="You are invited to coach at Career Services",
             body="Set your password with the link we emailed you, to start reviewing résumés and "
             "running mock interviews.",
-            email_template="coach_invite",
             # The link goes in the email only (redacted once sent), not in the in-app notification.
             context={
                 "link": f"{base_url()}/staff/invite/{secret}",

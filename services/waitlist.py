@@ -395,7 +395,6 @@ def _offered(payload: dict[str, Any]) -> list[Message]:
             title=f"A {hold.interview_type.name} slot is held for you until {deadline}",
             body=f"{when} with {hold.coach.name}. Accept it before {deadline}, or it passes on.",
             link=f"{base_url()}/learn/bookings/waitlist",
-            email_template="booking_waitlist_offer",
             context={
                 "type_name": hold.interview_type.name,
                 "when": when,
@@ -585,12 +584,14 @@ def _suspension_lifted(payload: dict[str, Any]) -> list[Message]:
     suspension = db.session.get(LearnerSuspension, payload["suspension_id"])
     if suspension is None or suspension.lifted_at is None:
         return []
+    body = "Career Services staff lifted the pause on your booking early."
     return [
         Message(
             user=suspension.learner,
             kind="booking_suspended",
             title="You can book mock interviews again",
-            body="Career Services staff lifted the pause on your booking early.",
+            body=body,
             link=f"{base_url()}/learn/bookings",
+            context={"message": body, "lifted": True},
         )
     ]

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import smtplib
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
@@ -20,6 +21,8 @@ def _session_booked(payload):
 
     learner = db.session.get(User, payload["learner_id"])
     coach = db.session.get(User, payload["coach_id"])
+    # What the booking_confirmed template reads, without a real booking behind it.
+    session = SimpleNamespace(notes="", interview_type=SimpleNamespace(cancel_cutoff_hours=24))
     messages = [
         Message(
             user=person,
@@ -27,7 +30,16 @@ def _session_booked(payload):
             title="Session booked",
             body="See you there.",
             link=f"{notifications.base_url()}/dashboard",
-            email_template="welcome",
+            context={
+                "booking": session,
+                "type_name": "Coding",
+                "when": "Mon 1 Jun 2026, 10:00 UTC",
+                "other_name": "Someone",
+                "learner_name": learner.name,
+                "coach_name": coach.name,
+                "meeting_url": "https://meet.example.com/x",
+                "is_learner": person is learner,
+            },
             ics="BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
         )
         for person in (learner, coach)
@@ -41,9 +53,7 @@ def _account_event(payload):
     from services.models import User
 
     user = db.session.get(User, payload["user_id"])
-    return [
-        Message(user=user, kind="welcome", title="Hi", body="", email_template="welcome", link="/")
-    ]
+    return [Message(user=user, kind="welcome", title="Hi", body="", link="/")]
 
 
 def book(db_session, learner, coach):
@@ -81,7 +91,10 @@ def test_an_event_fans_out_once_even_when_processed_twice(db_session, make_user)
     sent = deliveries_of(db_session, event)
     assert sorted(d.to_address for d in sent) == sorted([learner.email, coach.email])
     assert all(d.status == DeliveryStatus.PENDING and d.ics for d in sent)
-    assert all(d.subject.startswith("Welcome to Career Services") for d in sent)
+    assert all(
+        d.subject == "Booked: Coding mock interview with Someone, Mon 1 Jun 2026, 10:00 UTC"
+        for d in sent
+    )
     assert "http://testserver/dashboard" in sent[0].text_body  # absolute links from BASE_URL
     assert db_session.get(OutboxEvent, event.id).processed_at is not None
 

@@ -304,7 +304,8 @@ def test_exports_stream_csv_and_are_audited(signed_in, people):
     lines = list(csv.reader(io.StringIO(sessions.get_data(as_text=True))))
     assert len(lines) == 2 and lines[1][5] == "Ada Coach"
     assert [a.detail["filters"]["status"] for a in actions("export.queue")] == ["all"]
-    assert len(actions("export.bookings")) == 1
+    assert [a.detail["rows"] for a in actions("export.queue")] == [2]
+    assert [a.detail["rows"] for a in actions("export.bookings")] == [1]
 
 
 def test_faq_edit_previews_sanitised_markdown_and_the_public_page_follows(signed_in, people):

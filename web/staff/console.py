@@ -175,7 +175,7 @@ def _csv(
     return Response(
         streamed(
             lambda: records(staff_id),
-            lambda rows: staff.record_export(staff_id, what, filters, rows),
+            lambda count: staff.record_export(staff_id, what, filters, rows=count - 1),
         ),
         mimetype="text/csv",
         headers={

@@ -13,9 +13,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
+if TYPE_CHECKING:
+    import requests  # imported where used: the load benchmark's gevent must patch ssl first
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,6 +111,8 @@ class HttpClient:
     Flask test client), paths relative to ``base_url``."""
 
     def __init__(self, base_url: str) -> None:
+        import requests
+
         self.base_url = base_url
         self.session = requests.Session()
 

@@ -37,7 +37,7 @@ say "pytest"
 python -m pytest "$@"
 if [ "$#" = 0 ]; then
   # Benchmarks are run by hand for figures; here each runs as a quick smoke run.
-  for bench in notifications resumes booking staff load; do
+  for bench in notifications resumes booking staff load writers; do
     say "benchmark smoke run: $bench"
     python "benchmarks/$bench.py" --smoke
   done

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from services import outbox
 from services.db import db, utcnow
@@ -26,6 +26,7 @@ from services.notifications import Message, base_url, handles, register_kind
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 COMMON_PASSWORDS_REFUSED = 3000
+EMAIL_TAKEN = "An account with this email already exists. Sign in instead."
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 # Verified against when the email is unknown, so both failures take the same time.
@@ -75,7 +76,9 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[str, str, str, str]:
+def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[str, str, str]:
+    """The cleaned name, email and time zone; the email is checked against the database only
+    later (in ``create_user``), so a password can be hashed before any query."""
     errors: dict[str, list[str]] = {}
     name = " ".join(name.split())
     if not name:
@@ -90,11 +93,11 @@ def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[
         errors["password"] = [problem]
     if timezone not in timezones():
         errors["timezone"] = ["Pick a time zone from the list."]
-    if "email" not in errors and find_by_email(email) is not None:
-        errors["email"] = ["An account with this email already exists. Sign in instead."]
     if errors:
+        if "email" not in errors and find_by_email(email) is not None:
+            errors["email"] = [EMAIL_TAKEN]
         raise ValidationFailed("Some fields need attention.", errors)
-    return name, email, password, timezone
+    return name, email, timezone
 
 
 def find_by_email(email: str) -> User | None:
@@ -111,18 +114,24 @@ def create_user(
     expertise: list[str] | None = None,
     review_capacity: int = 5,
 ) -> User:
-    """Make a user of any role. Raises ValidationFailed."""
+    """Make a user of any role. Raises ValidationFailed.
+
+    The password is hashed (Argon2, the slow part) before the first query, so a writer that calls
+    this with no transaction open takes SQLite's write lock only for the check and the insert."""
     if role not in {r.value for r in Role}:
         raise ValidationFailed.field("role", f"Role must be one of {', '.join(r for r in Role)}.")
-    name, email, password, timezone = _validated(
+    name, email, timezone = _validated(
         name=name or email.split("@")[0], email=email, password=password, timezone=timezone
     )
+    password_hash = hash_password(password)
+    if find_by_email(email) is not None:
+        raise ValidationFailed("Some fields need attention.", {"email": [EMAIL_TAKEN]})
     user = User(
         email=email,
         name=name,
         role=role,
         timezone=timezone,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         expertise=sorted({tag.strip().lower() for tag in expertise or [] if tag.strip()}),
         review_capacity=review_capacity,
     )
@@ -144,8 +153,21 @@ def register_learner(registration: Registration) -> User:
     return user
 
 
-def authenticate(email: str, password: str) -> User:
-    """The active user with this email and password. Raises InvalidCredentials, the same for all."""
+@dataclass(frozen=True)
+class Verified:
+    """A user who gave the right password; ``new_hash`` is that password hashed with today's
+    parameters when the stored hash uses older ones (``record_sign_in`` stores it)."""
+
+    user: User
+    checked_hash: str
+    new_hash: str | None = None
+
+
+def authenticate(email: str, password: str) -> Verified:
+    """The active user with this email and password. Raises InvalidCredentials, the same for all.
+
+    Only reads: the caller runs it before its write transaction (web.transactions.reading_first),
+    so no write lock is held while Argon2 runs, then stores the sign-in with ``record_sign_in``."""
     user = find_by_email(email)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -153,9 +175,21 @@ def authenticate(email: str, password: str) -> User:
         user = None
     if user is None or not user.active:
         raise InvalidCredentials("The email or password is not right.")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    return user
+    checked = user.password_hash
+    new_hash = hash_password(password) if _hasher.check_needs_rehash(checked) else None
+    return Verified(user=user, checked_hash=checked, new_hash=new_hash)
+
+
+def record_sign_in(verified: Verified) -> User:
+    """What a sign-in changes, in the caller's (short) write transaction: a rehashed password,
+    unless the password changed since it was checked. Returns the user."""
+    if verified.new_hash is not None:
+        db.session.execute(
+            update(User)
+            .where(User.id == verified.user.id, User.password_hash == verified.checked_hash)
+            .values(password_hash=verified.new_hash)
+        )
+    return verified.user
 
 
 def change_password(user: User, current: str, new: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +97,29 @@ write_intent: ContextVar[bool] = ContextVar("write_intent", default=False)
 def _sqlite_begin(conn: Any) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
+
+
+@contextmanager
+def writer() -> Iterator[None]:
+    """A unit of work that will write (a CLI command, a task): its transactions start as writers.
+    Do slow work (password hashing, parsing, rendering) before its first query, or in ``reader``."""
+    token = write_intent.set(True)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
+
+
+@contextmanager
+def reader() -> Iterator[None]:
+    """Inside a writer, a stretch that only reads, for the slow work a change needs first
+    (checking a password): its transactions start deferred, so no write lock is held meanwhile.
+    Enter it with no transaction open; end its transaction before writing (start_write)."""
+    token = write_intent.set(False)
+    try:
+        yield
+    finally:
+        write_intent.reset(token)
 
 
 def begin_write() -> None:

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from services import accounts, demo
-from services.db import db
+from services.db import db, writer
 from services.errors import ValidationFailed
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 users = AppGroup("users", help="Manage user accounts.")
+
+
+def writes(command: F) -> F:
+    """Every command that changes data runs as a writer (services.db.writer): on SQLite its
+    transactions queue for the write lock instead of failing with "database is locked" when
+    another process writes at the same time."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with writer():
+            return command(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
 
 
 @users.command("create")
@@ -21,6 +40,7 @@ users = AppGroup("users", help="Manage user accounts.")
 @click.option("--timezone", default="UTC", show_default=True)
 @click.option("--expertise", default="", help="Comma-separated tags, for coaches: ml,python")
 @click.option("--capacity", default=5, show_default=True, help="Open reviews a coach can hold.")
+@writes
 def create_user(
     email: str,
     password: str,
@@ -51,6 +71,7 @@ def create_user(
 
 
 @click.command("seed-demo")
+@writes
 def seed_demo() -> None:
     """Load the FAQ, interview types and demo users with availability (idempotent)."""
     demo_users = demo.seed_demo()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.db import begin_write, db
+from services.db import begin_write, db, reader
 from services.errors import DomainError
 
 
@@ -29,3 +29,14 @@ def writing() -> Iterator[None]:
         db.session.rollback()
         raise
     db.session.commit()
+
+
+@contextmanager
+def reading_first() -> Iterator[None]:
+    """The slow, read-only part of a change (verifying a password), before ``writing``: ends any
+    open transaction and reads without SQLite's write lock (services.db.reader), so other writers
+    are not kept waiting through it. What it read is checked again, or written conditionally, in
+    the write transaction that follows."""
+    db.session.commit()
+    with reader():
+        yield

@@ -10,7 +10,7 @@ from flask import Flask
 import config
 import services
 from services import outbox
-from services.db import db, write_intent
+from services.db import db, writer
 
 TASK_MODULES = ["workers.notifications", "workers.outbox", "workers.bookings", "workers.resumes"]
 
@@ -72,14 +72,12 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             # Tasks write: on SQLite their transactions take the write lock up front.
-            intent = write_intent.set(True)
-            with flask_app.app_context():
+            with writer(), flask_app.app_context():
                 try:
                     return self.run(*args, **kwargs)
                 finally:
                     # Each task gets a fresh session; nothing uncommitted survives it.
                     db.session.remove()
-                    write_intent.reset(intent)
 
     celery_app = Celery(flask_app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object(config.celery_settings(flask_app.config))

@@ -214,3 +214,36 @@ def test_learners_may_turn_two_factor_on_and_off(client, make_user, db_session):
         is None
     )
     assert db_session.scalars(select(ApiToken)).all() == []
+
+
+def test_signing_in_rehashes_an_old_hash_unless_the_password_changed_since_the_check(
+    client, make_user, db_session
+):
+    from argon2 import PasswordHasher
+
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    user = make_user(password="correct horse battery")
+    user.password_hash = weak.hash("correct horse battery")
+    db_session.commit()
+
+    # Through the page: the password is checked, then the newer hash is stored.
+    response = post_form(
+        client, "/sign-in", {"email": user.email, "password": "correct horse battery"}
+    )
+    assert response.status_code == 302
+    db_session.refresh(user)
+    assert not accounts._hasher.check_needs_rehash(user.password_hash)
+    assert accounts._hasher.verify(user.password_hash, "correct horse battery")
+
+    # The check and the write are separate transactions: a password changed in between wins.
+    user.password_hash = weak.hash("correct horse battery")
+    db_session.commit()
+    verified = accounts.authenticate(user.email, "correct horse battery")
+    assert verified.new_hash is not None
+    changed = weak.hash("another long passphrase")
+    user.password_hash = changed
+    db_session.commit()
+    accounts.record_sign_in(verified)
+    db_session.commit()
+    db_session.refresh(user)
+    assert user.password_hash == changed

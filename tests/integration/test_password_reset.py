@@ -92,13 +92,15 @@ def test_the_link_sets_a_new_password_once_and_ends_every_session(
     common = post_form(client, link, {"password": "password1", "confirm": "password1"})
     assert common.status_code == 422 and "most common" in common.get_data(as_text=True)
     db.session.refresh(user)
-    assert accounts.authenticate(user.email, "correct horse battery").id == user.id  # unchanged
+    assert (
+        accounts.authenticate(user.email, "correct horse battery").user.id == user.id
+    )  # unchanged
 
     done = post_form(client, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
     assert done.status_code == 302 and done.headers["Location"] == "/sign-in"
     db.session.expire_all()
-    assert accounts.authenticate(user.email, NEW_PASSWORD).id == user.id
+    assert accounts.authenticate(user.email, NEW_PASSWORD).user.id == user.id
     with pytest.raises(InvalidCredentials):
         accounts.authenticate(user.email, "correct horse battery")
     # Every other session and every API token ended.
@@ -134,7 +136,7 @@ def test_an_expired_or_tampered_link_is_refused(app, client, make_user, monkeypa
     )
     assert response.status_code == 404
     db.session.refresh(user)
-    assert accounts.authenticate(user.email, "correct horse battery").id == user.id
+    assert accounts.authenticate(user.email, "correct horse battery").user.id == user.id
 
 
 def test_two_factor_stays_on_after_a_reset(client, make_user):

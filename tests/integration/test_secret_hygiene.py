@@ -144,7 +144,7 @@ def test_an_invite_keeps_no_secret_in_the_database_and_its_emailed_link_works_on
     assert post_form(client, link, {"password": PASSPHRASE}).status_code == 302
     db.session.expire_all()
     assert db.session.get(User, coach.id).active is True
-    assert accounts.authenticate("nia@example.com", PASSPHRASE).id == coach.id
+    assert accounts.authenticate("nia@example.com", PASSPHRASE).user.id == coach.id
     assert client.get(link).status_code == 404  # once
 
 
@@ -216,7 +216,7 @@ def test_a_sent_reset_email_is_redacted_and_a_failed_one_keeps_its_link(
     done = post_form(client, link, {"password": PASSPHRASE, "confirm": PASSPHRASE})
     assert done.status_code == 302
     db.session.expire_all()
-    assert accounts.authenticate(sent_to.email, PASSPHRASE).id == sent_to.id
+    assert accounts.authenticate(sent_to.email, PASSPHRASE).user.id == sent_to.id
 
 
 def test_an_email_without_a_secret_keeps_its_body_once_sent(make_user, smtp):

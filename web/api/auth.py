@@ -13,6 +13,7 @@ from web.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
 from web.api.security import bearer_secret, current_user, token_required
 from web.extensions import limiter
 from web.problems import ApiProblem, problem_doc
+from web.transactions import reading_first, start_write
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller.")
 _problem = problem_doc(bp)
@@ -37,11 +38,15 @@ def _login_limit() -> str:
 )
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     """Exchange an email and password for a bearer token."""
-    try:
-        user = accounts.authenticate(body["email"], body["password"])
-    except InvalidCredentials as exc:
-        g.login_failed = True
-        raise ApiProblem(401, exc.code, exc.detail) from exc
+    # Argon2 runs with no write lock held; the code check and the token are one short write.
+    with reading_first():
+        try:
+            verified = accounts.authenticate(body["email"], body["password"])
+        except InvalidCredentials as exc:
+            g.login_failed = True
+            raise ApiProblem(401, exc.code, exc.detail) from exc
+    start_write()
+    user = accounts.record_sign_in(verified)
     if user.mfa_enabled:
         if not body.get("otp"):
             raise ApiProblem(

@@ -36,6 +36,7 @@ from web.auth.forms import (
     SignUpForm,
 )
 from web.extensions import limiter
+from web.transactions import reading_first, writing
 
 bp = Blueprint("auth", __name__)
 
@@ -107,14 +108,17 @@ def sign_in() -> str | Response | tuple[str, int]:
         return redirect(url_for("public.dashboard"))
     form = SignInForm()
     if form.validate_on_submit():
-        try:
-            user = accounts.authenticate(form.email.data or "", form.password.data or "")
-        except InvalidCredentials as exc:
-            g.login_failed = True
-            db.session.rollback()
-            form.password.errors = [exc.detail]
-            return render_template("auth/sign_in.html", form=form), 401
-        db.session.commit()
+        # Argon2 runs with no write lock held; the sign-in is then stored in a short write.
+        with reading_first():
+            try:
+                verified = accounts.authenticate(form.email.data or "", form.password.data or "")
+            except InvalidCredentials as exc:
+                g.login_failed = True
+                db.session.rollback()
+                form.password.errors = [exc.detail]
+                return render_template("auth/sign_in.html", form=form), 401
+        with writing():
+            user = accounts.record_sign_in(verified)
         next_url = request.args.get("next")
         if user.mfa_enabled or mfa.required_for(user):
             session[PENDING_KEY] = {

@@ -115,7 +115,10 @@ def flatten_webargs(messages: Any) -> dict[str, list[str]]:
     if isinstance(messages, dict):
         for location, inner in messages.items():
             walk(
-                "" if location in {"json", "form", "query", "files", "headers"} else location, inner
+                ""
+                if location in {"json", "form", "query", "files", "multipart", "headers"}
+                else location,
+                inner,
             )
     else:
         walk("", messages)

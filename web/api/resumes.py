@@ -3,7 +3,7 @@ decline and review, and staff's manual assignment. Routing happens in a worker."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -36,7 +36,10 @@ class MultipartParser(FlaskParser):  # type: ignore[misc]
     """A multipart body's form fields and files, parsed (and documented) as one schema, so the
     OpenAPI document has one ``multipart/form-data`` request body naming all of its parts."""
 
-    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+    __location_map__: ClassVar[dict[str, str]] = {
+        **FlaskParser.__location_map__,
+        "multipart": "load_multipart",
+    }
 
     def load_multipart(self, req: Any, schema: Schema) -> MultiDictProxy:
         return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)

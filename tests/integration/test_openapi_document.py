@@ -38,7 +38,7 @@ def _document(client: Any) -> dict[str, Any]:
 
 
 def _faults(schema: Any, where: tuple[str, ...]) -> list[str]:
-    if not isinstance(schema, dict) or "$ref" in schema and len(schema) == 1:
+    if not isinstance(schema, dict) or ("$ref" in schema and len(schema) == 1):
         return []
     faults = []
     declared = schema.get("type")

@@ -11,7 +11,7 @@ from services import notifications
 from services.db import db
 from services.errors import ValidationFailed
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import NamedKeys, page_schema
+from web.api.schemas import NamedKeys, StrictBoolean, page_schema
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 
@@ -83,7 +83,7 @@ class PreferencesSchema(Schema):
 class PreferencesUpdateSchema(Schema):
     email = NamedKeys(
         _choosable,
-        values=fields.Boolean(required=True),
+        values=StrictBoolean(required=True),
         required=True,
         metadata={
             "description": "Kinds to change; kinds not named keep their setting. Only the kinds "

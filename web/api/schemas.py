@@ -10,6 +10,15 @@ from marshmallow import Schema, fields, validate
 _pages: dict[type[Schema], type[Schema]] = {}
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (not 1, "yes" or "true"), as the document's `boolean` says."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 class NamedKeys(fields.Dict):
     """A map whose keys are names from a known list (read when the document is made, so a registry
     filled at import time is complete): documented as ``propertyNames: {"enum": [...]}``. The

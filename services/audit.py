@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +12,7 @@ from sqlalchemy import and_, literal, or_, select, union_all
 from services.db import db, utcnow
 from services.errors import ValidationFailed
 from services.models import RoutingDecision, StaffAction, User
-from services.pagination import check_limit
+from services.pagination import check_limit, cursor_pattern, decode_cursor, encode_cursor
 
 SOURCES = ("staff", "routing")
 
@@ -78,22 +76,19 @@ class AuditEntry:
     detail: dict[str, Any]
 
 
+CURSOR_PATTERN = cursor_pattern("[0-9]{1,18}", f"(?:{'|'.join(SOURCES)})", "[0-9]{1,18}")
+"""The audit log's cursor: (time, source, id) of the last entry served."""
+
+
 def _encode(at: dt.datetime, source: str, entry_id: int) -> str:
-    raw = json.dumps([at.isoformat(), source, entry_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor([at, source, entry_id])
 
 
 def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
-    try:
-        at, source, entry_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        moment = dt.datetime.fromisoformat(at)
-        if moment.tzinfo is None or source not in SOURCES or not isinstance(entry_id, int):
-            raise ValueError("wrong shape")
-        return moment, source, entry_id
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ValidationFailed.field("cursor", "This cursor is not valid.") from exc
+    at, source, entry_id = decode_cursor(cursor, [dt.datetime, str, int])
+    if source not in SOURCES:
+        raise ValidationFailed.field("cursor", "This cursor is not valid.")
+    return at, source, entry_id
 
 
 def entries(

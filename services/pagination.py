@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -27,27 +25,62 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+# A cursor is the sort key of the last item served, its parts joined by ".": a time as whole
+# microseconds since 1970-01-01 UTC, an id as its number, a word as itself. Every string of that
+# shape is a cursor (a time past the last one a datetime holds reads as that last one), so the
+# OpenAPI document can say exactly which cursors are valid.
+_DIGITS = "[0-9]{1,18}"
+CURSOR_PATTERN = rf"^{_DIGITS}\.{_DIGITS}$"
+"""The cursor of every (time, id) keyset: all the lists but the audit log."""
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LAST_MICROSECOND = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // dt.timedelta(
+    microseconds=1
+)
+
+
+def cursor_pattern(*parts: str) -> str:
+    """The pattern of a cursor whose parts match ``parts`` (regular expressions, no anchors)."""
+    return "^" + r"\.".join(parts) + "$"
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    tokens = []
+    for value in values:
+        if isinstance(value, dt.datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+            tokens.append(str((moment - _EPOCH) // dt.timedelta(microseconds=1)))
+        else:
+            tokens.append(str(value))
+    return ".".join(tokens)
+
+
+def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
+    """The values of a cursor whose parts are of ``kinds`` (datetime, int or str). Raises
+    ValidationFailed."""
+    tokens = cursor.split(".")
+    values: list[Any] = []
+    if len(tokens) == len(kinds):
+        for token, kind in zip(tokens, kinds, strict=True):
+            if kind is str:
+                values.append(token)
+            elif token.isascii() and token.isdigit() and len(token) <= 18:
+                number = int(token)
+                if kind is dt.datetime:
+                    micros = min(number, _LAST_MICROSECOND)
+                    values.append(_EPOCH + dt.timedelta(microseconds=micros))
+                else:
+                    values.append(number)
+    if len(values) != len(kinds):
+        raise ValidationFailed.field("cursor", "This cursor is not valid.")
+    return values
+
+
 def _encode(values: Sequence[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, dt.datetime) else v for v in values]
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
+    return encode_cursor(values)
 
 
 def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not isinstance(raw, list) or len(raw) != len(columns):
-            raise ValueError("wrong shape")
-        values = []
-        for value, column in zip(raw, columns, strict=True):
-            python_type = column.type.python_type
-            if python_type is dt.datetime:
-                value = dt.datetime.fromisoformat(value)
-            elif not isinstance(value, python_type):
-                raise ValueError("wrong type")
-            values.append(value)
-        return values
-    except (ValueError, TypeError, json.JSONDecodeError, NotImplementedError) as exc:
-        raise ValidationFailed.field("cursor", "This cursor is not valid.") from exc
+    return decode_cursor(cursor, [column.type.python_type for column in columns])
 
 
 def check_limit(limit: int | None) -> int:

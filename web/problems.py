@@ -32,9 +32,11 @@ CODE_FOR_STATUS = {
     406: "not_acceptable",
     409: "conflict",
     413: "file_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "headers_too_large",
     500: "internal_error",
     503: "unavailable",
 }
@@ -55,6 +57,22 @@ class ProblemSchema(Schema):
     )
 
 
+def problem_body(
+    status: int, code: str | None, detail: str | None, base_url: str, **extra: Any
+) -> dict[str, Any]:
+    """The RFC 9457 body: {"type", "title", "status", "detail", "code"} (and any extra members)."""
+    code = code or CODE_FOR_STATUS.get(status, "error")
+    title = HTTPStatus(status).phrase
+    return {
+        "type": f"{base_url}/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "code": code,
+        **extra,
+    }
+
+
 def wants_problem() -> bool:
     return request.path.startswith("/api/")
 
@@ -68,18 +86,9 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    code = code or CODE_FOR_STATUS.get(status, "error")
-    title = HTTPStatus(status).phrase
-    body: dict[str, Any] = {
-        "type": f"{current_app.config['BASE_URL']}/problems/{code}",
-        "title": title,
-        "status": status,
-        "detail": detail or title,
-        "code": code,
-    }
     if errors:
-        body["errors"] = errors
-    body.update(extra)
+        extra = {"errors": errors, **extra}
+    body = problem_body(status, code, detail, current_app.config["BASE_URL"], **extra)
     response = current_app.response_class(
         json.dumps(body), status=status, mimetype=PROBLEM_TYPE, headers=headers
     )
@@ -115,7 +124,10 @@ def flatten_webargs(messages: Any) -> dict[str, list[str]]:
     if isinstance(messages, dict):
         for location, inner in messages.items():
             walk(
-                "" if location in {"json", "form", "query", "files", "headers"} else location, inner
+                ""
+                if location in {"json", "form", "query", "files", "multipart", "headers"}
+                else location,
+                inner,
             )
     else:
         walk("", messages)

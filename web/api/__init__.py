@@ -16,6 +16,12 @@ from web.problems import PROBLEM_TYPE, ProblemSchema, flatten_webargs, problem
 class Api(SmorestApi):  # type: ignore[misc]
     ERROR_SCHEMA = ProblemSchema
 
+    def _init_spec(self, *args: Any, **kwargs: Any) -> None:
+        super()._init_spec(*args, **kwargs)
+        from web.api.schemas import named_keys2properties
+
+        self.ma_plugin.converter.add_attribute_function(named_keys2properties)
+
     def _register_responses(self) -> None:
         # As flask-smorest does, but errors are documented as application/problem+json.
         for status in http.HTTPStatus:

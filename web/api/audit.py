@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services import audit
-from web.api.pagination import PageArgsSchema
+from web.api.pagination import PageArgsSchema, cursor_field
 from web.api.schemas import page_schema
 from web.api.security import token_required
 
@@ -24,6 +24,7 @@ MAX_ID = 2**31 - 1
 
 
 class AuditArgsSchema(PageArgsSchema):
+    cursor = cursor_field(audit.CURSOR_PATTERN)
     source = fields.String(
         load_default=None,
         validate=validate.OneOf(audit.SOURCES),
@@ -55,14 +56,19 @@ class AuditArgsSchema(PageArgsSchema):
             raise ValidationError("`until` must be after `since`.", "until")
 
 
+class AuditActorSchema(Schema):
+    id = fields.Integer(required=True, allow_none=True)
+    name = fields.String(required=True)
+
+
 class AuditEntrySchema(Schema):
     source = fields.String(required=True, validate=validate.OneOf(audit.SOURCES))
     id = fields.Integer(required=True, metadata={"description": "Unique within its source."})
     at = fields.AwareDateTime(required=True)
-    actor = fields.Dict(
+    actor = fields.Nested(
+        AuditActorSchema,
         required=True,
-        allow_none=True,
-        metadata={"description": '{"id", "name"}; null id: the routing policy itself.'},
+        metadata={"description": "Who acted; a null id: the routing policy itself."},
     )
     action = fields.String(required=True)
     subject_type = fields.String(required=True)

@@ -96,7 +96,12 @@ class DateOrDateTime(fields.Field):
     ISO 8601 time with its offset."""
 
     def __init__(self, *, end_of_day: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        metadata = {
+            "type": "string",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
         self.end_of_day = end_of_day
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
@@ -110,7 +115,7 @@ class DateOrDateTime(fields.Field):
             if len(value) > 10 and value[-6] == " ":
                 value = value[:-6] + "+" + value[-5:]
             moment = dt.datetime.fromisoformat(value)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             raise ValidationError("Use YYYY-MM-DD or an ISO 8601 time with an offset.") from exc
         if moment.tzinfo is None:
             raise ValidationError("Give the time with its offset, e.g. +00:00.")

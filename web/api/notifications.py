@@ -11,7 +11,7 @@ from services import notifications
 from services.db import db
 from services.errors import ValidationFailed
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import page_schema
+from web.api.schemas import NamedKeys, StrictBoolean, page_schema
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 
@@ -62,22 +62,33 @@ class KindSchema(Schema):
     email = fields.Boolean(required=True)
 
 
+def _choosable() -> list[str]:
+    """Every kind some role may choose email for."""
+    return [k.name for k in notifications.kinds() if k.configurable]
+
+
 class PreferencesSchema(Schema):
-    email = fields.Dict(
-        keys=fields.String(),
+    email = NamedKeys(
+        _choosable,
         values=fields.Boolean(),
         required=True,
-        metadata={"description": "Email on or off per kind. In-app notifications are always on."},
+        metadata={
+            "description": "Email on or off per kind the caller may choose (`kinds`). In-app "
+            "notifications are always on."
+        },
     )
     kinds = fields.List(fields.Nested(KindSchema), required=True)
 
 
 class PreferencesUpdateSchema(Schema):
-    email = fields.Dict(
-        keys=fields.String(),
-        values=fields.Boolean(required=True),
+    email = NamedKeys(
+        _choosable,
+        values=StrictBoolean(required=True),
         required=True,
-        metadata={"description": "Kinds to change; kinds not named keep their setting."},
+        metadata={
+            "description": "Kinds to change; kinds not named keep their setting. Only the kinds "
+            "of the caller's role (`kinds` of GET) may be named; another is 422."
+        },
     )
 
 

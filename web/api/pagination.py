@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from services.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from services.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+
+
+def cursor_field(pattern: str = CURSOR_PATTERN) -> fields.String:
+    """``?cursor=``: the ``next_cursor`` of the previous page; its shape is declared, so any
+    string of that shape is one the list accepts."""
+    return fields.String(
+        load_default=None,
+        validate=validate.Regexp(pattern, error="This cursor is not valid."),
+        metadata={"description": "The `next_cursor` of the previous page."},
+    )
 
 
 class PageArgsSchema(Schema):
@@ -13,8 +23,4 @@ class PageArgsSchema(Schema):
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Items per page, 1 to {MAX_LIMIT}."},
     )
-    cursor = fields.String(
-        load_default=None,
-        validate=validate.Length(max=1000),
-        metadata={"description": "The `next_cursor` of the previous page."},
-    )
+    cursor = cursor_field()

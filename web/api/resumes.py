@@ -3,11 +3,14 @@ decline and review, and staff's manual assignment. Routing happens in a worker."
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import Schema, fields, validate
+from webargs.flaskparser import FlaskParser
+from webargs.multidictproxy import MultiDictProxy
+from werkzeug.datastructures import CombinedMultiDict
 
 from services import files, resumes, routing
 from services.db import db
@@ -29,6 +32,24 @@ bp = Blueprint(
 )
 
 
+class MultipartParser(FlaskParser):  # type: ignore[misc]
+    """A multipart body's form fields and files, parsed (and documented) as one schema, so the
+    OpenAPI document has one ``multipart/form-data`` request body naming all of its parts."""
+
+    __location_map__: ClassVar[dict[str, str]] = {
+        **FlaskParser.__location_map__,
+        "multipart": "load_multipart",
+    }
+
+    def load_multipart(self, req: Any, schema: Schema) -> MultiDictProxy:
+        return MultiDictProxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+bp.ARGUMENTS_PARSER = MultipartParser()
+bp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    **bp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
+    "multipart": "multipart/form-data",
+}
 _problem = problem_doc(bp)
 
 
@@ -50,12 +71,11 @@ class ResumeCheckSchema(Schema):
     message = fields.String(required=True, metadata={"description": "A sentence to act on."})
 
 
-class ReviewScoresSchema(Schema):
-    impact = fields.Integer(validate=validate.Range(1, 5))
-    clarity = fields.Integer(validate=validate.Range(1, 5))
-    ml_relevance = fields.Integer(validate=validate.Range(1, 5))
-    formatting = fields.Integer(validate=validate.Range(1, 5))
-    ats_readiness = fields.Integer(validate=validate.Range(1, 5))
+# 1–5 for any of the criteria, and no other keys (a review scores at least one).
+ReviewScoresSchema = Schema.from_dict(
+    {name: fields.Integer(strict=True, validate=validate.Range(1, 5)) for name in CRITERIA},
+    name="ReviewScoresSchema",
+)
 
 
 class ResumeReviewSchema(Schema):
@@ -148,10 +168,15 @@ class ResumeListArgsSchema(PageArgsSchema):
     )
 
 
-class ResumeUploadFormSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
+def _file_field() -> Upload:
+    return Upload(
+        required=True,
+        metadata={"description": "PDF or DOCX; the type is sniffed from the content."},
+    )
 
+
+class ResumeUploadFormSchema(Schema):
+    file = _file_field()
     target_role = fields.String(
         required=True,
         validate=validate.Length(min=1, max=resumes.MAX_TARGET_ROLE),
@@ -161,17 +186,8 @@ class ResumeUploadFormSchema(Schema):
 
 
 class ResumeVersionFormSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
+    file = _file_field()
     notes = fields.String(load_default=None, validate=validate.Length(max=resumes.MAX_NOTES))
-
-
-class ResumeUploadFileSchema(Schema):
-    file = Upload(
-        required=True,
-        metadata={"description": "PDF or DOCX; the type is sniffed from the content."},
-    )
 
 
 class ResumeDeclineSchema(Schema):
@@ -189,12 +205,10 @@ class CommentsField(fields.String):
 
 class ResumeReviewInputSchema(Schema):
     summary = fields.String(required=True, validate=validate.Length(min=1, max=resumes.MAX_SUMMARY))
-    scores = fields.Dict(
-        keys=fields.String(validate=validate.OneOf(CRITERIA)),
-        values=fields.Integer(strict=True, validate=validate.Range(1, 5)),
+    scores = fields.Nested(
+        ReviewScoresSchema,
         required=True,
-        validate=validate.Length(min=1),
-        metadata={"description": f"1–5 for any of: {', '.join(CRITERIA)}."},
+        metadata={"minProperties": 1, "description": "Score at least one criterion."},
     )
     comments = CommentsField(load_default="", validate=validate.Length(max=resumes.MAX_COMMENTS))
     outcome = fields.String(
@@ -297,8 +311,7 @@ def _one(resume_id: int, viewer: User) -> dict[str, Any]:
 
 @bp.route("/resumes", methods=["POST"])
 @token_required(bp, "learner")
-@bp.arguments(ResumeUploadFormSchema, location="form")
-@bp.arguments(ResumeUploadFileSchema, location="files")
+@bp.arguments(ResumeUploadFormSchema, location="multipart")
 @bp.response(201, ResumeSchema)
 @_problems(
     (413, "`file_too_large`: the file is larger than MAX_UPLOAD_MB."),
@@ -309,11 +322,11 @@ def _one(resume_id: int, viewer: User) -> dict[str, Any]:
         "truncated, encrypted, an archive bomb, or has a hostile name.",
     ),
 )
-def upload(form: dict[str, Any], uploaded: dict[str, Any]) -> Any:
+def upload(form: dict[str, Any]) -> Any:
     """Upload a résumé (multipart). Answers at once with status `submitted`; a worker then runs
     the automated checks and routes it to a coach."""
     user = current_user()
-    storage = uploaded["file"]
+    storage = form["file"]
     start_write()
     resume = resumes.submit(
         user,
@@ -378,8 +391,7 @@ def download(args: dict[str, Any], resume_id: int) -> Any:
 
 @bp.route("/resumes/<int:resume_id>/versions", methods=["POST"])
 @token_required(bp, "learner")
-@bp.arguments(ResumeVersionFormSchema, location="form")
-@bp.arguments(ResumeUploadFileSchema, location="files")
+@bp.arguments(ResumeVersionFormSchema, location="multipart")
 @bp.response(201, ResumeSchema)
 @_problems(
     (404, "`not_found`: no such résumé, or not yours."),
@@ -388,11 +400,11 @@ def download(args: dict[str, Any], resume_id: int) -> Any:
     (415, "`unsupported_file_type`"),
     (422, "`validation_error`"),
 )
-def upload_version(form: dict[str, Any], uploaded: dict[str, Any], resume_id: int) -> Any:
+def upload_version(form: dict[str, Any], resume_id: int) -> Any:
     """A new version of the learner's résumé; versions are kept, and it is routed again (to the
     coach who reviewed the last one when they have room)."""
     user = current_user()
-    storage = uploaded["file"]
+    storage = form["file"]
     start_write()
     resume = resumes.submit_version(
         user, resume_id, storage.stream, storage.filename, form.get("notes")

@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 _pages: dict[type[Schema], type[Schema]] = {}
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (not 1, "yes" or "true"), as the document's `boolean` says."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
+class NamedKeys(fields.Dict):
+    """A map whose keys are names from a known list (read when the document is made, so a registry
+    filled at import time is complete): documented as ``propertyNames: {"enum": [...]}``. The
+    service checks the keys of a request and answers 422 for any other."""
+
+    def __init__(self, names: Callable[[], Iterable[str]], **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), **kwargs)
+        self.names = names
+
+
+def named_keys2properties(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function for NamedKeys."""
+    if isinstance(field, NamedKeys):
+        return {"propertyNames": {"enum": list(field.names())}}
+    return {}
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:

@@ -11,7 +11,7 @@ from services import queue
 from services import stats as staff_stats
 from services.models import ResumeStatus
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import PersonSchema, page_schema, person
+from web.api.schemas import NamedKeys, PersonSchema, page_schema, person
 from web.api.security import current_user, token_required
 
 bp = Blueprint(
@@ -74,7 +74,9 @@ class AgeBucketSchema(Schema):
 
 
 class BacklogSchema(Schema):
-    by_status = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_status = NamedKeys(
+        lambda: [s.value for s in ResumeStatus], values=fields.Integer(), required=True
+    )
     by_age = fields.List(fields.Nested(AgeBucketSchema), required=True)
     open = fields.Integer(required=True)
     overdue = fields.Integer(required=True)

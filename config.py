@@ -73,8 +73,8 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         # The full parse of an upload runs in a child process with these limits.
         "RESUME_PARSE_TIMEOUT_SECONDS": float(env.get("RESUME_PARSE_TIMEOUT_SECONDS", "30")),
         "RESUME_PARSE_MEMORY_MB": int(env.get("RESUME_PARSE_MEMORY_MB", "512")),
-        # How often the beat scans for lapsed offers, due-time warnings and escalations, and lost
-        # analyses (each scan is safe to run twice).
+        # How often the beat scans for lapsed offers, due-time warnings and escalations (each scan
+        # is safe to run twice).
         "RESUME_SCAN_INTERVAL_SECONDS": float(env.get("RESUME_SCAN_INTERVAL_SECONDS", "60")),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
@@ -133,9 +133,14 @@ def _notification_settings(env: dict[str, str]) -> dict[str, Any]:
     settings: dict[str, Any] = {
         # How often beat runs the relay.
         "OUTBOX_RELAY_INTERVAL_SECONDS": float(env.get("OUTBOX_RELAY_INTERVAL_SECONDS", "5")),
-        # How long an event or delivery may sit past its due time before the relay hands it over
-        # again; it then waits as long once more, so a slow worker is never flooded with copies.
+        # How long an event, delivery or job may sit past its hand-over before the relay hands it
+        # over again; it then waits as long once more, so a slow worker is never flooded with
+        # copies. A hand-over known to have failed (Redis down) waits for the next run only.
         "OUTBOX_RELAY_AFTER_SECONDS": float(env.get("OUTBOX_RELAY_AFTER_SECONDS", "30")),
+        # A worker running an outbox job holds it this long, renewed every quarter of it while
+        # the task runs: a worker that dies has its jobs handed over again within about this
+        # long (plus a relay interval), whatever the task time limits (see services/outbox.py).
+        "OUTBOX_JOB_LEASE_SECONDS": float(env.get("OUTBOX_JOB_LEASE_SECONDS", "20")),
         # Email retries: exponential backoff with jitter from the base, capped, then failed.
         "NOTIFY_RETRY_BASE_SECONDS": float(env.get("NOTIFY_RETRY_BASE_SECONDS", "2")),
         "NOTIFY_RETRY_MAX_SECONDS": float(env.get("NOTIFY_RETRY_MAX_SECONDS", "600")),
@@ -209,6 +214,15 @@ def celery_settings(cfg: dict[str, Any]) -> dict[str, Any]:
         # Workers and beat wait for Redis however long it is down, instead of exiting.
         "broker_connection_retry_on_startup": True,
         "broker_connection_max_retries": None,
+        # A publish retries once at once (a pooled connection goes stale when Redis restarts),
+        # then fails: the outbox marks the row and the relay hands it over at its next run.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.1,
+            "interval_max": 0.1,
+        },
         # Anything without a route (small jobs) goes here.
         "task_default_queue": "default",
         # Declared, so a plain `celery -A workers worker` consumes all three.

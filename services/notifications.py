@@ -416,7 +416,7 @@ def fan_out(event_id: int, *, send_now_max: int = 0) -> FanOut:
     send_now = delivery_ids[:send_now_max]
     queued = delivery_ids[send_now_max:]
     for delivery_id in queued:
-        outbox.enqueue_after_commit("notifications.deliver", delivery_id)
+        outbox.deliver_after_commit(delivery_id)
     emails = {
         delivery_id: Outgoing(**{name: row[name] for name in _OUTGOING})
         for delivery_id, row in zip(send_now, delivery_rows, strict=False)
@@ -696,7 +696,7 @@ def retry_delivery(viewer: User, delivery_id: int) -> Delivery:
         raise NotFound("There is no such delivery.")
     if getattr(result, "rowcount", 0) != 1:
         raise DeliveryNotFailed(f"This email is {delivery.status}, not failed: nothing to retry.")
-    outbox.enqueue_after_commit("notifications.deliver", delivery.id)
+    outbox.deliver_after_commit(delivery.id)
     return delivery
 
 

@@ -946,23 +946,6 @@ def _offer_expired(payload: dict[str, Any]) -> list[Message]:
     ]
 
 
-def resend_stale_analyses(older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
-    """Hand pending analyses to the workers again when their job was lost (the broker was down
-    at upload time, or a worker died). ``analyse`` is a no-op for a finished one."""
-    ids = db.session.scalars(
-        select(ResumeVersion.id)
-        .where(
-            ResumeVersion.analysis_status == AnalysisStatus.PENDING,
-            ResumeVersion.uploaded_at < utcnow() - older_than,
-        )
-        .order_by(ResumeVersion.id)
-        .limit(500)
-    ).all()
-    for version_id in ids:
-        outbox.enqueue_after_commit("resumes.analyse", version_id)
-    return len(ids)
-
-
 # --- read models (batched: a fixed number of queries per page, whatever its size) -----------------
 
 

@@ -375,19 +375,16 @@ def has_room() -> bool:
     return any(counts.get(coach_id, 0) < capacity for coach_id, capacity in coaches)
 
 
-def drain(batch: int = 100, stale_after: dt.timedelta = dt.timedelta(seconds=60)) -> int:
-    """Route waiting résumés oldest first: every ``unassigned`` one, and ``submitted`` ones whose
-    routing job was lost (older than ``stale_after``). Returns how many got a coach."""
+def drain(batch: int = 100) -> int:
+    """Route ``unassigned`` résumés oldest first (a ``submitted`` one has its routing job in the
+    outbox, which the relay hands over if it was lost). Returns how many got a coach."""
     take_lock()
     now = utcnow()
     if not has_room():
         return 0
     waiting = db.session.scalars(
         select(Resume)
-        .where(
-            (Resume.status == ResumeStatus.UNASSIGNED)
-            | ((Resume.status == ResumeStatus.SUBMITTED) & (Resume.queued_at < now - stale_after))
-        )
+        .where(Resume.status == ResumeStatus.UNASSIGNED)
         .order_by(Resume.queued_at, Resume.id)
         .limit(batch)
         .with_for_update(skip_locked=True)

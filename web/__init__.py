@@ -88,5 +88,9 @@ def _init_extensions(app: Flask) -> None:
 def _init_dispatch(app: Flask) -> None:
     from web.dispatch import BrokerDispatcher
 
-    dispatcher = BrokerDispatcher(app.config)
+    def failed(handover: outbox.Handover) -> None:
+        with app.app_context():
+            outbox.handover_failed([handover])
+
+    dispatcher = BrokerDispatcher(app.config, on_failure=failed)
     outbox.set_dispatcher(app, dispatcher)

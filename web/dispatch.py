@@ -3,29 +3,28 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from celery import Celery
 
 import config
+from services.outbox import Handover
 
 log = logging.getLogger(__name__)
 
-_ONE_QUICK_RETRY = {
-    "max_retries": 1,
-    "interval_start": 0,
-    "interval_step": 0.1,
-    "interval_max": 0.1,
-}
-
 
 class BrokerDispatcher:
-    """Publishes in a background thread; with the broker down, the outbox relay hands over later."""
+    """Publishes in a background thread; a publish the broker refused is reported to
+    ``on_failure`` at once (the outbox marks its row; the relay hands it over at its next run)."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(
+        self, settings: dict[str, Any], on_failure: Callable[[Handover], None] | None = None
+    ) -> None:
         self.celery = Celery("web", set_as_current=False)
         self.celery.config_from_object(config.celery_settings(settings))
+        self.on_failure = on_failure
         # Fail at once when Redis is down (the outbox keeps the job and the relay hands it over
         # later); kombu would otherwise retry the connection for broker_connection_timeout on
         # every publish, and the jobs behind it would queue up in this thread.
@@ -35,17 +34,22 @@ class BrokerDispatcher:
         }
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-dispatch")
 
-    def __call__(self, task_name: str, args: tuple[Any, ...]) -> None:
-        self._pool.submit(self._send, task_name, args)
+    def __call__(self, handover: Handover) -> None:
+        self._pool.submit(self._send, handover)
 
-    def _send(self, task_name: str, args: tuple[Any, ...]) -> None:
+    def _send(self, handover: Handover) -> None:
         try:
-            # One immediate retry: a pooled connection goes stale when Redis restarts.
-            self.celery.send_task(
-                task_name, args=list(args), retry=True, retry_policy=_ONE_QUICK_RETRY
-            )
-        except Exception as exc:  # broker down: the relay will hand it over
-            log.warning("broker unavailable for %s%r: %s", task_name, args, exc)
+            # One immediate retry (config's publish policy): a pooled connection goes stale when
+            # Redis restarts.
+            self.celery.send_task(handover.task, args=list(handover.args), headers=handover.headers)
+        except Exception as exc:  # broker down: marked for the relay's next run
+            log.warning("broker unavailable for %s%r: %s", handover.task, handover.args, exc)
+            if self.on_failure is not None:
+                self.on_failure(handover)
+
+    def publish(self, task_name: str, *args: Any) -> None:
+        """A one-off message with no outbox row behind it (tests use it to send a task twice)."""
+        self._pool.submit(self.celery.send_task, task_name, args=list(args))
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every job handed so far has been published (or given up); for tests."""

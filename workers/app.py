@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery import Celery, Task
+from celery.beat import PersistentScheduler
+from celery.worker.consumer import Consumer
 from flask import Flask
 
 import config
 import services
 from services import outbox
 from services.db import db, writer
+
+log = logging.getLogger(__name__)
 
 TASK_MODULES = ["workers.notifications", "workers.outbox", "workers.bookings", "workers.resumes"]
 
@@ -20,12 +28,11 @@ BEAT_SCHEDULE = {
     # Deliveries a dead worker left "sending" are marked failed, for staff to see and retry.
     "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},
     # Résumés: offers past the accept window are routed again; unassigned ones take freed
-    # capacity (coach back from leave, capacity raised); due-time warnings and escalations;
-    # analyses whose job was lost are handed over again. Each scans the database: safe twice.
+    # capacity (coach back from leave, capacity raised); due-time warnings and escalations. Each
+    # scans the database: safe twice. (Analysis and routing jobs are outbox jobs: the relay.)
     "resumes-expire-offers": {"task": "resumes.expire_offers", "schedule": 60.0},
     "resumes-drain": {"task": "resumes.drain", "schedule": 30.0},
     "resumes-scan-due": {"task": "resumes.scan_due", "schedule": 60.0},
-    "resumes-sweep": {"task": "resumes.sweep", "schedule": 60.0},
     # Bookings: 24 h and 1 h reminders (each once), waitlist offers lapsing and freed slots.
     "bookings-reminders": {"task": "bookings.send_reminders", "schedule": 60.0},
     "bookings-waitlist": {"task": "bookings.match_waitlist", "schedule": 60.0},
@@ -39,8 +46,38 @@ SCHEDULE_SETTINGS = {
     "bookings-waitlist": "BOOKING_SCAN_INTERVAL_SECONDS",
     "resumes-expire-offers": "RESUME_SCAN_INTERVAL_SECONDS",
     "resumes-scan-due": "RESUME_SCAN_INTERVAL_SECONDS",
-    "resumes-sweep": "RESUME_SCAN_INTERVAL_SECONDS",
 }
+
+# How the worker's consumer and beat retry a lost broker connection. Celery's own defaults wait
+# 2 s more after each failed try, up to 30 s: after an outage of a minute, the worker (and beat,
+# which runs the relay) would come back up to half a minute after Redis did. A try costs one
+# refused TCP connection, so retry every second. (Measured: both back within a second.)
+RECONNECT = {"interval_start": 0, "interval_step": 1, "interval_max": 1}
+
+
+class PromptReconnectConsumer(Consumer):  # type: ignore[misc]
+    """The worker's consumer, reconnecting to the broker within a second of its return."""
+
+    def ensure_connected(self, conn: Any) -> Any:
+        ensure = conn.ensure_connection
+
+        def prompt(*args: Any, **kwargs: Any) -> Any:
+            return ensure(*args, **{**RECONNECT, **kwargs})
+
+        conn.ensure_connection = prompt
+        return super().ensure_connected(conn)
+
+
+class PromptReconnectScheduler(PersistentScheduler):  # type: ignore[misc]
+    """Beat's scheduler, sending again within a second of the broker's return."""
+
+    def _ensure_connected(self) -> Any:
+        def _error_handler(exc: Exception, interval: float) -> None:
+            log.error("beat: connection error: %s; trying again in %s s", exc, interval)
+
+        return self.connection.ensure_connection(
+            _error_handler, self.app.conf.broker_connection_max_retries, **RECONNECT
+        )
 
 
 def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
@@ -74,7 +111,10 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
             # Tasks write: on SQLite their transactions take the write lock up front.
             with writer(), flask_app.app_context():
                 try:
-                    return self.run(*args, **kwargs)
+                    job_id = self.request.get(outbox.JOB_HEADER) if self.request else None
+                    if job_id is None:
+                        return self.run(*args, **kwargs)
+                    return run_job(flask_app, int(job_id), lambda: self.run(*args, **kwargs))
                 finally:
                     # Each task gets a fresh session; nothing uncommitted survives it.
                     db.session.remove()
@@ -86,8 +126,60 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
     celery_app.set_default()
     flask_app.extensions["celery"] = celery_app
 
-    def dispatch(task_name: str, args: tuple[Any, ...]) -> None:
-        celery_app.send_task(task_name, args=list(args), retry=False)
+    # A consumer that comes back within a second of the broker (see PromptReconnectConsumer).
+    celery_app.conf.worker_consumer = f"{__name__}:PromptReconnectConsumer"
+    celery_app.conf.beat_scheduler = f"{__name__}:PromptReconnectScheduler"
+
+    def dispatch(handover: outbox.Handover) -> None:
+        # Raises when the broker is down: the outbox marks the row for the relay's next run.
+        celery_app.send_task(handover.task, args=list(handover.args), headers=handover.headers)
 
     outbox.set_dispatcher(flask_app, dispatch)
     return celery_app
+
+
+def run_job(flask_app: Flask, job_id: int, run: Any) -> Any:
+    """Run an outbox job: claim its row (a lease), renew it while running, delete it when done.
+    A copy of a job that finished, or that a live worker holds, does nothing (see services/outbox
+    for why a lease and heartbeat, not the broker's visibility timeout, recover a dead worker's)."""
+    attempt = outbox.claim_job(job_id)
+    db.session.commit()
+    if attempt is None:
+        log.info("outbox job %s: finished or held elsewhere; nothing to do", job_id)
+        return None
+    try:
+        with _heartbeat(flask_app, job_id, attempt):
+            result = run()
+    except BaseException:
+        db.session.rollback()
+        outbox.release_job(job_id, attempt)
+        db.session.commit()
+        raise
+    outbox.finish_job(job_id)
+    db.session.commit()
+    return result
+
+
+@contextmanager
+def _heartbeat(flask_app: Flask, job_id: int, attempt: int) -> Iterator[None]:
+    """Renew the job's lease every quarter lease while the block runs, from a thread of its own."""
+    with flask_app.app_context():
+        interval = outbox.job_lease().total_seconds() / 4
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            try:
+                with flask_app.app_context():
+                    if not outbox.renew_job(job_id, attempt):
+                        return  # the relay gave it to another worker: let that one hold it
+            except Exception:  # a busy database: the next beat tries again, well within the lease
+                log.warning("could not renew the lease of outbox job %s", job_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"outbox-job-{job_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=interval + 15)

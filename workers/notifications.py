@@ -10,7 +10,7 @@ from celery import shared_task
 from celery.app.task import Task
 from celery.signals import worker_process_shutdown
 
-from services import mail, notifications
+from services import mail, notifications, outbox
 from services.db import db
 
 log = logging.getLogger(__name__)
@@ -44,11 +44,14 @@ def send_claimed(delivery_id: int, outgoing: notifications.Outgoing | None = Non
 
 
 def schedule_retry(delivery_id: int, countdown: float) -> None:
-    """Queue the next try; if the broker will not take it, the relay does once it is overdue."""
+    """Queue the next try; if the broker will not take it, the relay does once it is due."""
     try:
-        deliver.apply_async((delivery_id,), countdown=countdown, retry=False)
+        deliver.apply_async((delivery_id,), countdown=countdown)
     except Exception:
         log.warning("could not queue a retry of delivery %s; the relay will", delivery_id)
+        outbox.handover_failed(
+            [outbox.Handover("notifications.deliver", (delivery_id,), "delivery", delivery_id)]
+        )
 
 
 @shared_task(name="notifications.deliver", bind=True, acks_late=True, max_retries=None)

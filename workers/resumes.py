@@ -65,11 +65,3 @@ def scan_due() -> tuple[int, int]:
     counts = routing.scan_due()
     db.session.commit()
     return counts
-
-
-@shared_task(name="resumes.sweep", **_RETRY)
-def sweep() -> int:
-    """Hand over analyses whose job was lost (broker down at upload, worker died)."""
-    handed = resumes.resend_stale_analyses()
-    db.session.commit()
-    return handed

@@ -22,6 +22,7 @@ from services.models.notifications import (
     Notification,
     NotificationPreference,
     OutboxEvent,
+    OutboxJob,
 )
 from services.models.resumes import (
     AnalysisStatus,
@@ -64,6 +65,7 @@ __all__ = [
     "Notification",
     "NotificationPreference",
     "OutboxEvent",
+    "OutboxJob",
     "Page",
     "RebalancePlan",
     "RecoveryCode",

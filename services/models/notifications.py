@@ -24,6 +24,29 @@ class OutboxEvent(Model):
     processed_at: Mapped[dt.datetime | None]
     # When the relay last handed it over again: it waits a grace period before doing so once more.
     relayed_at: Mapped[dt.datetime | None]
+    # When a hand-over to the broker was known to fail: the relay hands it over at its next run.
+    handover_failed_at: Mapped[dt.datetime | None]
+
+
+class OutboxJob(Model):
+    """A job for the workers (``task(*args)``), written in the transaction that asked for it and
+    deleted by the worker that finished it: a row that remains is a job still to be done."""
+
+    __tablename__ = "outbox_job"
+    __table_args__ = (Index("ix_outbox_job_relay_after", "relay_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the relay may hand it over (again): a grace period after each hand-over; at once after
+    # a hand-over known to have failed; while a worker runs it, the end of that worker's lease.
+    relay_after: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Set while a worker holds it (its lease, renewed by a heartbeat, ends at ``relay_after``).
+    claimed_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    # Given up after too many attempts (the error is logged); never handed over again.
+    failed_at: Mapped[dt.datetime | None]
 
 
 class Notification(Model):
@@ -83,6 +106,8 @@ class Delivery(Model):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # When the relay last handed it over: it waits a grace period before doing so once more.
     relayed_at: Mapped[dt.datetime | None]
+    # When a hand-over to the broker was known to fail: the relay hands it over once it is due.
+    handover_failed_at: Mapped[dt.datetime | None]
     claimed_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
     failed_at: Mapped[dt.datetime | None]

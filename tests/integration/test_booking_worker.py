@@ -130,8 +130,8 @@ def test_booking_emails_carry_an_invitation_and_reminders_go_once(
         soon_id = soon.id
         db.session.remove()
     dispatch = live_app.extensions["outbox.dispatcher"]
-    dispatch("bookings.send_reminders", ())
-    dispatch("bookings.send_reminders", ())
+    dispatch.publish("bookings.send_reminders")
+    dispatch.publish("bookings.send_reminders")
     flush_dispatch(live_app)
 
     def reminders() -> list[Any]:

@@ -128,7 +128,7 @@ class World:
         return int(response.json["id"])
 
     def send(self, task: str, *args: Any) -> None:
-        self.app.extensions["outbox.dispatcher"](task, args)
+        self.app.extensions["outbox.dispatcher"].publish(task, *args)
         flush_dispatch(self.app)
 
     def resume(self, resume_id: int) -> Resume:

@@ -15,6 +15,7 @@ from wtforms import (
     SelectMultipleField,
     StringField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -46,8 +47,8 @@ class CoachForm(FlaskForm):
     types_scope = RadioField(
         "Interview types",
         choices=[
-            ("all", "Every active type, also types added later"),
-            ("chosen", "Only the types ticked below"),
+            SelectChoice("all", "Every active type, also types added later"),
+            SelectChoice("chosen", "Only the types ticked below"),
         ],
         # Left out of a post (an older form): the types stay as they are.
         validate_choice=False,
@@ -139,7 +140,9 @@ def edit_coach(coach_id: int) -> str | Response:
         if request.method == "GET"
         else None
     )
-    form.interview_types.choices = [(t.slug, t.name) for t in interview_types.list_active()]
+    form.interview_types.choices = [
+        SelectChoice(t.slug, t.name) for t in interview_types.list_active()
+    ]
     valid = form.validate_on_submit()
     scope = (form.types_scope.raw_data or [None])[0] if form.is_submitted() else None
     if valid and scope not in (None, "all", "chosen"):

@@ -21,6 +21,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
+from services import interview_types
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -276,23 +277,42 @@ def coach_zone(coach: User) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def qualified(coach: User, itype: InterviewType) -> bool:
-    """A coach runs a type when their expertise meets the type's tags (or it has none)."""
-    tags = itype.expertise_tags
-    return not tags or bool(tags & {t.lower() for t in coach.expertise or []})
-
-
 def valid_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
 
 def eligible_coaches(itype: InterviewType, coach_id: int | None = None) -> list[User]:
+    """The active coaches who run ``itype`` (or that one coach, if they do). One query."""
     if coach_id is not None and not valid_id(coach_id):
         return []
-    query = select(User).where(User.role == Role.COACH, User.active.is_(True)).order_by(User.id)
+    query = (
+        select(User)
+        .where(
+            User.role == Role.COACH,
+            User.active.is_(True),
+            interview_types.runs(User.id, itype.id),
+        )
+        .order_by(User.id)
+    )
     if coach_id is not None:
         query = query.where(User.id == coach_id)
-    return [c for c in db.session.scalars(query) if qualified(c, itype)]
+    return list(db.session.scalars(query))
+
+
+def not_running(coach_id: int, itype: InterviewType) -> ValidationFailed:
+    """The 422 for a request naming a coach who does not run ``itype``: it says which they run."""
+    coach = db.session.get(User, coach_id) if valid_id(coach_id) else None
+    if coach is None or coach.role != Role.COACH or not coach.active:
+        return ValidationFailed.field("coach_id", f"There is no active coach {coach_id}.")
+    slugs = interview_types.slugs_by_coach([coach.id])[coach.id]
+    runs = (
+        f"they run {', '.join(slugs)}"
+        if slugs
+        else "they run no interview type yet (staff choose them on the coach's page)"
+    )
+    return ValidationFailed.field(
+        "coach_id", f"Coach {coach.id} ({coach.name}) does not run {itype.slug} sessions: {runs}."
+    )
 
 
 def load_calendars(
@@ -444,9 +464,7 @@ def find_slots(
     earliest, latest = max(earliest, utc_from), min(latest, utc_to - dt.timedelta(seconds=1))
     coaches = eligible_coaches(itype, query.coach_id)
     if query.coach_id is not None and not coaches:
-        raise ValidationFailed.field(
-            "coach_id", f"There is no active coach {query.coach_id} who runs {itype.name} sessions."
-        )
+        raise not_running(query.coach_id, itype)
     if earliest > latest:
         return []
     calendars = load_calendars(coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id)

@@ -358,9 +358,7 @@ def _candidates(
     when no coach works then (not a slot), SlotUnavailable when all who do are taken."""
     coaches = availability.eligible_coaches(itype, coach_id)
     if coach_id is not None and not coaches:
-        raise ValidationFailed.field(
-            "coach_id", f"There is no active coach {coach_id} who runs {itype.name} sessions."
-        )
+        raise availability.not_running(coach_id, itype)
     shape, step = Shape.of(itype), availability.step_minutes()
     around = (start - dt.timedelta(days=1), start + dt.timedelta(days=1))
     calendars = availability.load_calendars(coaches, *around, exclude_booking_id=exclude_booking_id)

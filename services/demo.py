@@ -18,6 +18,8 @@ class DemoUser:
     name: str
     timezone: str
     expertise: tuple[str, ...] = ()
+    # The types a coach runs (None: every active type).
+    interview_types: tuple[str, ...] | None = None
 
 
 DEMO_USERS = (
@@ -29,6 +31,7 @@ DEMO_USERS = (
         "Ada Coach",
         "Europe/Berlin",
         ("ml", "python", "mlops", "system-design"),
+        ("technical-ml", "ml-system-design", "coding"),
     ),
     DemoUser(
         "coach.grace@example.com",
@@ -37,6 +40,7 @@ DEMO_USERS = (
         "Grace Coach",
         "America/Los_Angeles",
         ("python", "algorithms", "behavioural", "sql"),
+        ("behavioural", "technical-ml", "coding"),
     ),
     DemoUser(
         "learner.lin@example.com",
@@ -74,6 +78,8 @@ def seed_demo() -> list[DemoUser]:
                 expertise=list(demo.expertise),
             )
             if demo.role == Role.COACH:
+                if demo.interview_types is not None:
+                    interview_types.set_coach_types(user.id, demo.interview_types)
                 for weekday, start, end in _DEMO_HOURS:
                     db.session.add(
                         AvailabilityRule(

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, exists, or_, select, true
 
 from services import audit
 from services.access import require_staff
-from services.db import db
+from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
-from services.models import InterviewType, User
+from services.models import (
+    AvailabilityException,
+    AvailabilityRule,
+    CoachBookingSettings,
+    CoachInterviewType,
+    InterviewType,
+    Role,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,7 @@ def configure(slug: str, changes: dict[str, Any]) -> InterviewType:
             low, high = LIMITS[name]
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 errors[name] = [f"Use a whole number from {low} to {high}."]
-        elif name in {"name", "description", "expertise"}:
+        elif name in {"name", "description", "expertise"}:  # expertise: for ranking, not running
             if not isinstance(value, str) or (name == "name" and not value.strip()):
                 errors[name] = ["Give some text."]
         elif name == "active":
@@ -192,3 +201,189 @@ def update(actor: User, slug: str, changes: dict[str, Any], reason: str = "") ->
             after={name: after[name] for name in changed},
         )
     return itype
+
+
+# --- who runs which type --------------------------------------------------------------------------
+# A coach runs every active type (``CoachBookingSettings.runs_all_types``, true by default and for
+# a coach without a settings row) unless staff, or ``users create --interview-types``, narrowed
+# them to their ``CoachInterviewType`` rows. Expertise tags never decide it: they route résumés.
+
+MAX_ID = 2**31 - 1  # ids beyond the database's integer name nothing
+
+
+def runs(
+    coach_id: SQLColumnExpression[int], type_id: SQLColumnExpression[int] | int
+) -> ColumnElement[bool]:
+    """SQL: the coach runs the type (whether either is active is the caller's to add)."""
+    narrowed = select(CoachBookingSettings.coach_id).where(
+        CoachBookingSettings.runs_all_types.is_(False)
+    )
+    chosen = exists().where(
+        CoachInterviewType.coach_id == coach_id, CoachInterviewType.interview_type_id == type_id
+    )
+    return or_(coach_id.not_in(narrowed), chosen)
+
+
+def _pairs(coach_ids: Sequence[int] | None = None) -> list[tuple[int, int, str]]:
+    """(coach id, type id, slug) for each active type each coach runs, in type order: the active
+    coaches when ``coach_ids`` is None, else those coaches (active or not). One query."""
+    query = (
+        select(User.id, InterviewType.id, InterviewType.slug)
+        .select_from(User)
+        .join(InterviewType, true())
+        .where(
+            User.role == Role.COACH,
+            InterviewType.active.is_(True),
+            runs(User.id, InterviewType.id),
+        )
+        .order_by(InterviewType.id, User.id)
+    )
+    if coach_ids is None:
+        query = query.where(User.active.is_(True))
+    else:
+        query = query.where(User.id.in_(list(coach_ids)))
+    return [(c, t, slug) for c, t, slug in db.session.execute(query)]
+
+
+def slugs_by_coach(coach_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The active types each of these coaches runs, as slugs in type order."""
+    result: dict[int, list[str]] = {coach_id: [] for coach_id in coach_ids}
+    for coach_id, _, slug in _pairs(coach_ids) if coach_ids else ():
+        result[coach_id].append(slug)
+    return result
+
+
+def coach_ids_by_type(types: Iterable[InterviewType]) -> dict[int, list[int]]:
+    """The active coaches who run each of these types (by type id), ids ascending."""
+    result: dict[int, list[int]] = {itype.id: [] for itype in types}
+    for coach_id, type_id, _ in _pairs():
+        if type_id in result:
+            result[type_id].append(coach_id)
+    return result
+
+
+@dataclass(frozen=True)
+class CoachTypes:
+    """Which types a coach runs: every active one, or the set staff chose (active slugs)."""
+
+    coach_id: int
+    runs_all_types: bool
+    interview_types: tuple[str, ...]
+
+
+def _coach(coach_id: int, *, active_only: bool = False) -> User:
+    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
+    if coach is None or coach.role != Role.COACH or (active_only and not coach.active):
+        raise NotFound("There is no such coach.")
+    return coach
+
+
+def coach_types(coach_id: int, *, active_only: bool = False) -> CoachTypes:
+    """The types a coach runs. Raises NotFound (for an inactive coach too, with ``active_only``)."""
+    _coach(coach_id, active_only=active_only)
+    settings = db.session.get(CoachBookingSettings, coach_id)
+    return CoachTypes(
+        coach_id=coach_id,
+        runs_all_types=settings is None or settings.runs_all_types,
+        interview_types=tuple(slugs_by_coach([coach_id])[coach_id]),
+    )
+
+
+def _active_types_named(slugs: Sequence[str]) -> list[InterviewType]:
+    wanted = list(dict.fromkeys(s.strip().lower() for s in slugs if s.strip()))
+    active = {t.slug: t for t in list_active()}
+    unknown = [slug for slug in wanted if slug not in active]
+    if unknown:
+        raise ValidationFailed.field(
+            "interview_types",
+            f"There is no active interview type {', '.join(map(repr, unknown))}. "
+            f"Use any of: {', '.join(active) or 'none yet'}.",
+        )
+    return [active[slug] for slug in wanted]
+
+
+def set_coach_types(coach_id: int, slugs: Sequence[str] | None) -> CoachTypes:
+    """Let a coach run every active type (``slugs`` None) or exactly the active types named (none
+    is allowed: the dashboard then warns). Rows of inactive types stay as they were, for the day a
+    type returns. Raises NotFound, ValidationFailed (an unknown or inactive slug)."""
+    _coach(coach_id)
+    chosen = None if slugs is None else _active_types_named(slugs)
+    settings = db.session.get(CoachBookingSettings, coach_id)
+    if settings is None:
+        settings = CoachBookingSettings(coach_id=coach_id)
+        db.session.add(settings)
+    settings.runs_all_types = chosen is None
+    active_ids = select(InterviewType.id).where(InterviewType.active.is_(True))
+    db.session.execute(
+        delete(CoachInterviewType).where(
+            CoachInterviewType.coach_id == coach_id,
+            CoachInterviewType.interview_type_id.in_(active_ids),
+        )
+    )
+    for itype in chosen or ():
+        db.session.add(CoachInterviewType(coach_id=coach_id, interview_type_id=itype.id))
+    db.session.flush()
+    return coach_types(coach_id)
+
+
+def change_coach_types(
+    actor: User, coach_id: int, slugs: Sequence[str] | None, reason: str = ""
+) -> CoachTypes:
+    """Staff choose the types a coach runs (``set_coach_types``); a change is one audit entry.
+    Raises Forbidden, NotFound, ValidationFailed."""
+    require_staff(actor, "Only staff choose which types a coach runs.")
+    before = coach_types(coach_id)
+    after = set_coach_types(coach_id, slugs)
+    if (before.runs_all_types, before.interview_types) != (
+        after.runs_all_types,
+        after.interview_types,
+    ):
+        audit.record(
+            actor,
+            "coach.interview_types",
+            "coach",
+            coach_id,
+            reason,
+            before={
+                "runs_all_types": before.runs_all_types,
+                "interview_types": list(before.interview_types),
+            },
+            after={
+                "runs_all_types": after.runs_all_types,
+                "interview_types": list(after.interview_types),
+            },
+        )
+    return after
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What staff should hear about: coaches who keep hours but run no active type (learners can
+    book them for nothing), and active types no active coach runs (nobody can book them)."""
+
+    idle_coaches: list[User]
+    uncovered_types: list[InterviewType]
+
+
+def coverage() -> Coverage:
+    """The coaches with availability who run no type, and the types no coach runs. Three queries."""
+    pairs = _pairs()
+    busy_coaches = {coach_id for coach_id, _, _ in pairs}
+    covered = {type_id for _, type_id, _ in pairs}
+    has_hours = or_(
+        exists().where(AvailabilityRule.coach_id == User.id),
+        exists().where(
+            AvailabilityException.coach_id == User.id,
+            AvailabilityException.available.is_(True),
+            AvailabilityException.end_at > utcnow(),
+        ),
+    )
+    with_hours = db.session.scalars(
+        select(User)
+        .where(User.role == Role.COACH, User.active.is_(True), has_hours)
+        .order_by(User.name, User.id)
+    )
+    return Coverage(
+        idle_coaches=[c for c in with_hours if c.id not in busy_coaches],
+        uncovered_types=[t for t in list_active() if t.id not in covered],
+    )

@@ -80,9 +80,7 @@ def join(
             )
         earliest, latest = max(earliest, day_from), min(latest, day_to - dt.timedelta(seconds=1))
     if request.coach_id is not None and not availability.eligible_coaches(itype, request.coach_id):
-        raise ValidationFailed.field(
-            "coach_id", f"There is no active coach {request.coach_id} who runs {itype.name}."
-        )
+        raise availability.not_running(request.coach_id, itype)
     existing = db.session.scalar(
         select(WaitlistEntry).where(
             WaitlistEntry.learner_id == learner_id,

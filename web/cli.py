@@ -10,7 +10,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from services import accounts, demo
+from services import accounts, demo, interview_types
 from services.db import db, writer
 from services.errors import ValidationFailed
 
@@ -39,6 +39,12 @@ def writes(command: F) -> F:
 @click.option("--name", default=None)
 @click.option("--timezone", default="UTC", show_default=True)
 @click.option("--expertise", default="", help="Comma-separated tags, for coaches: ml,python")
+@click.option(
+    "--interview-types",
+    "type_slugs",
+    default=None,
+    help="Comma-separated slugs, for coaches: the types they run (default: every active type).",
+)
 @click.option("--capacity", default=5, show_default=True, help="Open reviews a coach can hold.")
 @writes
 def create_user(
@@ -48,10 +54,18 @@ def create_user(
     name: str | None,
     timezone: str,
     expertise: str,
+    type_slugs: str | None,
     capacity: int,
 ) -> None:
     """Make a user and print its id."""
+    slugs = None if type_slugs is None else [s for s in type_slugs.split(",") if s.strip()]
     try:
+        if slugs is not None and role != "coach":
+            raise ValidationFailed.field("interview_types", "Only coaches run interview types.")
+        if slugs == []:
+            raise ValidationFailed.field(
+                "interview_types", "Name one or more types, e.g. coding,behavioural."
+            )
         user = accounts.create_user(
             email=email,
             password=password,
@@ -61,6 +75,8 @@ def create_user(
             expertise=[tag for tag in expertise.split(",") if tag.strip()],
             review_capacity=capacity,
         )
+        if slugs is not None:
+            interview_types.set_coach_types(user.id, slugs)
     except ValidationFailed as exc:
         db.session.rollback()
         for field, messages in exc.errors.items():

@@ -1,7 +1,7 @@
 """outbox jobs: every job for the workers is a row until a worker finishes it; failed hand-overs
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ import services.db
 
 # revision identifiers, used by Alembic.
 revision = '0011'
-down_revision = '0009'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     event,
     func,
     text,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -39,7 +40,9 @@ class InterviewType(Model):
     min_notice_hours: Mapped[int] = mapped_column(default=12)
     horizon_days: Mapped[int] = mapped_column(default=30)
     cancel_cutoff_hours: Mapped[int] = mapped_column(default=24)
-    expertise: Mapped[str] = mapped_column(String(200), default="")  # comma-separated tags
+    # Comma-separated tags: they may rank the coaches who run this type, never decide who does
+    # (``CoachInterviewType`` and ``CoachBookingSettings.runs_all_types`` do).
+    expertise: Mapped[str] = mapped_column(String(200), default="")
     active: Mapped[bool] = mapped_column(default=True)
 
     @property
@@ -337,8 +340,23 @@ class LearnerSuspension(Model):
     learner: Mapped[User] = relationship(foreign_keys=[learner_id])
 
 
+class CoachInterviewType(Model):
+    """A type a coach runs, when staff narrowed them to a set (``runs_all_types`` false)."""
+
+    __tablename__ = "coach_interview_type"
+
+    coach_id: Mapped[int] = mapped_column(
+        ForeignKey("user.id", ondelete="CASCADE"), primary_key=True
+    )
+    interview_type_id: Mapped[int] = mapped_column(
+        ForeignKey("interview_type.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
 class CoachBookingSettings(Model):
-    """A coach's booking settings: a daily session cap and their private calendar feed."""
+    """A coach's booking settings: a daily session cap, their private calendar feed, and whether
+    they run every active type (the default, also for a coach without this row) or only their
+    ``CoachInterviewType`` rows."""
 
     __tablename__ = "coach_booking_settings"
 
@@ -349,3 +367,4 @@ class CoachBookingSettings(Model):
     # sha256 of the feed's secret token; None when no feed is published (or it was revoked).
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     feed_created_at: Mapped[dt.datetime | None]
+    runs_all_types: Mapped[bool] = mapped_column(default=True, server_default=true())

@@ -1,6 +1,7 @@
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
 from services.db import db
 
@@ -16,3 +17,98 @@ def test_the_migrated_schema_matches_the_models(database_url):
     engine.dispose()
 
     assert diff == []
+
+
+def _upgrade(url: str, revision: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade", revision],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0010_keeps_every_coach_bookable_for_what_their_expertise_allowed(backend):
+    """Coaches whose tags met every type run every type; the others run exactly what their tags
+    allowed; a coach's other settings survive."""
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(backend)
+    engine = create_engine(url)
+    try:
+        _upgrade(url, "0009")
+        with engine.begin() as conn:
+            for slug, tags in [
+                ("behavioural", "behavioural"),
+                ("coding", "python,algorithms"),
+                ("open", ""),
+            ]:
+                conn.execute(
+                    text(
+                        "INSERT INTO interview_type (slug, name, description, duration_minutes,"
+                        " buffer_before_minutes, buffer_after_minutes, min_notice_hours,"
+                        " horizon_days, cancel_cutoff_hours, expertise, active)"
+                        " VALUES (:slug, :slug, '', 45, 0, 15, 12, 30, 24, :tags, :active)"
+                    ),
+                    {"slug": slug, "tags": tags, "active": True},
+                )
+            for email, expertise in [
+                ("all", '["behavioural", "python"]'),
+                ("some", '["Algorithms"]'),
+                ("none", '["interviews"]'),
+            ]:
+                conn.execute(
+                    text(
+                        'INSERT INTO "user" (email, name, role, timezone, password_hash, active,'
+                        " session_version, expertise, review_capacity, created_at)"
+                        " VALUES (:email, :email, 'coach', 'UTC', 'x', :yes, 0, :expertise, 5,"
+                        " CURRENT_TIMESTAMP)"
+                    ),
+                    {"email": email, "expertise": expertise, "yes": True},
+                )
+            conn.execute(
+                text(
+                    "INSERT INTO coach_booking_settings (coach_id, daily_session_cap)"
+                    " SELECT id, 3 FROM \"user\" WHERE email = 'some'"
+                )
+            )
+        _upgrade(url, "0010")
+        with engine.connect() as conn:
+            settings = dict(
+                conn.execute(
+                    text(
+                        "SELECT u.email, s.runs_all_types FROM coach_booking_settings s"
+                        ' JOIN "user" u ON u.id = s.coach_id'
+                    )
+                ).all()
+            )
+            runs = conn.execute(
+                text(
+                    'SELECT u.email, t.slug FROM coach_interview_type c JOIN "user" u'
+                    " ON u.id = c.coach_id JOIN interview_type t ON t.id = c.interview_type_id"
+                    " ORDER BY u.email, t.slug"
+                )
+            ).all()
+            cap = conn.execute(
+                text(
+                    "SELECT daily_session_cap FROM coach_booking_settings"
+                    " WHERE runs_all_types = :no AND daily_session_cap IS NOT NULL"
+                ),
+                {"no": False},
+            ).scalar()
+    finally:
+        engine.dispose()
+        drop_database(url)
+
+    assert settings == {"some": False, "none": False}  # "all" keeps the default: every type
+    # "open" has no tags: every coach could be booked for it, and still can.
+    assert [tuple(r) for r in runs] == [("none", "open"), ("some", "coding"), ("some", "open")]
+    assert cap == 3

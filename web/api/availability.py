@@ -120,7 +120,10 @@ class TypeSettingsSchema(Schema):
     cancel_cutoff_hours = fields.Integer()
     expertise = fields.String(
         validate=validate.Length(max=200),
-        metadata={"description": "Comma-separated tags; coaches with one of them run this type."},
+        metadata={
+            "description": "Comma-separated tags that may rank coaches for this type; which "
+            "coaches run it is set per coach (`/api/v1/coaches/<id>/interview-types`)."
+        },
     )
     active = fields.Boolean()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 _pages: dict[type[Schema], type[Schema]] = {}
 
@@ -92,12 +92,78 @@ class InterviewTypeSchema(Schema):
     name = fields.String(required=True)
     duration_minutes = fields.Integer(required=True)
     description = fields.String(required=True)
+    coach_ids = fields.List(
+        fields.Integer(),
+        required=True,
+        metadata={"description": "The active coaches who run this type, ids ascending."},
+    )
 
 
 class CoachSchema(Schema):
     id = fields.Integer(required=True)
     name = fields.String(required=True)
-    expertise = fields.List(fields.String(), required=True)
+    expertise = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Tags for résumé routing; they never decide which types a coach runs."
+        },
+    )
+    interview_types = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Slugs of the active interview types this coach runs."},
+    )
+
+
+class CoachTypesSchema(Schema):
+    """Which interview types a coach runs."""
+
+    coach_id = fields.Integer(required=True)
+    runs_all_types = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: every active type, also types added or reactivated later; "
+            "false: only the types staff chose."
+        },
+    )
+    interview_types = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Slugs of the active types the coach runs now."},
+    )
+
+
+class CoachTypesChangeSchema(Schema):
+    """Staff choose the types a coach runs: ``{"runs_all_types": true}`` for every active type
+    (also later ones), or ``{"interview_types": [slug, ...]}`` for exactly those (``[]``: none)."""
+
+    runs_all_types = fields.Boolean(
+        metadata={"description": "true: every active type. Leave out when naming the types."},
+    )
+    interview_types = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        validate=validate.Length(max=100),
+        metadata={"description": "Slugs of active types: the coach runs exactly these."},
+    )
+    reason = fields.String(
+        load_default="",
+        validate=validate.Length(max=1000),
+        metadata={"description": "Why, for the audit log."},
+    )
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **kwargs: Any) -> None:
+        everything, named = data.get("runs_all_types"), data.get("interview_types")
+        if everything and named is not None:
+            raise ValidationError(
+                "Give either runs_all_types: true or the list of types, not both.",
+                "interview_types",
+            )
+        if not everything and named is None:
+            raise ValidationError(
+                "Name the types the coach runs, or send runs_all_types: true.", "interview_types"
+            )
 
 
 class HealthSchema(Schema):

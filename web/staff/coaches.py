@@ -6,10 +6,20 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from services import accounts, staff
+from services import accounts, interview_types, staff
 from services.db import db
 from services.errors import DomainError
 from web.roles import role_required
@@ -29,7 +39,26 @@ class InviteForm(FlaskForm):
 
 
 class CoachForm(FlaskForm):
-    expertise = StringField("Expertise", description="Tags separated by commas.")
+    expertise = StringField(
+        "Expertise",
+        description="Tags separated by commas, for résumé routing; they do not decide which "
+        "interview types the coach runs.",
+    )
+    types_scope = RadioField(
+        "Interview types",
+        choices=[
+            SelectChoice("all", "Every active type, also types added later"),
+            SelectChoice("chosen", "Only the types ticked below"),
+        ],
+        # Left out of a post (an older form): the types stay as they are.
+        validate_choice=False,
+    )
+    interview_types = SelectMultipleField(
+        "Types this coach runs",
+        choices=[],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
     review_capacity = IntegerField(
         "Review capacity",
         validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)],
@@ -57,7 +86,9 @@ def _fail(exc: DomainError, what: str) -> None:
 @bp.route("/coaches")
 @role_required("staff")
 def coaches() -> str:
-    return render_template("staff/coaches.html", rows=staff.coaches(current_user))
+    rows = staff.coaches(current_user)
+    runs = interview_types.slugs_by_coach([row.coach.id for row in rows])
+    return render_template("staff/coaches.html", rows=rows, runs=runs)
 
 
 @bp.route("/coaches/<int:coach_id>/active", methods=["POST"])
@@ -98,15 +129,27 @@ def edit_coach(coach_id: int) -> str | Response:
     coach = next((r.coach for r in staff.coaches(current_user) if r.coach.id == coach_id), None)
     if coach is None:
         abort(404)
+    runs = interview_types.coach_types(coach_id)
     form = CoachForm(
         data={
             "expertise": ", ".join(coach.expertise or []),
             "review_capacity": coach.review_capacity,
+            "types_scope": "all" if runs.runs_all_types else "chosen",
+            "interview_types": list(runs.interview_types),
         }
         if request.method == "GET"
         else None
     )
-    if form.validate_on_submit():
+    form.interview_types.choices = [
+        SelectChoice(t.slug, t.name) for t in interview_types.list_active()
+    ]
+    valid = form.validate_on_submit()
+    scope = (form.types_scope.raw_data or [None])[0] if form.is_submitted() else None
+    if valid and scope not in (None, "all", "chosen"):
+        form.types_scope.errors = ["Pick every type or only the ticked ones."]
+        valid = False
+    if valid:
+        chosen = None if scope == "all" else list(form.interview_types.data or [])
         try:
             staff.update_coach(
                 current_user,
@@ -114,6 +157,10 @@ def edit_coach(coach_id: int) -> str | Response:
                 staff.CoachProfile(_tags(form.expertise.data), form.review_capacity.data or 0),
                 form.reason.data or "",
             )
+            if scope is not None:
+                interview_types.change_coach_types(
+                    current_user, coach_id, chosen, form.reason.data or ""
+                )
         except DomainError as exc:
             db.session.rollback()
             for name, messages in exc.errors.items():

@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from services import audit, queue, staff, stats
+from services import audit, interview_types, queue, staff, stats
 from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models import ResumeStatus, Role, User
@@ -99,7 +99,12 @@ def dashboard() -> str:
             ],
         ),
     ]
-    return render_template("staff/dashboard.html", figures=figures, charts=charts)
+    return render_template(
+        "staff/dashboard.html",
+        figures=figures,
+        charts=charts,
+        coverage=interview_types.coverage(),
+    )
 
 
 # --- the queue ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from services import audit, booking, outbox, queue, routing
 from services.access import require_staff
 from services.accounts import hash_password, normalise_email, password_problem
 from services.db import db, utcnow
-from services.errors import Forbidden, NotFound, ValidationFailed
+from services.errors import NotFound, ValidationFailed
 from services.models import (
     Assignment,
     AssignmentStatus,
@@ -598,11 +598,6 @@ def sessions(
 
 
 # --- CSV exports (streamed: one batch in memory at a time) ----------------------------------------
-#
-# A streamed answer's body runs after the view has returned, when the request's session (and every
-# object it loaded, the signed-in user too) is gone. So the exports take the staff member's id, not
-# the User, and read everything in the session current when they run (web.streaming gives them one
-# of their own); and the export is audited by ``record_export`` only once its last line is out.
 
 EXPORT_BATCH = 200  # the largest page paginate() allows
 QUEUE_COLUMNS = (
@@ -633,7 +628,6 @@ BOOKING_COLUMNS = (
     "cancelled_at",
     "cancel_reason",
 )
-EXPORTS = ("queue", "bookings")
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -658,19 +652,9 @@ def _forget(objects: list[Any]) -> None:
             db.session.expunge(obj)
 
 
-def _staff(staff_id: int) -> User:
-    """The staff member, loaded afresh in the current session. Raises Forbidden."""
-    user = db.session.get(User, staff_id) if 0 < staff_id <= MAX_ID else None
-    if user is None:
-        raise Forbidden("Only staff use the console.")
-    require_staff(user)
-    return user
-
-
-def export_queue(staff_id: int, filters: QueueFilter) -> Iterator[str]:
-    """The queue as CSV, header first, one CSV record per item yielded; read in keyset batches of
-    EXPORT_BATCH in the current session. Raises Forbidden, ValidationFailed (on the first item)."""
-    staff = _staff(staff_id)
+def export_queue(staff: User, filters: QueueFilter) -> Iterator[str]:
+    """CSV lines of the queue, header first. Call ``record_export`` in the request first."""
+    require_staff(staff)
     yield _csv_line(list(QUEUE_COLUMNS))
     cursor: str | None = None
     while True:
@@ -702,9 +686,8 @@ def export_queue(staff_id: int, filters: QueueFilter) -> Iterator[str]:
         cursor = page.next_cursor
 
 
-def export_bookings(staff_id: int, filters: SessionFilter) -> Iterator[str]:
-    """Every session as CSV, like ``export_queue``. Raises Forbidden, ValidationFailed."""
-    staff = _staff(staff_id)
+def export_bookings(staff: User, filters: SessionFilter) -> Iterator[str]:
+    require_staff(staff)
     yield _csv_line(list(BOOKING_COLUMNS))
     cursor: str | None = None
     while True:
@@ -731,13 +714,9 @@ def export_bookings(staff_id: int, filters: SessionFilter) -> Iterator[str]:
         cursor = page.next_cursor
 
 
-def record_export(staff_id: int, what: str, filters: Any, rows: int) -> None:
-    """Audit a finished export (``what`` one of EXPORTS) of ``rows`` rows: called after its last
-    line, in a write transaction of its own. Raises Forbidden."""
-    staff = _staff(staff_id)
-    if what not in EXPORTS:
-        raise ValueError(f"unknown export {what!r}")
+def record_export(staff: User, what: str, filters: Any) -> None:
+    require_staff(staff)
     plain = {
         k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in vars(filters).items()
     }
-    audit.record(staff, f"export.{what}", "export", None, "", filters=plain, rows=rows)
+    audit.record(staff, f"export.{what}", "export", None, "", filters=plain)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from typing import Any
 
 from flask import (
     Response,
@@ -12,6 +12,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -25,7 +26,6 @@ from services.models import ResumeStatus, Role, User
 from web.roles import role_required
 from web.staff import bp
 from web.staff.charts import bar_chart
-from web.streaming import streamed
 
 BUCKET_LABELS = {
     "under_1d": "< 1 day",
@@ -171,17 +171,9 @@ def assign(resume_id: int) -> BaseResponse:
     return redirect(back)
 
 
-def _csv(
-    what: str, filename: str, records: Callable[[int], Iterable[str]], filters: object
-) -> Response:
-    """An export as a streamed CSV download, audited once its last line is out (web.streaming).
-    The body takes the staff member's id: the signed-in User is gone by the time it runs."""
-    staff_id = int(current_user.id)
+def _csv(lines: Any, filename: str) -> Response:
     return Response(
-        streamed(
-            lambda: records(staff_id),
-            lambda count: staff.record_export(staff_id, what, filters, rows=count - 1),
-        ),
+        stream_with_context(lines),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -195,9 +187,9 @@ def _csv(
 @role_required("staff")
 def export_queue() -> Response:
     filters = _queue_filter()
-    return _csv(
-        "queue", "queue.csv", lambda staff_id: staff.export_queue(staff_id, filters), filters
-    )
+    staff.record_export(current_user, "queue", filters)
+    db.session.commit()
+    return _csv(staff.export_queue(current_user, filters), "queue.csv")
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -68,9 +68,6 @@ def cancel_session(booking_id: int) -> BaseResponse:
 @role_required("staff")
 def export_sessions() -> Response:
     filters = _filter()
-    return _csv(
-        "bookings",
-        "sessions.csv",
-        lambda staff_id: staff.export_bookings(staff_id, filters),
-        filters,
-    )
+    staff.record_export(current_user, "bookings", filters)
+    db.session.commit()
+    return _csv(staff.export_bookings(current_user, filters), "sessions.csv")

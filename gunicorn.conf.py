@@ -21,7 +21,8 @@ def post_worker_init(worker: Any) -> None:
     """Once the app is loaded in a worker: gunicorn's own error answers become problems."""
     from web.problems import PROBLEM_TYPE, problem_body
 
-    base_url = worker.wsgi.config["BASE_URL"]
+    # A bare Flask app beside ours (the benchmarks) has no BASE_URL: its problems are relative.
+    base_url = worker.wsgi.config.get("BASE_URL", "")
 
     def write_problem(sock: Any, status: int, reason: str, message: str) -> None:
         body = json.dumps(problem_body(status, None, message or None, base_url)).encode()

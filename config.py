@@ -1,4 +1,4 @@
-"""Settings from the environment, with working one-machine defaults (see API.md, Configuration)."""
+"""Settings from the environment, with working one-machine defaults (README, Configuration)."""
 
 from __future__ import annotations
 

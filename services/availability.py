@@ -449,8 +449,9 @@ def find_slots(
     now: dt.datetime | None = None,
     exclude_booking_id: int | None = None,
 ) -> list[Slot]:
-    """Bookable slots of a type, per API.md: start and end dates inclusive in ``tz``, for one coach
-    or any (each slot lists the coaches free then). Raises ValidationFailed."""
+    """Bookable slots of a type, as ``GET /api/v1/slots`` serves them: start and end dates
+    inclusive in ``tz``, for one coach or any (each slot lists the coaches free then).
+    Raises ValidationFailed."""
     tz = zone(query.tz)
     if query.end_date < query.start_date:
         raise ValidationFailed.field("end", "The end date is before the start date.")

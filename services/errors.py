@@ -4,7 +4,8 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A rule of the domain was not met; ``code`` is the stable machine word of API.md."""
+    """A rule of the domain was not met; ``code`` is the stable machine word clients read (the
+    problem's ``code`` in the served OpenAPI document, /api/v1/openapi.json)."""
 
     code = "domain_error"
 

@@ -97,7 +97,7 @@ class BookingStatus(enum.StrEnum):
 
 # The statuses that occupy the coach's and the learner's time (the database constraints use them).
 OCCUPYING = ("confirmed", "completed", "no_show", "held")
-# The statuses a client sees as a booking (API.md).
+# The statuses a client sees as a booking (the API's `status` field).
 VISIBLE = ("confirmed", "cancelled", "completed", "no_show")
 _OCCUPYING_SQL = "status IN ('confirmed', 'completed', 'no_show', 'held')"
 

@@ -1,7 +1,8 @@
 """The access-control matrix: every route (pages and API) × six callers, each cell's answer.
 
-API.md: a resource the caller may not see answers 404 (never 403); an action the caller's role may
-never take answers 403; no credentials answers 401 on the API and a redirect to /sign-in on pages.
+The API's rule: a resource the caller may not see answers 404 (never 403); an action the
+caller's role may never take answers 403; no credentials answers 401 on the API and a redirect to
+/sign-in on pages.
 "ok" means access control let the request through (any answer below 500 that is not 401, 403 or 404
 nor a redirect to sign-in: a 409 or 422 about the body still got past the gate).
 

@@ -1,4 +1,5 @@
-"""The booking contract of API.md: slots, booking, validation, idempotency, visibility."""
+"""The booking contract (the served OpenAPI document): slots, booking, validation, idempotency,
+visibility."""
 
 from __future__ import annotations
 

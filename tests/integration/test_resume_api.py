@@ -1,4 +1,4 @@
-"""The Résumés contract of API.md, in-process (per-test rollback, SQLite and PostgreSQL): upload
+"""The Résumés contract of the API, in-process (per-test rollback, SQLite and PostgreSQL): upload
 answers, the bad-upload set, access, downloads, and the coach's accept/decline/review."""
 
 from __future__ import annotations

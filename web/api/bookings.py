@@ -1,4 +1,4 @@
-"""Mock interviews: slots, bookings, cancel and reschedule, outcomes and feedback (API.md)."""
+"""Mock interviews: slots, bookings, cancel and reschedule, outcomes and feedback."""
 
 from __future__ import annotations
 

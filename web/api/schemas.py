@@ -37,7 +37,7 @@ def named_keys2properties(self: Any, field: fields.Field, **kwargs: Any) -> dict
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:
-    """The list envelope of API.md: {"items": [...], "next_cursor": "..." | null}."""
+    """The list envelope of every paged API list: {"items": [...], "next_cursor": "..." | null}."""
     if item not in _pages:
         name = item.__name__.removesuffix("Schema") + "PageSchema"
         _pages[item] = Schema.from_dict(

@@ -47,10 +47,6 @@ class BrokerDispatcher:
             if self.on_failure is not None:
                 self.on_failure(handover)
 
-    def publish(self, task_name: str, *args: Any) -> None:
-        """A one-off message with no outbox row behind it (tests use it to send a task twice)."""
-        self._pool.submit(self.celery.send_task, task_name, args=list(args))
-
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until every job handed so far has been published (or given up); for tests."""
         self._pool.submit(lambda: None).result(timeout=timeout)

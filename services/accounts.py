@@ -18,7 +18,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
 from services import outbox
-from services.db import db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import InvalidCredentials, NotFound, ValidationFailed
 from services.models import ApiToken, Role, User
 from services.notifications import Message, base_url, handles, register_kind
@@ -98,6 +98,14 @@ def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[
             errors["email"] = [EMAIL_TAKEN]
         raise ValidationFailed("Some fields need attention.", errors)
     return name, email, timezone
+
+
+def find_coach(coach_id: int, *, active_only: bool = False) -> User:
+    """The coach with this id (an active one, with ``active_only``). Raises NotFound."""
+    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
+    if coach is None or coach.role != Role.COACH or (active_only and not coach.active):
+        raise NotFound("There is no such coach.")
+    return coach
 
 
 def find_by_email(email: str) -> User | None:

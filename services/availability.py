@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from services import interview_types
-from services.db import db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AvailabilityException,
@@ -38,7 +38,6 @@ from services.models.booking import OCCUPYING
 UTC = dt.UTC
 MAX_RANGE_DAYS = 62
 # Ids are 32-bit integers in the database; anything larger names nothing (and must not reach it).
-MAX_ID = 2**31 - 1
 DEFAULT_STEP_MINUTES = 30
 DEFAULT_DAILY_CAP = 6
 

@@ -28,7 +28,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from services import availability, calendar, outbox
 from services.availability import Shape, free_starts
-from services.db import begin_write, db, utcnow
+from services.db import MAX_ID, begin_write, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import (
     Booking,
@@ -209,7 +209,7 @@ def for_display(booking_id: int) -> Booking:
     """A booking with everything its JSON or page shows, in three queries."""
     booking = db.session.scalar(
         select(Booking)
-        .where(Booking.id == min(booking_id, availability.MAX_ID))
+        .where(Booking.id == min(booking_id, MAX_ID))
         .options(
             joinedload(Booking.coach),
             joinedload(Booking.learner),

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, delete, exists, or_, 
 
 from services import audit
 from services.access import require_staff
+from services.accounts import find_coach
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -208,8 +209,6 @@ def update(actor: User, slug: str, changes: dict[str, Any], reason: str = "") ->
 # a coach without a settings row) unless staff, or ``users create --interview-types``, narrowed
 # them to their ``CoachInterviewType`` rows. Expertise tags never decide it: they route résumés.
 
-MAX_ID = 2**31 - 1  # ids beyond the database's integer name nothing
-
 
 def runs(
     coach_id: SQLColumnExpression[int], type_id: SQLColumnExpression[int] | int
@@ -271,16 +270,9 @@ class CoachTypes:
     interview_types: tuple[str, ...]
 
 
-def _coach(coach_id: int, *, active_only: bool = False) -> User:
-    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
-    if coach is None or coach.role != Role.COACH or (active_only and not coach.active):
-        raise NotFound("There is no such coach.")
-    return coach
-
-
 def coach_types(coach_id: int, *, active_only: bool = False) -> CoachTypes:
     """The types a coach runs. Raises NotFound (for an inactive coach too, with ``active_only``)."""
-    _coach(coach_id, active_only=active_only)
+    find_coach(coach_id, active_only=active_only)
     settings = db.session.get(CoachBookingSettings, coach_id)
     return CoachTypes(
         coach_id=coach_id,
@@ -306,7 +298,7 @@ def set_coach_types(coach_id: int, slugs: Sequence[str] | None) -> CoachTypes:
     """Let a coach run every active type (``slugs`` None) or exactly the active types named (none
     is allowed: the dashboard then warns). Rows of inactive types stay as they were, for the day a
     type returns. Raises NotFound, ValidationFailed (an unknown or inactive slug)."""
-    _coach(coach_id)
+    find_coach(coach_id)
     chosen = None if slugs is None else _active_types_named(slugs)
     settings = db.session.get(CoachBookingSettings, coach_id)
     if settings is None:

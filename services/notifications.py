@@ -31,7 +31,7 @@ from sqlalchemy.orm import selectinload
 
 from services import mail, outbox
 from services.access import require_staff
-from services.db import db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import (
     Delivery,
@@ -613,11 +613,10 @@ def fail_stuck(older_than: dt.timedelta | None = None) -> int:
 
 
 # Ids beyond the database's integer range cannot exist; asking for one must answer 404, not fail.
-_MAX_ID = 2**31 - 1
 
 
 def _real_id(value: int) -> bool:
-    return 0 < value <= _MAX_ID
+    return 0 < value <= MAX_ID
 
 
 class DeliveryNotFailed(Conflict):

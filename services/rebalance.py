@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from services import audit, routing
 from services.access import require_staff
-from services.db import db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import Conflict, NotFound
 from services.models import (
     Assignment,
@@ -177,7 +177,7 @@ def propose(staff: User, *, top: int = TOP_COACHES) -> RebalancePlan:
 
 
 def get_plan(plan_id: int) -> RebalancePlan:
-    plan = db.session.get(RebalancePlan, plan_id) if 0 < plan_id <= 2**31 - 1 else None
+    plan = db.session.get(RebalancePlan, plan_id) if 0 < plan_id <= MAX_ID else None
     if plan is None:
         raise NotFound("There is no such rebalance plan.")
     return plan

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import Select, exists, select, update
 
 from services import audit, checks, extraction, files, outbox
-from services.db import begin_write, db, utcnow
+from services.db import MAX_ID, begin_write, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import (
     AnalysisStatus,
@@ -55,7 +55,6 @@ MAX_SUMMARY = 5000
 MAX_COMMENTS = 20000
 MAX_REASON = 1000
 NUL_MESSAGE = "Remove the NUL character from this text."
-MAX_ID = 2**31 - 1  # ids beyond the database's integer are simply not found
 
 register_kind(
     "resume_checked",

@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from services import checks, outbox
 from services.access import require_staff
-from services.db import db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AnalysisStatus,
@@ -494,14 +494,14 @@ def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = ""
     take_lock()
     resume = (
         db.session.scalar(select(Resume).where(Resume.id == resume_id).with_for_update())
-        if 0 < resume_id <= 2**31 - 1
+        if 0 < resume_id <= MAX_ID
         else None
     )
     if resume is None:
         raise NotFound("There is no such résumé.")
     if resume.status in (ResumeStatus.REVIEWED, ResumeStatus.CANCELLED):
         raise InvalidStatus(f"This résumé is {resume.status}; there is nothing to assign.")
-    coach = db.session.get(User, coach_id) if 0 < coach_id <= 2**31 - 1 else None
+    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
     if coach is None or coach.role != Role.COACH or not coach.active:
         raise ValidationFailed.field("coach_id", "Choose an active coach.")
     now = utcnow()

@@ -20,8 +20,8 @@ from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_,
 
 from services import audit, booking, outbox, queue, routing
 from services.access import require_staff
-from services.accounts import hash_password, normalise_email, password_problem
-from services.db import db, utcnow
+from services.accounts import find_coach, hash_password, normalise_email, password_problem
+from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     Assignment,
@@ -41,7 +41,6 @@ from services.notifications import Message, base_url, handles, register_kind
 from services.pagination import Page, _decode, _encode, check_limit, paginate
 from services.resumes import current_version, live_assignment, log_event
 
-MAX_ID = 2**31 - 1
 FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 INVITE_TTL = dt.timedelta(days=7)
 MAX_CAPACITY = 50
@@ -53,13 +52,6 @@ class InviteInvalid(NotFound):
 
 def _clean(text: str | None, limit: int = 1000) -> str:
     return " ".join((text or "").replace("\x00", "").split())[:limit]
-
-
-def _coach(coach_id: int) -> User:
-    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
-    if coach is None or coach.role != Role.COACH:
-        raise NotFound("There is no such coach.")
-    return coach
 
 
 # --- the queue ------------------------------------------------------------------------------------
@@ -213,7 +205,7 @@ def move_all(staff: User, coach_id: int, reason: str) -> list[Move]:
     unassigned. Raises Forbidden, NotFound, ValidationFailed."""
     require_staff(staff)
     why = audit.required_reason(reason)
-    coach = _coach(coach_id)
+    coach = find_coach(coach_id)
     routing.take_lock()
     now = utcnow()
     live = list(
@@ -335,7 +327,7 @@ def set_active(staff: User, coach_id: int, active: bool, reason: str) -> User:
     what they hold stays until moved). Raises Forbidden, NotFound, ValidationFailed."""
     require_staff(staff)
     why = audit.required_reason(reason)
-    coach = _coach(coach_id)
+    coach = find_coach(coach_id)
     if coach.active != active:
         coach.active = active
         if not active:
@@ -367,7 +359,7 @@ def _clean_profile(profile: CoachProfile) -> tuple[list[str], int]:
 def update_coach(staff: User, coach_id: int, profile: CoachProfile, reason: str = "") -> User:
     """Edit expertise and review capacity. Raises Forbidden, NotFound, ValidationFailed."""
     require_staff(staff)
-    coach = _coach(coach_id)
+    coach = find_coach(coach_id)
     tags, capacity = _clean_profile(profile)
     old_capacity = coach.review_capacity
     before: dict[str, Any] = {

@@ -7,10 +7,13 @@ printed for the record."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
+import os
 import re
 import signal
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -237,15 +240,22 @@ def test_a_sigkilled_workers_jobs_are_finished_by_another_within_a_minute(
     resume_ids = [stack.upload(token, i) for i, token in enumerate(people["tokens"])]
     flush_dispatch(stack.app)
     wait_until(
-        lambda: stack.statuses(resume_ids).count("assigned") >= 3,
+        lambda: stack.statuses(resume_ids).count("assigned") >= 1,
         timeout=60,
         what=f"the batch under way\n{stack.logs()}",
     )
     # Mid-analysis: the worker has taken an analysis (its message unacknowledged) and not
-    # finished it.
-    wait_until(lambda: analysis_in_flight(doomed.log()), timeout=30, what="an analysis running")
+    # finished it. It is frozen (SIGSTOP) to look, so what is seen is what it holds when killed.
     assert doomed.process is not None
-    doomed.process.send_signal(signal.SIGKILL)  # the whole worker, not only a pool child
+    deadline = time.monotonic() + 60
+    while True:
+        wait_until(lambda: analysis_in_flight(doomed.log()), timeout=30, what="an analysis")
+        signal_worker(doomed.process.pid, signal.SIGSTOP)
+        if analysis_in_flight(doomed.log()):
+            break
+        signal_worker(doomed.process.pid, signal.SIGCONT)
+        assert time.monotonic() < deadline, "never caught the worker mid-analysis"
+    signal_worker(doomed.process.pid, signal.SIGKILL)  # the whole worker: parent and pool
     killed = time.monotonic()
     doomed.process.wait(timeout=10)
     doomed.process = None
@@ -265,6 +275,18 @@ def test_a_sigkilled_workers_jobs_are_finished_by_another_within_a_minute(
         f"{assigned_after:.1f}s, last outbox job finished {finished_after:.1f}s"
     )
     no_email_twice(mailbox)
+
+
+def signal_worker(pid: int, sig: int) -> None:
+    """Signal a worker's pool processes, then the worker itself (pool first: a frozen parent
+    must not see a child finish)."""
+    children = subprocess.run(
+        ["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(child), sig)
+    os.kill(pid, sig)
 
 
 def analysis_in_flight(worker_log: str) -> bool:

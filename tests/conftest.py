@@ -130,13 +130,15 @@ def drop_database(url: str) -> None:
 
 def upgrade_database(url: str) -> None:
     """The schema comes from the migrations, exactly as `flask db upgrade` makes it."""
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url},
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed ({done.returncode}):\n{done.stderr}")
 
 
 def app_config(database_url: str, redis_url: str, **extra: Any) -> dict[str, Any]:

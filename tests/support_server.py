@@ -53,10 +53,11 @@ def gunicorn(
     ready_path: str = "/healthz",
     log_path: Path | None = None,
     timeout: float = 60.0,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """gunicorn serving ``app`` ("module:attr") on a free port with the Procfile's settings;
-    yields its base URL. Its error log goes to ``log_path`` when given."""
-    port = _free_port()
+    """gunicorn serving ``app`` ("module:attr") on ``port`` (a free one if not given) with the
+    Procfile's settings; yields its base URL. Its error log goes to ``log_path`` when given."""
+    port = port or _free_port()
     log = log_path.open("ab") if log_path is not None else None
     process = subprocess.Popen(
         [

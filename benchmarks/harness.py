@@ -13,6 +13,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+# The app under gunicorn with the Procfile's settings: the same starter as the tests'.
+from tests.support_server import gunicorn as gunicorn
+
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -108,58 +111,6 @@ def app_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
         "LOGIN_RATE_LIMIT": "100000 per minute",
         **extra,
     }
-
-
-def wait_for_http(url: str, timeout: float = 60.0) -> None:
-    """Until ``url`` answers at all (any status): the app has booted in its workers."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2).close()  # noqa: S310 (our own loopback server)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"{url} did not answer")
-
-
-@contextlib.contextmanager
-def gunicorn(
-    app: str, env: dict[str, str], workers: int = 2, threads: int = 4, ready_path: str = "/healthz"
-) -> Iterator[str]:
-    """gunicorn serving ``app`` ("module:attr") with the production settings of the Procfile."""
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--threads",
-            str(threads),
-            "--log-level",
-            "warning",
-            app,
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        wait_for_port(port)
-        # Both workers booted: a few requests, since each may land on either.
-        for _ in range(workers * 2):
-            wait_for_http(f"http://127.0.0.1:{port}{ready_path}")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 @contextlib.contextmanager

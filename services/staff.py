@@ -22,7 +22,7 @@ from services import audit, booking, outbox, queue, routing
 from services.access import require_staff
 from services.accounts import find_coach, hash_password, normalise_email, password_problem
 from services.db import MAX_ID, db, utcnow
-from services.errors import NotFound, ValidationFailed
+from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (
     Assignment,
     AssignmentStatus,
@@ -590,6 +590,11 @@ def sessions(
 
 
 # --- CSV exports (streamed: one batch in memory at a time) ----------------------------------------
+#
+# A streamed answer's body runs after the view has returned, in a session other than the one that
+# loaded the signed-in user (web.streaming). So the exports take the staff member's id, not the
+# User, and read everything in the session current when they run; and an export is audited by
+# ``record_export`` only once its last line is out.
 
 EXPORT_BATCH = 200  # the largest page paginate() allows
 QUEUE_COLUMNS = (
@@ -644,9 +649,19 @@ def _forget(objects: list[Any]) -> None:
             db.session.expunge(obj)
 
 
-def export_queue(staff: User, filters: QueueFilter) -> Iterator[str]:
-    """CSV lines of the queue, header first. Call ``record_export`` in the request first."""
-    require_staff(staff)
+def _staff(staff_id: int) -> User:
+    """The staff member, loaded in the current session. Raises Forbidden."""
+    user = db.session.get(User, staff_id) if 0 < staff_id <= MAX_ID else None
+    if user is None:
+        raise Forbidden("Only staff use the console.")
+    require_staff(user)
+    return user
+
+
+def export_queue(staff_id: int, filters: QueueFilter) -> Iterator[str]:
+    """The queue as CSV, header first, one CSV record per item yielded, read in keyset batches of
+    EXPORT_BATCH in the current session. Raises Forbidden (on the first item)."""
+    staff = _staff(staff_id)
     yield _csv_line(list(QUEUE_COLUMNS))
     cursor: str | None = None
     while True:
@@ -678,8 +693,9 @@ def export_queue(staff: User, filters: QueueFilter) -> Iterator[str]:
         cursor = page.next_cursor
 
 
-def export_bookings(staff: User, filters: SessionFilter) -> Iterator[str]:
-    require_staff(staff)
+def export_bookings(staff_id: int, filters: SessionFilter) -> Iterator[str]:
+    """Every session as CSV, like ``export_queue``. Raises Forbidden (on the first item)."""
+    staff = _staff(staff_id)
     yield _csv_line(list(BOOKING_COLUMNS))
     cursor: str | None = None
     while True:
@@ -706,9 +722,11 @@ def export_bookings(staff: User, filters: SessionFilter) -> Iterator[str]:
         cursor = page.next_cursor
 
 
-def record_export(staff: User, what: str, filters: Any) -> None:
-    require_staff(staff)
+def record_export(staff_id: int, what: str, filters: Any, rows: int) -> None:
+    """Audit a finished export ("queue" or "bookings") of ``rows`` rows, with its filters: call it
+    after its last line, in a write transaction. Raises Forbidden."""
+    staff = _staff(staff_id)
     plain = {
         k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in vars(filters).items()
     }
-    audit.record(staff, f"export.{what}", "export", None, "", filters=plain)
+    audit.record(staff, f"export.{what}", "export", None, "", filters=plain, rows=rows)

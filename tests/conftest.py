@@ -440,3 +440,23 @@ def live_client(live_app: Any) -> Iterator[Any]:
 def flush_dispatch(app: Any) -> None:
     """Wait until the app has handed every job so far to the broker."""
     app.extensions["outbox.dispatcher"].flush()
+
+
+@pytest.fixture(scope="module")
+def live_server(live_database: str, live_redis_url: str) -> Iterator[str]:
+    """The app under a real gunicorn (the Procfile's 2 workers x 4 threads) on the module's live
+    database; yields its base URL. Its log: RUN_DIR/logs/gunicorn-*.log."""
+    from tests.support_server import gunicorn
+
+    env = worker_env(
+        live_database,
+        live_redis_url,
+        None,
+        UPLOAD_DIR=str(RUN_DIR / "uploads"),
+        # Each test signs in afresh: not the sign-in limiter's business here.
+        LOGIN_RATE_LIMIT="1000 per minute",
+    )
+    log_path = RUN_DIR / "logs" / f"gunicorn-{uuid.uuid4().hex[:6]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with gunicorn("wsgi:app", env, log_path=log_path) as url:
+        yield url

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 
 from services.db import db, utcnow
 from services.models import Resume, ResumeVersion, User
@@ -78,6 +78,14 @@ def bulk_resumes(learner_id: int, count: int, status: str = "submitted", **extra
     for chunk in range(0, count, 2000):
         db.session.execute(insert(Resume), rows[chunk : chunk + 2000])
         db.session.execute(insert(ResumeVersion), versions[chunk : chunk + 2000])
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The ids were given: move the sequence past them, for the résumés made after these.
+        db.session.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('resume', 'id'), "
+                "(SELECT max(id) FROM resume))"
+            )
+        )
     db.session.commit()
 
 

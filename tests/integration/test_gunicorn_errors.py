@@ -1,26 +1,18 @@
-"""Through a real gunicorn, started as the Procfile starts it: the errors gunicorn answers itself,
-before the app sees a request, are RFC 9457 problems too; and a request line the document allows
-reaches the app."""
+"""Through a real gunicorn, started as the Procfile starts it (tests.support_server): the errors
+gunicorn answers itself, before the app sees a request, are RFC 9457 problems too; and a request
+line the document allows reaches the app."""
 
 from __future__ import annotations
 
 import http.client
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import (
-    ROOT,
-    RUN_DIR,
-    create_database,
-    free_port,
-    upgrade_database,
-    wait_for_port,
-)
+from tests.conftest import RUN_DIR, create_database, free_port, upgrade_database
+from tests.support_server import gunicorn
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +27,8 @@ def server(redis_server) -> Iterator[int]:
         "BASE_URL": f"http://127.0.0.1:{port}",
         "INSTANCE_DIR": str(RUN_DIR / "gunicorn-instance"),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", *("--bind", f"127.0.0.1:{port}", "wsgi:app")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, timeout=60)
+    with gunicorn("wsgi:app", env, port=port, log_path=RUN_DIR / "gunicorn-errors.log"):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, str, dict]:

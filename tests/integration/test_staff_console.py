@@ -27,7 +27,7 @@ from services.models import (
 )
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, seed_types
-from tests.support_staff import make_resume
+from tests.support_staff import bulk_resumes, make_resume
 
 
 @pytest.fixture
@@ -304,7 +304,21 @@ def test_exports_stream_csv_and_are_audited(signed_in, people):
     lines = list(csv.reader(io.StringIO(sessions.get_data(as_text=True))))
     assert len(lines) == 2 and lines[1][5] == "Ada Coach"
     assert [a.detail["filters"]["status"] for a in actions("export.queue")] == ["all"]
-    assert len(actions("export.bookings")) == 1
+    assert [a.detail["rows"] for a in actions("export.queue")] == [2]
+    assert [a.detail["rows"] for a in actions("export.bookings")] == [1]
+
+
+def test_an_export_the_client_abandons_half_way_is_not_audited(signed_in, people):
+    bulk_resumes(people["learner"].id, 1000)  # some 150 KiB: more than one chunk
+    response = signed_in.get("/staff/queue.csv?status=all", buffered=False)
+    body = iter(response.response)
+    first = next(body)
+    assert first.startswith(b"id,status,target_role") and len(first) < 100_000
+    response.close()  # as the server does when the client goes away
+    assert actions("export.queue") == []
+    whole = signed_in.get("/staff/queue.csv?status=all")
+    assert len(whole.get_data()) > len(first)
+    assert [a.detail["rows"] for a in actions("export.queue")] == [1000]
 
 
 def test_faq_edit_previews_sanitised_markdown_and_the_public_page_follows(signed_in, people):

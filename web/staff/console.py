@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import (
@@ -12,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -26,6 +26,7 @@ from services.models import ResumeStatus, Role, User
 from web.roles import role_required
 from web.staff import bp
 from web.staff.charts import bar_chart
+from web.streaming import streamed
 
 BUCKET_LABELS = {
     "under_1d": "< 1 day",
@@ -171,9 +172,18 @@ def assign(resume_id: int) -> BaseResponse:
     return redirect(back)
 
 
-def _csv(lines: Any, filename: str) -> Response:
+def _csv(
+    export: Callable[[int, Any], Iterable[str]], filters: Any, what: str, filename: str
+) -> Response:
+    """An export (``export(staff id, filters)``: the service's CSV records, header first) as a
+    streamed download, audited with its row count once its last line is out (web.streaming).
+    The export takes the staff member's id: the signed-in User is detached where the body runs."""
+    staff_id = int(current_user.id)
     return Response(
-        stream_with_context(lines),
+        streamed(
+            export(staff_id, filters),
+            lambda lines: staff.record_export(staff_id, what, filters, rows=lines - 1),
+        ),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -187,9 +197,7 @@ def _csv(lines: Any, filename: str) -> Response:
 @role_required("staff")
 def export_queue() -> Response:
     filters = _queue_filter()
-    staff.record_export(current_user, "queue", filters)
-    db.session.commit()
-    return _csv(staff.export_queue(current_user, filters), "queue.csv")
+    return _csv(staff.export_queue, filters, "queue", "queue.csv")
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -68,6 +68,4 @@ def cancel_session(booking_id: int) -> BaseResponse:
 @role_required("staff")
 def export_sessions() -> Response:
     filters = _filter()
-    staff.record_export(current_user, "bookings", filters)
-    db.session.commit()
-    return _csv(staff.export_bookings(current_user, filters), "sessions.csv")
+    return _csv(staff.export_bookings, filters, "bookings", "sessions.csv")

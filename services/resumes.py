@@ -480,6 +480,8 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     version.checks = checks.run(
         result.text,
         result.page_count,
+        target_role=resume.target_role,
+        kind=version.kind,
         active_content=result.active_content if version.kind == files.PDF else None,
     )
     passed = sum(1 for c in version.checks if c["passed"])

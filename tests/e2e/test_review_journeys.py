@@ -146,6 +146,7 @@ def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
     )
     expect(page.get_by_role("group", name="Formatting (1–5)").get_by_label("3")).to_be_checked()
 
+    expect(page.locator(".pdf-view[data-state='shown']")).to_be_visible()  # the PDF, drawn
     screenshot(page, size, "desk")
 
     # Leaving while a change is not saved yet warns; once it is saved, leaving is quiet.

@@ -9,6 +9,7 @@ step page. A sent review can be corrected for REVIEW_CORRECTION_HOURS; the learn
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -140,6 +141,7 @@ def _page(resume: Resume, **forms: Any) -> str:
         draft = resumes.draft_of(coach, view.assignment.version_id)
     elif correctable and view.review is not None:
         draft = resumes.draft_of(coach, view.review.version_id)
+    window = resumes.Settings.current().correction_window
     review_form = forms.get("review_form")
     if review_form is None:
         review_form = ReviewForm(
@@ -152,6 +154,7 @@ def _page(resume: Resume, **forms: Any) -> str:
         accepted=accepted,
         correctable=correctable,
         correct_until=resumes.correctable_until(view.review) if view.review else None,
+        correction_hours=f"{window / dt.timedelta(hours=1):g}",
         draft=draft,
         accept_form=forms.get("accept_form") or ActionForm(),
         decline_form=forms.get("decline_form") or DeclineForm(),

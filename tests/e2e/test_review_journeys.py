@@ -281,3 +281,34 @@ def test_without_javascript_a_step_page_confirms_the_review(
     page.get_by_role("button", name="Send now").click()
     expect(page.get_by_text("Review sent. The learner has been told.")).to_be_visible()
     screenshot(page, size, "nojs-sent")
+
+
+def test_the_review_desk_is_accessible_in_every_state(
+    browser: Any, base_url: str, offer: dict[str, Any]
+) -> None:
+    """axe (tests/e2e/test_accessibility.py's audit, at 1280 and 375 px) on the states the page
+    audit does not reach: the offer with its locked rubric, the form with errors, the send dialog
+    open, and the confirm step page."""
+    from tests.e2e.test_accessibility import audit, serve_axe
+
+    page = new_page(browser, base_url, "desk")
+    serve_axe(page)
+    sign_in(page, offer["coach"], PASSWORD)
+    page.goto(f"/coach/reviews/{offer['id']}")
+    problems = audit(page)  # offered: the rubric locked
+    page.get_by_role("button", name="Accept to start reviewing").click()
+    page.get_by_role("button", name="Send the review").click()  # nothing filled in
+    expect(page.get_by_text("Choose an outcome: the learner reads it first.")).to_be_visible()
+    problems += audit(page)
+    score_all(page)
+    page.get_by_label("Summary").fill("Ready.")
+    page.get_by_role("group", name="Outcome").get_by_label("Approved").check()
+    page.get_by_role("button", name="Send the review").click()
+    expect(page.get_by_role("dialog")).to_be_visible()
+    problems += audit(page)
+    page.get_by_role("button", name="Keep editing").click()
+    with page.expect_navigation():  # the plain submit, as without the script: the step page
+        page.evaluate("() => document.querySelector('form[data-review-form]').submit()")
+    expect(page.get_by_role("heading", name="Send this review to Lena Learner?")).to_be_visible()
+    problems += audit(page)
+    assert problems == [], "\n".join(problems)

@@ -36,7 +36,7 @@ from services.models import (
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
 from services.notifications import Message, base_url, handles, register_kind, staff_recipients
 from services.pagination import Page, paginate
-from services.rubric import LABELS, OUTCOMES
+from services.rubric import OUTCOMES, in_a_sentence
 
 OPEN_STATUSES = (
     ResumeStatus.SUBMITTED,
@@ -812,12 +812,7 @@ def correct_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
     for name, value in wanted.items():
         setattr(row, name, value)
     row.corrected_at = now
-    log_event(
-        resume,
-        "review_corrected",
-        coach,
-        "Changed: " + ", ".join(LABELS.get(n, n).lower() for n in changed) + ".",
-    )
+    log_event(resume, "review_corrected", coach, f"changed {in_a_sentence(changed)}")
     db.session.flush()
     outbox.record("resume.review_corrected", resume_id=resume.id, review_id=row.id, changed=changed)
     return resume
@@ -1025,7 +1020,7 @@ def _review_corrected(payload: dict[str, Any]) -> list[Message]:
             kind="resume_review_corrected",
             title="Your review was corrected",
             body=f"{coach_name} corrected the review of your résumé "
-            f"({', '.join(LABELS.get(n, n).lower() for n in changed) or 'details'}). "
+            f"(changed {in_a_sentence(changed) or 'details'}). "
             f"Outcome: {OUTCOMES.get(review.outcome, review.outcome).lower()}.",
             link=_link(f"/learn/resumes/{resume.id}"),
             context={"resume": resume, "review": review, "coach_name": coach_name},

@@ -83,3 +83,14 @@ OUTCOMES: dict[str, str] = {
     "changes_suggested": "Changes suggested",
     "changes_required": "Changes required",
 }
+
+
+def in_a_sentence(names: list[str]) -> str:
+    """What changed, as words in a sentence: ``impact, ATS readiness and outcome``."""
+    words = []
+    for name in names:
+        label = LABELS.get(name, name)
+        words.append(label if label[:2].isupper() else label[:1].lower() + label[1:])
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]

@@ -174,6 +174,11 @@ def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
         route.continue_()
     page.unroute(re.compile(r"/draft$"))
     expect(status).to_have_text(re.compile(r"^Draft saved at"))
+    page.reload()  # saved: leaving is quiet now, and the held save was kept
+    expect(page.get_by_label("Summary")).to_have_value(
+        "A strong, relevant résumé. Quantify the Airflow work."
+    )
+    assert warned == ["beforeunload"], warned
 
     # Sending without an outcome: the server says what is missing; nothing is sent.
     page.get_by_role("button", name="Send the review").click()

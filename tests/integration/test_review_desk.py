@@ -249,7 +249,10 @@ def test_a_sent_review_can_be_corrected_and_the_learner_is_told(client, offered,
     )
     assert note.user_id == learner.id
     assert "corrected the review" in note.body and "approved" in note.body
-    assert "corrected" in client.get(page_of(offered)).get_data(as_text=True)
+    html = client.get(page_of(offered)).get_data(as_text=True)
+    assert "· corrected " in html  # the review says so, for the coach and the learner alike
+    assert "Review corrected</strong> by Cora Coach: changed formatting and outcome" in html
+    assert "(changed formatting and outcome)" in note.body
 
     # Sending the same again changes nothing and tells no one.
     again = client.post(

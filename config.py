@@ -70,6 +70,8 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         # (warned at 75 % of it, staff told when it passes).
         "RESUME_ACCEPT_HOURS": float(env.get("RESUME_ACCEPT_HOURS", "24")),
         "RESUME_DUE_HOURS": float(env.get("RESUME_DUE_HOURS", "72")),
+        # A coach may correct a sent review for this long after sending it; the learner is told.
+        "REVIEW_CORRECTION_HOURS": float(env.get("REVIEW_CORRECTION_HOURS", "24")),
         # The full parse of an upload runs in a child process with these limits.
         "RESUME_PARSE_TIMEOUT_SECONDS": float(env.get("RESUME_PARSE_TIMEOUT_SECONDS", "30")),
         "RESUME_PARSE_MEMORY_MB": int(env.get("RESUME_PARSE_MEMORY_MB", "512")),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from flask import current_app
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, delete, exists, select, update
 
 from services import audit, checks, extraction, files, outbox
 from services.db import MAX_ID, begin_write, db, utcnow
@@ -27,6 +27,7 @@ from services.models import (
     ResumeStatus,
     ResumeVersion,
     Review,
+    ReviewDraft,
     ReviewOutcome,
     Role,
     RoutingDecision,
@@ -35,6 +36,7 @@ from services.models import (
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
 from services.notifications import Message, base_url, handles, register_kind, staff_recipients
 from services.pagination import Page, paginate
+from services.rubric import OUTCOMES, in_a_sentence
 
 OPEN_STATUSES = (
     ResumeStatus.SUBMITTED,
@@ -85,6 +87,13 @@ register_kind(
     description="A résumé offered to you or in your review was withdrawn before the review.",
 )
 register_kind(
+    "resume_review_corrected",
+    "Review corrected",
+    email_template="resume_review_corrected",
+    roles=(Role.LEARNER,),
+    description="A coach corrected a review they had sent you.",
+)
+register_kind(
     "resume_offer_expired",
     "Review offer expired",
     email_template="resume_offer_expired",
@@ -105,6 +114,10 @@ class OfferExpired(Conflict):
     code = "offer_expired"
 
 
+class CorrectionClosed(Conflict):
+    code = "correction_closed"
+
+
 @dataclass(frozen=True)
 class Submission:
     target_role: str
@@ -120,6 +133,16 @@ class ReviewInput:
 
 
 @dataclass(frozen=True)
+class DraftInput:
+    """What a coach has typed so far: any part may be missing."""
+
+    scores: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    comments: str = ""
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     upload_dir: str
     max_upload_bytes: int
@@ -127,6 +150,7 @@ class Settings:
     due_in: dt.timedelta
     parse_timeout: float
     parse_memory_mb: int
+    correction_window: dt.timedelta
 
     @classmethod
     def current(cls) -> Settings:
@@ -138,6 +162,7 @@ class Settings:
             due_in=dt.timedelta(hours=float(cfg.get("RESUME_DUE_HOURS", 72))),
             parse_timeout=float(cfg.get("RESUME_PARSE_TIMEOUT_SECONDS", 30)),
             parse_memory_mb=int(cfg.get("RESUME_PARSE_MEMORY_MB", 512)),
+            correction_window=dt.timedelta(hours=float(cfg.get("REVIEW_CORRECTION_HOURS", 24))),
         )
 
 
@@ -480,6 +505,8 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     version.checks = checks.run(
         result.text,
         result.page_count,
+        target_role=resume.target_role,
+        kind=version.kind,
         active_content=result.active_content if version.kind == files.PDF else None,
     )
     passed = sum(1 for c in version.checks if c["passed"])
@@ -692,13 +719,20 @@ def _clean_review(review: ReviewInput) -> tuple[str, dict[str, int], str, str]:
     return summary, scores, comments, str(outcome)
 
 
-def submit_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
-    """The assigned coach's review (accepting the offer first if need be): ``reviewed``, and the
-    learner is told. Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
+def submit_review(
+    coach: User, resume_id: int, review: ReviewInput, *, require_accepted: bool = False
+) -> Resume:
+    """The assigned coach's review: ``reviewed``, and the learner is told. An offer not yet
+    accepted is accepted first, unless ``require_accepted`` (the review page: its rubric is live
+    only once the coach has accepted). The coach's draft of it is deleted.
+
+    Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
     summary, scores, comments, outcome = _clean_review(review)
     resume, assignment = _coach_assignment(coach, resume_id)
     now = utcnow()
     if assignment.status == AssignmentStatus.OFFERED:
+        if require_accepted:
+            raise InvalidStatus("Accept the offer first; then the review is yours to write.")
         assignment.responded_at = now
         log_event(resume, "accepted", coach)
     assignment.status = AssignmentStatus.COMPLETED
@@ -719,10 +753,155 @@ def submit_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
     resume.status = ResumeStatus.REVIEWED
     resume.reviewer_id = coach.id
     log_event(resume, "reviewed", coach, outcome.replace("_", " "))
+    _discard_draft(assignment.version_id, coach.id)
     db.session.flush()
     outbox.record("resume.reviewed", resume_id=resume.id, review_id=row.id)
     outbox.enqueue_after_commit("resumes.drain")  # the coach has room again
     return resume
+
+
+# --- correcting a sent review ---------------------------------------------------------------------
+
+
+def correctable_until(review: Review) -> dt.datetime:
+    return review.created_at + Settings.current().correction_window
+
+
+def can_correct(coach: User, review: Review | None, *, now: dt.datetime | None = None) -> bool:
+    """Whether ``coach`` may still correct ``review`` (theirs, within the correction window)."""
+    return (
+        review is not None
+        and review.coach_id == coach.id
+        and (now or utcnow()) < correctable_until(review)
+    )
+
+
+def _own_review(coach: User, resume: Resume) -> Review:
+    review = review_of_current(resume)
+    if review is None or review.coach_id != coach.id:
+        raise InvalidStatus("There is no review of yours of this version to correct.")
+    return review
+
+
+def correct_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
+    """The coach corrects the review they sent of the current version, within
+    REVIEW_CORRECTION_HOURS of sending it; the learner is told what changed. A correction that
+    changes nothing changes nothing (and tells no one). The coach's draft of it is deleted.
+
+    Raises NotFound, Forbidden, ValidationFailed, InvalidStatus, CorrectionClosed."""
+    summary, scores, comments, outcome = _clean_review(review)
+    if coach.role != Role.COACH:
+        raise Forbidden("Only the coach who wrote a review may correct it.")
+    begin_write()
+    resume = get_visible(coach, resume_id, lock=True)
+    row = _own_review(coach, resume)
+    now = utcnow()
+    if not can_correct(coach, row, now=now):
+        hours = Settings.current().correction_window / dt.timedelta(hours=1)
+        raise CorrectionClosed(
+            f"A review can be corrected for {hours:g} hours after it is sent; that time has "
+            "passed. Write to the learner instead."
+        )
+    wanted: dict[str, Any] = {name: scores.get(name) for name in CRITERIA}
+    wanted |= {"summary": summary, "comments": comments, "outcome": outcome}
+    changed = [name for name, value in wanted.items() if getattr(row, name) != value]
+    _discard_draft(row.version_id, coach.id)
+    if not changed:
+        db.session.flush()
+        return resume
+    for name, value in wanted.items():
+        setattr(row, name, value)
+    row.corrected_at = now
+    log_event(resume, "review_corrected", coach, f"changed {in_a_sentence(changed)}")
+    db.session.flush()
+    outbox.record("resume.review_corrected", resume_id=resume.id, review_id=row.id, changed=changed)
+    return resume
+
+
+# --- drafts ---------------------------------------------------------------------------------------
+
+
+def _draft_version(coach: User, resume: Resume) -> int:
+    """The version ``coach`` may keep a draft for: the one whose review they hold (accepted), or
+    the one whose review they sent and may still correct. Raises InvalidStatus."""
+    live = live_assignment(resume.id)
+    if live is not None and live.coach_id == coach.id:
+        if live.status != AssignmentStatus.ACCEPTED:
+            raise InvalidStatus("Accept the offer first; then the review is yours to write.")
+        return live.version_id
+    review = review_of_current(resume)
+    if review is not None and can_correct(coach, review):
+        return review.version_id
+    raise InvalidStatus("This résumé is not waiting for your review.")
+
+
+def _clean_draft(draft: DraftInput) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    scores: dict[str, int] = {}
+    for name, value in (draft.scores or {}).items():
+        if value in (None, ""):
+            continue
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if name not in CRITERIA:
+            errors[f"scores.{name}"] = [f"Not a criterion; use {', '.join(CRITERIA)}."]
+        elif isinstance(value, bool) or not 1 <= number <= 5 or str(number) != str(value):
+            errors[f"scores.{name}"] = ["Use a whole number from 1 to 5."]
+        else:
+            scores[name] = number
+    summary, comments = draft.summary or "", draft.comments or ""
+    for name, value, most in (
+        ("summary", summary, MAX_SUMMARY),
+        ("comments", comments, MAX_COMMENTS),
+    ):
+        if "\x00" in value:
+            errors[name] = [NUL_MESSAGE]
+        elif len(value) > most:
+            errors[name] = [f"Use at most {most} characters."]
+    outcome = draft.outcome or None
+    if outcome is not None and outcome not in {o.value for o in ReviewOutcome}:
+        errors["outcome"] = [f"Use one of: {', '.join(o.value for o in ReviewOutcome)}."]
+    if errors:
+        raise ValidationFailed("The draft could not be saved.", errors)
+    return {"scores": scores, "summary": summary, "comments": comments, "outcome": outcome}
+
+
+def save_draft(coach: User, resume_id: int, draft: DraftInput) -> ReviewDraft:
+    """Keep what the coach has typed of the review (or of its correction), replacing the last
+    draft. Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
+    if coach.role != Role.COACH:
+        raise Forbidden("Only the coach reviewing a résumé keeps a draft of the review.")
+    values = _clean_draft(draft)
+    begin_write()
+    resume = get_visible(coach, resume_id, lock=True)  # one writer per résumé at a time
+    version_id = _draft_version(coach, resume)
+    row = draft_of(coach, version_id)
+    if row is None:
+        row = ReviewDraft(version_id=version_id, coach_id=coach.id)
+        db.session.add(row)
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    db.session.flush()
+    return row
+
+
+def draft_of(coach: User, version_id: int) -> ReviewDraft | None:
+    return db.session.scalar(
+        select(ReviewDraft).where(
+            ReviewDraft.version_id == version_id, ReviewDraft.coach_id == coach.id
+        )
+    )
+
+
+def _discard_draft(version_id: int, coach_id: int) -> None:
+    db.session.execute(
+        delete(ReviewDraft).where(
+            ReviewDraft.version_id == version_id, ReviewDraft.coach_id == coach_id
+        )
+    )
 
 
 # --- notifications --------------------------------------------------------------------------------
@@ -823,6 +1002,28 @@ def _reviewed(payload: dict[str, Any]) -> list[Message]:
                 "review": review,
                 "coach_name": review.coach.name if review.coach else "Your coach",
             },
+        )
+    ]
+
+
+@handles("resume.review_corrected")
+def _review_corrected(payload: dict[str, Any]) -> list[Message]:
+    review = db.session.get(Review, payload["review_id"])
+    resume = db.session.get(Resume, payload["resume_id"])
+    if review is None or resume is None:
+        return []
+    coach_name = review.coach.name if review.coach else "Your coach"
+    changed = [str(n) for n in payload.get("changed") or []]
+    return [
+        Message(
+            user=resume.learner,
+            kind="resume_review_corrected",
+            title="Your review was corrected",
+            body=f"{coach_name} corrected the review of your résumé "
+            f"(changed {in_a_sentence(changed) or 'details'}). "
+            f"Outcome: {OUTCOMES.get(review.outcome, review.outcome).lower()}.",
+            link=_link(f"/learn/resumes/{resume.id}"),
+            context={"resume": resume, "review": review, "coach_name": coach_name},
         )
     ]
 

@@ -23,6 +23,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from services.db import Model, utcnow
 from services.models.accounts import User
 
+# The rubric's criteria (services/rubric.py), one column each on Review.
+from services.rubric import CRITERIA as CRITERIA
+from services.rubric import LABELS, OUTCOMES
+
 
 class ResumeStatus(enum.StrEnum):
     SUBMITTED = "submitted"  # accepted, not yet routed (or waiting to be routed again)
@@ -44,13 +48,14 @@ class AssignmentStatus(enum.StrEnum):
 
 LIVE_ASSIGNMENT_STATES = (AssignmentStatus.OFFERED, AssignmentStatus.ACCEPTED)
 
-CRITERIA = ("impact", "clarity", "ml_relevance", "formatting", "ats_readiness")
-
 
 class ReviewOutcome(enum.StrEnum):
     APPROVED = "approved"
     CHANGES_SUGGESTED = "changes_suggested"
     CHANGES_REQUIRED = "changes_required"
+
+
+assert set(OUTCOMES) == set(ReviewOutcome), "services/rubric.py OUTCOMES must name every outcome"
 
 
 def _in(values: Any) -> str:
@@ -289,6 +294,8 @@ class Review(Model):
     # Microseconds from the version's upload to this review (created_at - version.uploaded_at),
     # stored when the review is recorded: the staff figures rank it without a join.
     turnaround_us: Mapped[int] = mapped_column(BigInteger)
+    # When the coach last corrected the sent review (within REVIEW_CORRECTION_HOURS of created_at).
+    corrected_at: Mapped[dt.datetime | None]
 
     coach: Mapped[User | None] = relationship()
     version: Mapped[ResumeVersion] = relationship()
@@ -302,6 +309,34 @@ class Review(Model):
     @property
     def scores(self) -> dict[str, int]:
         return {name: value for name in CRITERIA if (value := getattr(self, name)) is not None}
+
+    @property
+    def labelled_scores(self) -> list[tuple[str, int]]:
+        """(the criterion as people read it, the score), in the rubric's order."""
+        return [(LABELS[name], value) for name, value in self.scores.items()]
+
+    @property
+    def outcome_label(self) -> str:
+        return OUTCOMES.get(self.outcome, self.outcome)
+
+
+class ReviewDraft(Model):
+    """What a coach has typed of a review and not sent yet: one per résumé version and coach,
+    saved as they type, so it survives a reload, a sign-out or another device. Also the draft of
+    a correction to a sent review. Deleted when the review (or its correction) is sent."""
+
+    __tablename__ = "review_draft"
+    __table_args__ = (UniqueConstraint("version_id", "coach_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("resume_version.id", ondelete="CASCADE"))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    # Criterion -> 1..5, only those the coach has chosen.
+    scores: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    comments: Mapped[str] = mapped_column(Text, default="")
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ExclusionReason(enum.StrEnum):

@@ -99,8 +99,8 @@ def test_upload_with_progress_then_a_coach_reviews_it(
     expect(page.get_by_role("region", name="Text of the résumé")).to_contain_text(
         "Machine learning engineer who ships models"
     )
-    page.get_by_role("button", name="Accept").click()
-    expect(page.get_by_text("Accepted. The review is yours.")).to_be_visible()
+    page.get_by_role("button", name="Accept to start reviewing").click()
+    expect(page.get_by_text("Accepted. The review is yours")).to_be_visible()
 
     for legend, score in [
         ("Impact (1–5)", "4"),
@@ -112,8 +112,9 @@ def test_upload_with_progress_then_a_coach_reviews_it(
         page.get_by_role("group", name=legend).get_by_label(score, exact=True).check()
     page.get_by_label("Summary").fill("A strong, relevant résumé. Quantify the pipeline work.")
     page.get_by_label("Comments").fill("Move Skills above Education.")
-    page.get_by_label("Outcome").select_option("changes_suggested")
+    page.get_by_role("group", name="Outcome").get_by_label("Changes suggested").check()
     page.get_by_role("button", name="Send the review").click()
+    page.get_by_role("dialog").get_by_role("button", name="Send now").click()
     expect(page.get_by_text("Review sent. The learner has been told.")).to_be_visible()
 
     sign_out(page)

@@ -139,6 +139,8 @@ MATRIX: dict[str, Row] = {
     "POST /coach/reviews/<int:resume_id>/accept": OWNER_COACH,
     "POST /coach/reviews/<int:resume_id>/decline": OWNER_COACH,
     "POST /coach/reviews/<int:resume_id>/review": OWNER_COACH,
+    "POST /coach/reviews/<int:resume_id>/correct": OWNER_COACH,
+    "PUT /coach/reviews/<int:resume_id>/draft": OWNER_COACH,
     # staff console
     "GET /staff/": STAFF_ONLY,
     "GET /staff/queue": STAFF_ONLY,
@@ -222,6 +224,7 @@ MATRIX: dict[str, Row] = {
     "POST /api/v1/resumes/<int:resume_id>/accept": API_ASSIGNED_COACH,
     "POST /api/v1/resumes/<int:resume_id>/decline": API_ASSIGNED_COACH,
     "POST /api/v1/resumes/<int:resume_id>/review": API_ASSIGNED_COACH,
+    "PUT /api/v1/resumes/<int:resume_id>/review": API_ASSIGNED_COACH,  # correct one's own
     "POST /api/v1/resumes/<int:resume_id>/assign": API_STAFF_ONLY,
     "GET /api/v1/resumes/<int:resume_id>/decisions": API_STAFF_ONLY,
     "GET /api/v1/queue": API_STAFF_ONLY,
@@ -289,6 +292,10 @@ def bodies(world: Any) -> dict[str, dict[str, Any]]:
         "POST /api/v1/suspensions/<int:suspension_id>/lift": {"reason": "access matrix"},
         "POST /api/v1/resumes/<int:resume_id>/decline": {"reason": "Too busy this week."},
         "POST /api/v1/resumes/<int:resume_id>/review": {
+            "summary": "Clear and focused.",
+            "scores": {"impact": 4},
+        },
+        "PUT /api/v1/resumes/<int:resume_id>/review": {
             "summary": "Clear and focused.",
             "scores": {"impact": 4},
         },

@@ -7,6 +7,7 @@ from typing import Any
 
 from openapi_spec_validator.validation.validators import OpenAPIV31SpecValidator
 
+from services import rubric
 from services.models.resumes import CRITERIA
 
 KEYWORDS = {
@@ -92,10 +93,19 @@ def test_a_client_can_read_the_review_criteria_and_the_upload_fields(client):
     criteria = schemas["ReviewScores"]
     assert tuple(criteria["properties"]) == CRITERIA
     assert criteria["additionalProperties"] is False
-    assert all(
-        p == {"type": "integer", "minimum": 1, "maximum": 5}
-        for p in criteria["properties"].values()
-    )
+    for name, p in criteria["properties"].items():
+        assert {k: v for k, v in p.items() if k != "description"} == {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 5,
+        }
+        # The rubric's anchors, as the coach's page shows them (services/rubric.py).
+        assert all(text in p["description"] for text in rubric.BY_ID[name].anchors.values())
+    review_path = _document(client)["paths"]["/api/v1/resumes/{resume_id}/review"]
+    assert {"post", "put"} <= set(review_path)  # send, and correct within the window
+    assert "correction_closed" in review_path["put"]["responses"]["409"]["description"]
+    sent = schemas["ResumeReview"]["properties"]
+    assert {"corrected_at", "correctable_until"} <= set(sent)
     upload = _document(client)["paths"]["/api/v1/resumes"]["post"]
     assert "parameters" not in upload
     body = upload["requestBody"]["content"]["multipart/form-data"]["schema"]

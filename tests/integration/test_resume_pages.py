@@ -145,20 +145,22 @@ def test_the_coach_accepts_and_reviews_through_the_forms(client, learner, coach)
     assert incomplete.status_code == 422
     assert "Score 1–5." in incomplete.get_data(as_text=True)
 
-    done = client.post(
-        f"{page}/review",
-        data={
-            "csrf_token": token,
-            "impact": "4",
-            "clarity": "5",
-            "ml_relevance": "4",
-            "formatting": "3",
-            "ats_readiness": "4",
-            "summary": "Clear and relevant.",
-            "comments": "Move skills up.\nAdd a GitHub link.",
-            "outcome": "changes_suggested",
-        },
-    )
+    review = {
+        "csrf_token": token,
+        "impact": "4",
+        "clarity": "5",
+        "ml_relevance": "4",
+        "formatting": "3",
+        "ats_readiness": "4",
+        "summary": "Clear and relevant.",
+        "comments": "Move skills up.\nAdd a GitHub link.",
+        "outcome": "changes_suggested",
+    }
+    confirm = client.post(f"{page}/review", data=review)  # first, as the learner will see it
+    assert confirm.status_code == 200
+    assert "Send this review to Lena Learner?" in confirm.get_data(as_text=True)
+    assert db.session.get(Resume, resume_id).status == "in_review"
+    done = client.post(f"{page}/review", data={**review, "confirmed": "yes"})
     assert done.status_code == 302
     resume = db.session.get(Resume, resume_id)
     assert resume.status == "reviewed"

@@ -15,8 +15,8 @@ from werkzeug.datastructures import CombinedMultiDict
 from services import files, resumes, routing
 from services.db import db
 from services.models import ResumeStatus, ReviewOutcome, User
-from services.models.resumes import CRITERIA
 from services.resumes import ResumeView
+from services.rubric import RUBRIC
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema, person
 from web.api.security import current_user, token_required
@@ -71,9 +71,17 @@ class ResumeCheckSchema(Schema):
     message = fields.String(required=True, metadata={"description": "A sentence to act on."})
 
 
-# 1–5 for any of the criteria, and no other keys (a review scores at least one).
+# 1–5 for any of the criteria, and no other keys (a review scores at least one); each described
+# by the rubric's anchors (services/rubric.py), the ones the coach's page shows.
 ReviewScoresSchema = Schema.from_dict(
-    {name: fields.Integer(strict=True, validate=validate.Range(1, 5)) for name in CRITERIA},
+    {
+        c.id: fields.Integer(
+            strict=True,
+            validate=validate.Range(1, 5),
+            metadata={"description": f"{c.label}. {c.describe()}"},
+        )
+        for c in RUBRIC
+    },
     name="ReviewScoresSchema",
 )
 
@@ -89,6 +97,18 @@ class ResumeReviewSchema(Schema):
     )
     reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
     created_at = fields.AwareDateTime(required=True)
+    corrected_at = fields.AwareDateTime(
+        required=True,
+        allow_none=True,
+        metadata={"description": "When its coach last corrected it; null: never corrected."},
+    )
+    correctable_until = fields.AwareDateTime(
+        required=True,
+        metadata={
+            "description": "Until when its coach may correct it (PUT .../review): "
+            "REVIEW_CORRECTION_HOURS after it was sent."
+        },
+    )
 
 
 class ResumeHistorySchema(Schema):
@@ -97,8 +117,8 @@ class ResumeHistorySchema(Schema):
         required=True,
         metadata={
             "description": "submitted, new_version, checked, unreadable, assigned, accepted, "
-            "declined, offer_expired, unassigned, reviewed, escalated, withdrawn, reassigned, "
-            "assigned_by_staff, cancelled"
+            "declined, offer_expired, unassigned, reviewed, review_corrected, escalated, "
+            "withdrawn, reassigned, assigned_by_staff, cancelled"
         },
     )
     by = fields.Nested(
@@ -288,6 +308,8 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
             "outcome": review.outcome,
             "reviewer": person(review.coach),
             "created_at": review.created_at,
+            "corrected_at": review.corrected_at,
+            "correctable_until": resumes.correctable_until(review),
         }
         if review
         else None,
@@ -461,6 +483,39 @@ def review(body: dict[str, Any], resume_id: int) -> Any:
     user = current_user()
     start_write()
     resumes.submit_review(
+        user,
+        resume_id,
+        resumes.ReviewInput(
+            summary=body["summary"],
+            scores=dict(body["scores"]),
+            comments=body.get("comments") or "",
+            outcome=body.get("outcome"),
+        ),
+    )
+    db.session.commit()
+    return _one(resume_id, user)
+
+
+@bp.route("/resumes/<int:resume_id>/review", methods=["PUT"])
+@token_required(bp, "coach")
+@bp.arguments(ResumeReviewInputSchema)
+@bp.response(200, ResumeSchema)
+@_problems(
+    (404, "`not_found`: no such résumé, or not one you reviewed."),
+    (
+        409,
+        "`invalid_status`: no review of yours of the current version; `correction_closed`: "
+        "more than REVIEW_CORRECTION_HOURS since it was sent.",
+    ),
+    (422, "`validation_error`: summary and 1–5 scores required."),
+)
+def correct_review(body: dict[str, Any], resume_id: int) -> Any:
+    """The coach corrects the review they sent of the current version, within
+    REVIEW_CORRECTION_HOURS (`review.correctable_until`): the whole review is replaced, and the
+    learner is notified of what changed. The same review again changes nothing."""
+    user = current_user()
+    start_write()
+    resumes.correct_review(
         user,
         resume_id,
         resumes.ReviewInput(

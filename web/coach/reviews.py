@@ -1,36 +1,38 @@
 """Coach pages for résumé reviews: the queue with due times, the résumé beside its checks, and
-accept, decline (with a reason) and the review itself."""
+accept, decline (with a reason) and the review itself.
+
+The review form (the rubric) is live only once the coach has accepted the offer. What the coach
+types is kept as a draft on the server (``PUT .../draft``, sent by static/js/review.js as they
+type, and saved with every submit), so it survives a reload and a sign-out. Sending asks first:
+an in-page dialog with the review as the learner will see it, or, without the script, a confirm
+step page. A sent review can be corrected for REVIEW_CORRECTION_HOURS; the learner is told."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import RadioField, SelectField, TextAreaField
+from wtforms import HiddenField, RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
-from services.models import Resume
-from services.models.resumes import CRITERIA
+from services.models import Resume, Review, ReviewDraft
+from services.rubric import CRITERIA, LABELS, OUTCOMES, RUBRIC
 from web import downloads
 from web.coach import bp
+from web.formatting import local
 from web.roles import role_required
 from web.transactions import start_write
 
-LABELS = {
-    "impact": "Impact",
-    "clarity": "Clarity",
-    "ml_relevance": "ML relevance",
-    "formatting": "Formatting",
-    "ats_readiness": "ATS readiness",
-}
 SCORE_CHOICES = [SelectChoice(str(n), str(n)) for n in range(1, 6)]
+OUTCOME_CHOICES = [SelectChoice(value, label) for value, label in OUTCOMES.items()]
 
 
 class ActionForm(FlaskForm):
@@ -44,18 +46,16 @@ class DeclineForm(FlaskForm):
     )
 
 
+def _score(name: str) -> RadioField:
+    return RadioField(LABELS[name], choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")])
+
+
 class ReviewForm(FlaskForm):
-    impact = RadioField("Impact", choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")])
-    clarity = RadioField("Clarity", choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")])
-    ml_relevance = RadioField(
-        "ML relevance", choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")]
-    )
-    formatting = RadioField(
-        "Formatting", choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")]
-    )
-    ats_readiness = RadioField(
-        "ATS readiness", choices=SCORE_CHOICES, validators=[InputRequired("Score 1–5.")]
-    )
+    impact = _score("impact")
+    clarity = _score("clarity")
+    ml_relevance = _score("ml_relevance")
+    formatting = _score("formatting")
+    ats_readiness = _score("ats_readiness")
     summary = TextAreaField(
         "Summary", validators=[DataRequired("Write a summary."), Length(max=resumes.MAX_SUMMARY)]
     )
@@ -64,14 +64,48 @@ class ReviewForm(FlaskForm):
         validators=[Optional(), Length(max=resumes.MAX_COMMENTS)],
         description="One point per line: what to change and why.",
     )
-    outcome = SelectField(
+    # No default: the coach chooses, every time.
+    outcome = RadioField(
         "Outcome",
-        choices=[
-            SelectChoice("approved", "Approved"),
-            SelectChoice("changes_suggested", "Changes suggested"),
-            SelectChoice("changes_required", "Changes required"),
-        ],
-        validators=[DataRequired()],
+        choices=OUTCOME_CHOICES,
+        validators=[InputRequired("Choose an outcome: the learner reads it first.")],
+    )
+    # "yes" once the coach has seen the review as the learner will (the dialog, or the confirm
+    # step page); anything else shows them that first.
+    confirmed = HiddenField()
+
+    def review_input(self) -> resumes.ReviewInput:
+        return resumes.ReviewInput(
+            summary=self.summary.data or "",
+            scores={name: int(getattr(self, name).data) for name in CRITERIA},
+            comments=self.comments.data or "",
+            outcome=self.outcome.data,
+        )
+
+
+assert tuple(name for name in CRITERIA if name in ReviewForm.__dict__) == CRITERIA
+
+
+def _prefill(source: ReviewDraft | Review | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    scores = source.scores
+    return {
+        **{name: str(scores[name]) for name in CRITERIA if scores.get(name)},
+        "summary": source.summary,
+        "comments": source.comments,
+        "outcome": source.outcome,
+    }
+
+
+def _typed() -> resumes.DraftInput:
+    """What the submitted form holds, as a draft (whatever is missing or wrong in it)."""
+    data = request.form
+    return resumes.DraftInput(
+        scores={name: data.get(name, "") for name in CRITERIA},
+        summary=data.get("summary", ""),
+        comments=data.get("comments", ""),
+        outcome=data.get("outcome") or None,
     )
 
 
@@ -97,16 +131,37 @@ def review_queue() -> str:
 
 
 def _page(resume: Resume, **forms: Any) -> str:
-    view = resumes.view(resume, current_user)
-    mine = view.assignment is not None and view.assignment.coach_id == current_user.id
+    coach = current_user._get_current_object()
+    view = resumes.view(resume, coach)
+    mine = view.assignment is not None and view.assignment.coach_id == coach.id
+    accepted = mine and view.assignment is not None and view.assignment.status == "accepted"
+    correctable = not mine and resumes.can_correct(coach, view.review)
+    draft = None
+    if accepted and view.assignment is not None:
+        draft = resumes.draft_of(coach, view.assignment.version_id)
+    elif correctable and view.review is not None:
+        draft = resumes.draft_of(coach, view.review.version_id)
+    window = resumes.Settings.current().correction_window
+    review_form = forms.get("review_form")
+    if review_form is None:
+        review_form = ReviewForm(
+            formdata=None, data=_prefill(draft or (view.review if correctable else None))
+        )
     return render_template(
         "coach/reviews/detail.html",
         view=view,
         mine=mine,
+        accepted=accepted,
+        correctable=correctable,
+        correct_until=resumes.correctable_until(view.review) if view.review else None,
+        correction_hours=f"{window / dt.timedelta(hours=1):g}",
+        draft=draft,
         accept_form=forms.get("accept_form") or ActionForm(),
         decline_form=forms.get("decline_form") or DeclineForm(),
-        review_form=forms.get("review_form") or ReviewForm(),
+        review_form=review_form,
+        rubric=RUBRIC,
         labels=LABELS,
+        outcomes=OUTCOMES,
     )
 
 
@@ -131,7 +186,7 @@ def review_accept(resume_id: int) -> Any:
         db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("coach.review_detail", resume_id=resume.id))
-    flash("Accepted. The review is yours.", "success")
+    flash("Accepted. The review is yours: your draft is saved as you type.", "success")
     return redirect(url_for("coach.review_detail", resume_id=resume_id))
 
 
@@ -154,25 +209,70 @@ def review_decline(resume_id: int) -> Any:
     return redirect(url_for("coach.review_queue"))
 
 
-@bp.route("/reviews/<int:resume_id>/review", methods=["POST"])
+@bp.route("/reviews/<int:resume_id>/draft", methods=["PUT"])
 @role_required("coach")
-def review_submit(resume_id: int) -> Any:
-    resume = _visible(resume_id)
-    form = ReviewForm()
-    if not form.validate_on_submit():
-        return _page(resume, review_form=form), 422
+def review_draft(resume_id: int) -> Any:
+    """Keep what the coach has typed: JSON ``{scores, summary, comments, outcome}`` from the
+    page's script (CSRF token in ``X-CSRFToken``), or the same as form fields."""
+    _visible(resume_id)
+    body = request.get_json(silent=True)
+    if isinstance(body, dict):
+        scores = body.get("scores")
+        draft = resumes.DraftInput(
+            scores=dict(scores) if isinstance(scores, dict) else {},
+            summary=str(body.get("summary") or ""),
+            comments=str(body.get("comments") or ""),
+            outcome=str(body["outcome"]) if body.get("outcome") else None,
+        )
+    else:
+        draft = _typed()
     try:
         start_write()
-        resumes.submit_review(
-            current_user._get_current_object(),
-            resume_id,
-            resumes.ReviewInput(
-                summary=form.summary.data or "",
-                scores={name: int(getattr(form, name).data) for name in CRITERIA},
-                comments=form.comments.data or "",
-                outcome=form.outcome.data,
+        row = resumes.save_draft(current_user._get_current_object(), resume_id, draft)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        status = 404 if isinstance(error, NotFound) else 422 if error.errors else 409
+        return jsonify(code=error.code, detail=error.detail, errors=error.errors), status
+    return jsonify(
+        saved_at=row.updated_at.isoformat(),
+        message=f"Draft saved at {local(row.updated_at, '%H:%M')}.",
+    )
+
+
+def _send(resume_id: int, *, correcting: bool) -> Any:
+    """The review (or its correction) as submitted: kept as a draft whatever happens, shown as
+    the learner will see it unless the coach already saw that, then sent."""
+    resume = _visible(resume_id)
+    coach = current_user._get_current_object()
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        _keep_draft(coach, resume_id)
+        flash("Some parts of the review are missing; they are marked below.", "error")
+        return _page(resume, review_form=form), 422
+    if form.confirmed.data != "yes":
+        _keep_draft(coach, resume_id)
+        view = resumes.view(resume, coach)
+        return render_template(
+            "coach/reviews/confirm.html",
+            view=view,
+            form=form,
+            correcting=correcting,
+            scores=[(LABELS[name], int(getattr(form, name).data)) for name in CRITERIA],
+            outcome_label=OUTCOMES[form.outcome.data or ""],
+            action=url_for(
+                "coach.review_correct" if correcting else "coach.review_submit",
+                resume_id=resume_id,
             ),
         )
+    try:
+        start_write()
+        if correcting:
+            resumes.correct_review(coach, resume_id, form.review_input())
+        else:
+            resumes.submit_review(coach, resume_id, form.review_input(), require_accepted=True)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -181,11 +281,37 @@ def review_submit(resume_id: int) -> Any:
             if field is not None:
                 field.errors = list(messages)
         flash(error.detail, "error")
-        return _page(
-            _visible(resume_id), review_form=form
-        ), 409 if error.code != "validation_error" else 422
-    flash("Review sent. The learner has been told.", "success")
+        _keep_draft(coach, resume_id)
+        return _page(_visible(resume_id), review_form=form), (
+            409 if error.code != "validation_error" else 422
+        )
+    if correcting:
+        flash("Correction sent. The learner has been told what changed.", "success")
+    else:
+        flash("Review sent. The learner has been told.", "success")
     return redirect(url_for("coach.review_detail", resume_id=resume_id))
+
+
+def _keep_draft(coach: Any, resume_id: int) -> None:
+    """Save what was submitted as the draft, when there is a review to draft (else nothing)."""
+    try:
+        start_write()
+        resumes.save_draft(coach, resume_id, _typed())
+        db.session.commit()
+    except DomainError:
+        db.session.rollback()
+
+
+@bp.route("/reviews/<int:resume_id>/review", methods=["POST"])
+@role_required("coach")
+def review_submit(resume_id: int) -> Any:
+    return _send(resume_id, correcting=False)
+
+
+@bp.route("/reviews/<int:resume_id>/correct", methods=["POST"])
+@role_required("coach")
+def review_correct(resume_id: int) -> Any:
+    return _send(resume_id, correcting=True)
 
 
 @bp.route("/reviews/<int:resume_id>/file")

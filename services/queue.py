@@ -58,7 +58,7 @@ class QueueItem:
     routing_reason: str | None
     age: dt.timedelta
     overdue: bool
-    status: StatusLabel | None = None  # the state in words (for the viewer given to _items)
+    status: StatusLabel  # the state in words, for the viewer
 
 
 def queue(
@@ -95,7 +95,7 @@ def queue(
     return Page(items=_items(page.items, now, viewer), next_cursor=page.next_cursor)
 
 
-def _items(resumes: list[Resume], now: dt.datetime, viewer: User | None = None) -> list[QueueItem]:
+def _items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[QueueItem]:
     if not resumes:
         return []
     ids = [r.id for r in resumes]
@@ -128,7 +128,7 @@ def _items(resumes: list[Resume], now: dt.datetime, viewer: User | None = None) 
     # The review of each reviewed one's current version, for its outcome (only when some are).
     reviewed = [r.id for r in resumes if r.status == ResumeStatus.REVIEWED]
     outcomes: dict[int, Review] = {}
-    if viewer is not None and reviewed:
+    if reviewed:
         for review in db.session.scalars(
             select(Review).where(Review.resume_id.in_(reviewed)).order_by(Review.id)
         ):
@@ -157,9 +157,7 @@ def _items(resumes: list[Resume], now: dt.datetime, viewer: User | None = None) 
                     coach=reviewer,
                     review=current,
                     version=version,
-                )
-                if viewer is not None
-                else None,
+                ),
             )
         )
     return items

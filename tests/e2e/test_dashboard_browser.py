@@ -278,3 +278,8 @@ def test_the_demo_staff_dashboard_has_something_to_show(page: Any):
     page.goto("/dashboard")
     expect(page.locator("#needs-you li").first).to_be_visible()
     snap(page, "staff")
+    # The console's first page, Statistics, with the demo's weeks of figures.
+    page.set_viewport_size(VIEWPORTS["desk"])
+    page.goto("/staff/")
+    expect(page.locator("#chart-turnaround rect.chart-bar").first).to_be_visible()
+    page.screenshot(path=str(shots() / "statistics-desk.png"), full_page=True)

@@ -36,7 +36,7 @@ from services.models import (
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
-from services.resumes import OPEN_STATUSES
+from services.resumes import OPEN_STATUSES, StatusLabel, status_label
 from services.routing import open_counts
 
 IN_HANDS = (ResumeStatus.ASSIGNED, ResumeStatus.IN_REVIEW)
@@ -58,6 +58,7 @@ class QueueItem:
     routing_reason: str | None
     age: dt.timedelta
     overdue: bool
+    status: StatusLabel  # the state in words, for the viewer
 
 
 def queue(
@@ -91,10 +92,10 @@ def queue(
         cursor=cursor,
         key=lambda r: (r.queued_at, r.id),
     )
-    return Page(items=_items(page.items, now), next_cursor=page.next_cursor)
+    return Page(items=_items(page.items, now, viewer), next_cursor=page.next_cursor)
 
 
-def _items(resumes: list[Resume], now: dt.datetime) -> list[QueueItem]:
+def _items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[QueueItem]:
     if not resumes:
         return []
     ids = [r.id for r in resumes]
@@ -124,19 +125,47 @@ def _items(resumes: list[Resume], now: dt.datetime) -> list[QueueItem]:
     reasons: dict[int, str] = {int(row[0]): str(row[1]) for row in rows}
     user_ids = {r.learner_id for r in resumes} | {r.reviewer_id for r in resumes if r.reviewer_id}
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(user_ids)))}
-    return [
-        QueueItem(
-            resume=r,
-            version=versions[(r.id, r.current_version)],
-            learner=users[r.learner_id],
-            reviewer=users.get(r.reviewer_id) if r.reviewer_id else None,
-            assignment=live.get(r.id),
-            routing_reason=reasons.get(r.id),
-            age=now - r.queued_at,
-            overdue=bool(r.status in IN_HANDS and r.due_at is not None and r.due_at < now),
+    # The review of each reviewed one's current version, for its outcome (only when some are).
+    reviewed = [r.id for r in resumes if r.status == ResumeStatus.REVIEWED]
+    outcomes: dict[int, Review] = {}
+    if reviewed:
+        for review in db.session.scalars(
+            select(Review).where(Review.resume_id.in_(reviewed)).order_by(Review.id)
+        ):
+            outcomes[review.resume_id] = review
+    items = []
+    for r in resumes:
+        version = versions[(r.id, r.current_version)]
+        reviewer = users.get(r.reviewer_id) if r.reviewer_id else None
+        current = outcomes.get(r.id)
+        if current is not None and current.version_id != version.id:
+            current = None  # an earlier version's: the current one is not reviewed
+        items.append(
+            QueueItem(
+                resume=r,
+                version=version,
+                learner=users[r.learner_id],
+                reviewer=reviewer,
+                assignment=live.get(r.id),
+                routing_reason=reasons.get(r.id),
+                age=now - r.queued_at,
+                overdue=bool(r.status in IN_HANDS and r.due_at is not None and r.due_at < now),
+                status=status_label(
+                    r.status,
+                    viewer,
+                    assignment=live.get(r.id),
+                    coach=reviewer,
+                    review=current,
+                    version=version,
+                ),
+            )
         )
-        for r in resumes
-    ]
+    return items
+
+
+def backlog(now: dt.datetime | None = None) -> dict[str, Any]:
+    """The open résumés by status and age, and how many are overdue (one aggregate query)."""
+    return _backlog(now or utcnow())
 
 
 # --- stats ----------------------------------------------------------------------------------------

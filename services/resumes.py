@@ -971,7 +971,8 @@ def _assigned(payload: dict[str, Any]) -> list[Message]:
             kind="resume_assigned",
             title=f"Résumé to review: {resume.target_role}",
             body=f"{resume.learner.name}'s résumé (version {assignment.version.number}) is offered "
-            "to you. Accept it within the window, or decline with a reason.",
+            f"to you. Accept it by {_local(assignment.expires_at, assignment.coach)}, or decline "
+            "with a reason.",
             link=_link(f"/coach/reviews/{resume.id}"),
             context={
                 "resume": resume,
@@ -1146,6 +1147,94 @@ def _offer_expired(payload: dict[str, Any]) -> list[Message]:
     ]
 
 
+# --- status labels: what a résumé's state means to the one reading it ----------------------------
+
+
+@dataclass(frozen=True)
+class StatusLabel:
+    """A résumé's state as a person reads it. ``code`` names the state (and the badge's style),
+    ``text`` says it, ``tone`` is how it looks: ``neutral``, ``waiting``, ``active``, ``good``,
+    ``attention`` (someone must act) or ``bad``; ``next_step`` is what the viewer does next, if
+    anything."""
+
+    code: str
+    text: str
+    tone: str
+    next_step: str | None = None
+
+
+_OUTCOME_TEXT = {
+    ReviewOutcome.APPROVED: "approved",
+    ReviewOutcome.CHANGES_SUGGESTED: "changes suggested",
+    ReviewOutcome.CHANGES_REQUIRED: "changes requested",
+}
+
+
+def status_label(
+    status: str,
+    viewer: User,
+    *,
+    assignment: Assignment | None = None,
+    coach: User | None = None,
+    review: Review | None = None,
+    version: ResumeVersion | None = None,
+) -> StatusLabel:
+    """The one place résumé states are put into words (every page and the dashboards use it).
+
+    ``assignment`` is the live offer or review, ``coach`` the coach holding it, ``review`` and
+    ``version`` the review and the current version; times are in the viewer's zone."""
+    learner = viewer.role == Role.LEARNER
+    who = "" if coach is None else "you" if coach.id == viewer.id else coach.name
+    if status == ResumeStatus.ASSIGNED:
+        text = f"Offered to {who}" if who else "Offered to a coach"
+        if assignment is not None and assignment.status == AssignmentStatus.OFFERED:
+            text += f", accept by {_local(assignment.expires_at, viewer)}"
+        step = "Accept it or decline it" if who == "you" else None
+        return StatusLabel("offered", text, "waiting", step)
+    if status == ResumeStatus.IN_REVIEW:
+        text = f"In review with {who}" if who else "In review"
+        step = "Write the review" if who == "you" else None
+        return StatusLabel("in_review", text, "active", step)
+    if status == ResumeStatus.REVIEWED:
+        outcome = review.outcome if review is not None else None
+        if outcome == ReviewOutcome.CHANGES_REQUIRED:
+            if learner:
+                return StatusLabel(
+                    "changes_requested",
+                    "Reviewed — changes requested: upload a new version",
+                    "attention",
+                    "Upload a new version",
+                )
+            return StatusLabel("changes_requested", "Reviewed — changes requested", "attention")
+        if outcome == ReviewOutcome.CHANGES_SUGGESTED:
+            return StatusLabel(
+                "changes_suggested",
+                "Reviewed — changes suggested",
+                "good",
+                "Read the review" if learner else None,
+            )
+        if outcome == ReviewOutcome.APPROVED:
+            return StatusLabel("approved", "Reviewed — approved", "good")
+        return StatusLabel("reviewed", "Reviewed", "good")
+    if status == ResumeStatus.UNASSIGNED:
+        return StatusLabel(
+            "unassigned", "Waiting for a coach", "attention" if not learner else "waiting"
+        )
+    analysis = version.analysis_status if version is not None else None
+    if status == ResumeStatus.CANCELLED:
+        if analysis == AnalysisStatus.FAILED:
+            return StatusLabel(
+                "unreadable",
+                "Could not be read: upload a new version" if learner else "Could not be read",
+                "bad",
+                "Upload a new version" if learner else None,
+            )
+        return StatusLabel("cancelled", "Cancelled", "neutral")
+    if analysis == AnalysisStatus.PENDING:
+        return StatusLabel("submitted", "Submitted — running the checks", "waiting")
+    return StatusLabel("submitted", "Submitted — finding a coach", "waiting")
+
+
 # --- read models (batched: a fixed number of queries per page, whatever its size) -----------------
 
 
@@ -1169,6 +1258,7 @@ class ResumeView:
     assignment: Assignment | None  # the live offer or review
     history: list[HistoryItem]
     decision: RoutingDecision | None  # the latest routing decision (staff read why)
+    status: StatusLabel  # the state in words, for the viewer
 
 
 # What a learner reads for events whose detail is meant for coaches and staff.
@@ -1254,6 +1344,14 @@ def views(resumes: Sequence[Resume], viewer: User) -> list[ResumeView]:
                 assignment=live.get(resume.id),
                 history=history,
                 decision=decisions.get(resume.id),
+                status=status_label(
+                    resume.status,
+                    viewer,
+                    assignment=live.get(resume.id),
+                    coach=users.get(resume.reviewer_id) if resume.reviewer_id else None,
+                    review=current_review,
+                    version=version,
+                ),
             )
         )
     return result

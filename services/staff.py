@@ -168,7 +168,7 @@ def queue_page(
         )
     else:
         page = _due_page(query, limit, cursor)
-    return Page(items=queue._items(page.items, now), next_cursor=page.next_cursor)
+    return Page(items=queue._items(page.items, now, viewer), next_cursor=page.next_cursor)
 
 
 def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:

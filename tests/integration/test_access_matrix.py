@@ -59,6 +59,7 @@ COACH_ONLY: Row = (SIGNIN, "403", "403", OK, OK, "403")
 STAFF_ONLY: Row = (SIGNIN, "403", "403", "403", "403", OK)
 OWNER_LEARNER: Row = (SIGNIN, OK, "404", "403", "403", "403")
 OWNER_COACH: Row = (SIGNIN, "403", "403", OK, "404", "403")  # the coach's own (session, résumé)
+OWNER_ONLY: Row = (SIGNIN, OK, "404", "404", "404", "404")  # learner A's own (a notification)
 SIGN_IN_STEP: Row = (SIGNIN, SIGNIN, SIGNIN, SIGNIN, SIGNIN, SIGNIN)
 NOBODY: Row = ("404", "404", "404", "404", "404", "404")  # unknown capability token
 
@@ -91,6 +92,8 @@ MATRIX: dict[str, Row] = {
     "POST /account/two-factor/recovery-codes": ANY_SIGNED_IN,
     # notifications (pages)
     "GET /notifications": ANY_SIGNED_IN,
+    # opening one marks it read and goes where it points; someone else's is not found
+    "GET /notifications/<int:notification_id>": OWNER_ONLY,
     # not yours and missing look the same here: a flash "There is no such notification" and back
     # to the list, nothing changed (tests/integration/test_notifications_web.py checks the row)
     "POST /notifications/<int:notification_id>/read": ANY_SIGNED_IN,

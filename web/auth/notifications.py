@@ -4,8 +4,9 @@ and the unread badge in the navigation."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -15,6 +16,7 @@ from services import notifications
 from services.db import db
 from services.errors import NotFound, ValidationFailed
 from web.auth.routes import bp
+from web.transactions import writing
 
 
 class ActionForm(FlaskForm):
@@ -61,6 +63,31 @@ def notification_list() -> str | tuple[str, int]:
         form=ActionForm(),
         first_page=cursor is None,
     )
+
+
+def _on_this_site(link: str) -> str:
+    """A notification's link as a path on this site (links are stored absolute, for emails):
+    opening one never leaves the site, whatever its host says."""
+    parts = urlsplit(link)
+    path = "/" + parts.path.lstrip("/\\")
+    return urlunsplit(("", "", path, parts.query, parts.fragment))
+
+
+@bp.route("/notifications/<int:notification_id>")
+@login_required
+def notification_open(notification_id: int) -> Response:
+    """Open a notification: it is marked read and the browser goes where it points (or back to
+    the list, for one that points nowhere)."""
+    user_id = current_user.id
+    try:
+        with writing():
+            opened = notifications.mark_read(user_id, notification_id)
+            link = opened.link
+    except NotFound:
+        abort(404)
+    if not link:
+        return redirect(url_for("auth.notification_list"))
+    return redirect(_on_this_site(link))
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])

@@ -7,11 +7,12 @@ from typing import Any
 
 import redis
 from flask import Blueprint, abort, current_app, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import text
 
-from services import faq
+from services import dashboard as dashboards
+from services import faq, notifications
 from services.db import db
 from web.problems import problem
 
@@ -100,4 +101,15 @@ def readyz() -> Any:
 @bp.route("/dashboard")
 @login_required
 def dashboard() -> str:
-    return render_template("public/dashboard.html")
+    """Every role's start page: what is next for them, each item linking to its page."""
+    user = current_user._get_current_object()
+    gather = {
+        "learner": dashboards.for_learner,
+        "coach": dashboards.for_coach,
+        "staff": dashboards.for_staff,
+    }[user.role]
+    return render_template(
+        "public/dashboard.html",
+        board=gather(user),
+        unread=notifications.list_notifications(user.id, unread=True, limit=3).items,
+    )

@@ -41,7 +41,7 @@ from services.models.resumes import (
     RoutingDecision,
     RoutingLock,
 )
-from services.models.staff import CoachInvite, RebalancePlan, StaffAction
+from services.models.staff import CoachInvite, RebalancePlan, StaffAction, StaffRequest
 
 __all__ = [
     "AnalysisStatus",
@@ -83,6 +83,7 @@ __all__ = [
     "RoutingLock",
     "SessionFeedback",
     "StaffAction",
+    "StaffRequest",
     "User",
     "WaitlistEntry",
     "WaitlistStatus",

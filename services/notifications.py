@@ -164,6 +164,14 @@ register_kind(
     description="A résumé was routed to you for review.",
 )
 register_kind(
+    "resume_moved",
+    "Résumé moved by staff",
+    email_template="resume_moved",
+    roles=(Role.COACH,),
+    description="Staff moved a résumé offered to you, or in your review, to another coach, "
+    "or gave you back one you held before.",
+)
+register_kind(
     "resume_reviewed",
     "Résumé reviewed",
     email_template="resume_reviewed",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, make_response, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -29,6 +29,12 @@ LABELS = {
     "ml_relevance": "ML relevance",
     "formatting": "Formatting",
     "ats_readiness": "ATS readiness",
+}
+GONE_TITLES = {
+    "moved": "This résumé moved to another coach",
+    "withdrawn": "This résumé was withdrawn",
+    "declined": "You declined this résumé",
+    "expired": "Your offer of this résumé expired",
 }
 SCORE_CHOICES = [SelectChoice(str(n), str(n)) for n in range(1, 6)]
 
@@ -76,10 +82,17 @@ class ReviewForm(FlaskForm):
 
 
 def _visible(resume_id: int) -> Resume:
+    """The résumé if it is the coach's; one they held once and lost (moved to another coach,
+    withdrawn, declined, expired) answers a page that says so, where their old notifications
+    lead; any other, 404."""
     try:
         return resumes.get_visible(current_user, resume_id)
     except NotFound:
-        abort(404)
+        gone = resumes.no_longer_yours(current_user._get_current_object(), resume_id)
+        if gone is None:
+            abort(404)
+        page = render_template("coach/reviews/gone.html", gone=gone, title=GONE_TITLES[gone.why])
+        abort(make_response(page, 200))
 
 
 @bp.route("/reviews")

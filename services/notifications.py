@@ -186,6 +186,20 @@ register_kind(
     description="A résumé review passed its due time.",
 )
 register_kind(
+    "booking_request",
+    "A learner asks staff about a session",
+    email_template="booking_request",
+    roles=(Role.STAFF, Role.COACH),
+    description="A learner wrote to staff about a booked session they can no longer change.",
+)
+register_kind(
+    "booking_request_answered",
+    "Staff answered you",
+    email_template="booking_request_answered",
+    roles=(Role.LEARNER,),
+    description="Staff replied to what you wrote about one of your sessions.",
+)
+register_kind(
     "resume_unassigned",
     "Résumé without a reviewer",
     email_template="resume_unassigned",

@@ -197,6 +197,8 @@ def export_queue() -> Response:
 AUDIT_ACTIONS = (
     "resume.assign",
     "resume.reassign",
+    "resume.pin",
+    "resume.unpin",
     "resume.cancel",
     "coach.move_all",
     "coach.activate",
@@ -211,6 +213,7 @@ AUDIT_ACTIONS = (
     "faq.add",
     "rebalance.apply",
     "rebalance.undo",
+    "request.answer",
     "export.queue",
     "export.bookings",
     "offered",
@@ -228,6 +231,7 @@ AUDIT_SUBJECTS = (
     "waitlist",
     "faq",
     "rebalance",
+    "request",
     "export",
 )
 

@@ -346,9 +346,9 @@ def test_the_apply_confirmation_names_every_move_with_and_without_javascript(cli
         assert f"Move {n} résumés</button>" in html
         for m in plan.moves:
             line = (
-                f"<strong>Lena Learner</strong>, {roles[m['resume_id']]}: "
-                f'<span class="move-from">{names[m["from_id"]]}</span> → '
-                f'<span class="move-to">{names[m["to_id"]]}</span>'
+                f"<strong>Lena Learner</strong>, {roles[m['resume_id']]} "
+                f'<span class="move-path">from <span class="move-from">{names[m["from_id"]]}'
+                f'</span> to <span class="move-to">{names[m["to_id"]]}</span></span>'
             )
             assert line in html
     assert f'href="/staff/rebalance/{plan.id}/apply" data-dialog="confirm-{plan.id}"' in page

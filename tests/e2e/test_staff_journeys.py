@@ -165,6 +165,7 @@ def test_a_reassignment_tells_the_coach_and_their_old_notification_explains(
     expect(row.get_by_text("Pinned", exact=True)).to_be_visible()
     expect(row.get_by_text("Pinned: Kim is on leave")).to_be_visible()
     no_sideways_scroll(page)
+    shot(page, "queue-pinned", size)
     row.get_by_role("link").first.click()
     expect(page.get_by_role("heading", name=f"Pinned to {r['second_name']}")).to_be_visible()
     expect(page.get_by_text("“Kim is on leave”")).to_be_visible()

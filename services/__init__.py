@@ -15,5 +15,14 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
-    # (accounts, booking, waitlist, resumes and routing hold handlers.)
-    from services import accounts, booking, models, resumes, routing, staff, waitlist  # noqa: F401
+    # (accounts, booking, waitlist, resumes, routing, staff and staff_requests hold handlers.)
+    from services import (  # noqa: F401
+        accounts,
+        booking,
+        models,
+        resumes,
+        routing,
+        staff,
+        staff_requests,
+        waitlist,
+    )

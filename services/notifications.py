@@ -164,6 +164,14 @@ register_kind(
     description="A résumé was routed to you for review.",
 )
 register_kind(
+    "resume_moved",
+    "Résumé moved by staff",
+    email_template="resume_moved",
+    roles=(Role.COACH,),
+    description="Staff moved a résumé offered to you, or in your review, to another coach, "
+    "or gave you back one you held before.",
+)
+register_kind(
     "resume_reviewed",
     "Résumé reviewed",
     email_template="resume_reviewed",
@@ -176,6 +184,20 @@ register_kind(
     email_template="resume_overdue",
     roles=(Role.STAFF, Role.COACH),
     description="A résumé review passed its due time.",
+)
+register_kind(
+    "booking_request",
+    "A learner asks staff about a session",
+    email_template="booking_request",
+    roles=(Role.STAFF, Role.COACH),
+    description="A learner wrote to staff about a booked session they can no longer change.",
+)
+register_kind(
+    "booking_request_answered",
+    "Staff answered you",
+    email_template="booking_request_answered",
+    roles=(Role.LEARNER,),
+    description="Staff replied to what you wrote about one of your sessions.",
 )
 register_kind(
     "resume_unassigned",

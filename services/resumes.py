@@ -321,6 +321,48 @@ def get_visible(user: User, resume_id: int, *, lock: bool = False) -> Resume:
     return resume
 
 
+@dataclass(frozen=True)
+class NoLongerYours:
+    """A résumé a coach was offered (or reviewing) and no longer holds, and why: ``moved`` (staff
+    or a rebalance gave it to another coach), ``withdrawn`` (cancelled before the review),
+    ``declined`` or ``expired``."""
+
+    resume: Resume
+    assignment: Assignment
+    why: str
+    at: dt.datetime
+
+
+def no_longer_yours(coach: User, resume_id: int) -> NoLongerYours | None:
+    """Why ``coach`` no longer sees this résumé, when they were offered it once (their old
+    "Résumé to review" still links to it); None when it was never theirs, or still is."""
+    if coach.role != Role.COACH or not 0 < resume_id <= MAX_ID:
+        return None
+    last = db.session.scalar(
+        select(Assignment)
+        .where(Assignment.resume_id == resume_id, Assignment.coach_id == coach.id)
+        .order_by(Assignment.id.desc())
+        .limit(1)
+    )
+    if last is None or last.status in (*LIVE_ASSIGNMENT_STATES, AssignmentStatus.COMPLETED):
+        return None
+    resume = last.resume
+    why = str(last.status)
+    if last.status == AssignmentStatus.WITHDRAWN:
+        passed_on = db.session.scalar(
+            select(Assignment.id)
+            .where(
+                Assignment.resume_id == resume_id,
+                Assignment.id > last.id,
+                Assignment.coach_id != coach.id,
+            )
+            .limit(1)
+        )
+        cancelled = resume.status == ResumeStatus.CANCELLED and passed_on is None
+        why = "withdrawn" if cancelled else "moved"
+    return NoLongerYours(resume, last, why, last.responded_at or last.offered_at)
+
+
 def _owned(learner: User, resume_id: int, *, lock: bool = False) -> Resume:
     resume = get_visible(learner, resume_id, lock=lock)
     if resume.learner_id != learner.id:
@@ -1127,6 +1169,54 @@ def _withdrawn(payload: dict[str, Any]) -> list[Message]:
             context={"resume": assignment.resume},
         )
     ]
+
+
+@handles("resume.moved")
+def _moved(payload: dict[str, Any]) -> list[Message]:
+    """Staff (or a rebalance) moved a résumé: the coach who lost it is told it moved; a coach who
+    got back a version they held before is told it is back (their first "Résumé to review"
+    still leads to it), never offered it a second time."""
+    resume = db.session.get(Resume, payload["resume_id"])
+    if resume is None:
+        return []
+    before = _assignment(payload.get("from_assignment_id"))
+    after = _assignment(payload.get("to_assignment_id"))
+    link = _link(f"/coach/reviews/{resume.id}")
+    messages = []
+    if before is not None and (after is None or after.coach_id != before.coach_id):
+        messages.append(
+            Message(
+                user=before.coach,
+                kind="resume_moved",
+                title=f"Résumé moved to another coach: {resume.target_role}",
+                body=f"Staff moved {resume.learner.name}'s résumé to another coach; you need do "
+                "nothing more with it.",
+                link=link,
+                context={"resume": resume, "back": False},
+            )
+        )
+    if after is not None and payload.get("back") and after.status in LIVE_ASSIGNMENT_STATES:
+        messages.append(
+            Message(
+                user=after.coach,
+                kind="resume_moved",
+                title=f"Résumé back with you: {resume.target_role}",
+                body=f"Staff gave you back {resume.learner.name}'s résumé (version "
+                f"{after.version.number}), which you were offered before.",
+                link=link,
+                context={
+                    "resume": resume,
+                    "back": True,
+                    "expires_local": _local(after.expires_at, after.coach),
+                    "due_local": _local(after.due_at, after.coach),
+                },
+            )
+        )
+    return messages
+
+
+def _assignment(assignment_id: Any) -> Assignment | None:
+    return db.session.get(Assignment, assignment_id) if isinstance(assignment_id, int) else None
 
 
 @handles("resume.offer_expired")

@@ -291,7 +291,11 @@ def _offer(
     decision: RoutingDecision,
     settings: Settings,
     now: dt.datetime,
+    *,
+    announce: bool = True,
 ) -> Assignment:
+    """Offer the version to the coach; ``announce``: tell them "Résumé to review" (not for one
+    they held before, see ``assign_manually``)."""
     due = now + settings.due_in
     assignment = Assignment(
         resume_id=resume.id,
@@ -310,7 +314,8 @@ def _offer(
     resume.due_at = due
     log_event(resume, "assigned", None, f"Offered to {coach.name}")
     db.session.flush()
-    outbox.record("resume.assigned", resume_id=resume.id, assignment_id=assignment.id)
+    if announce:
+        outbox.record("resume.assigned", resume_id=resume.id, assignment_id=assignment.id)
     return assignment
 
 
@@ -486,9 +491,14 @@ def _stamp(assignment_id: int, column: str, now: dt.datetime) -> bool:
 # --- staff ----------------------------------------------------------------------------------------
 
 
-def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = "") -> Resume:
+def assign_manually(
+    staff: User, resume_id: int, coach_id: int, reason: str = "", *, pin: bool = False
+) -> Resume:
     """Staff (re)assign a résumé to a coach of their choice, recorded with who and why; an offer
-    like any other. Raises Forbidden, NotFound, ValidationFailed, InvalidStatus."""
+    like any other. ``pin``: staff chose this coach themselves, so a rebalance leaves it there
+    (``unpin`` lets it move again). A coach who loses the résumé is told it moved; a coach who
+    gets back the very version they held before is told it is back, not offered it anew.
+    Raises Forbidden, NotFound, ValidationFailed, InvalidStatus."""
     require_staff(staff, "Only staff assign résumés by hand.")
     reason = " ".join((reason or "").replace("\x00", "").split())[:1000]
     take_lock()
@@ -507,6 +517,8 @@ def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = ""
     now = utcnow()
     live = live_assignment(resume.id)
     if live is not None and live.coach_id == coach.id:
+        if pin:
+            _pin(live, staff, reason, now)
         return resume
     if live is not None:
         live.status = AssignmentStatus.WITHDRAWN
@@ -543,10 +555,65 @@ def assign_manually(staff: User, resume_id: int, coach_id: int, reason: str = ""
     )
     db.session.add(decision)
     db.session.flush()
-    _offer(resume, version, coach, decision, Settings.current(), now)
+    held_before = held_version_before(resume.id, version.id, coach.id)
+    offer = _offer(
+        resume, version, coach, decision, Settings.current(), now, announce=not held_before
+    )
+    if pin:
+        _pin(offer, staff, reason, now)
     log_event(resume, "reassigned" if live else "assigned_by_staff", staff, reason)
     db.session.flush()
+    if live is not None or held_before:
+        outbox.record(
+            "resume.moved",
+            resume_id=resume.id,
+            from_assignment_id=live.id if live is not None else None,
+            to_assignment_id=offer.id,
+            back=held_before,
+        )
     return resume
+
+
+def held_version_before(resume_id: int, version_id: int, coach_id: int) -> bool:
+    """Whether staff (or a rebalance) took this very version from this coach before: they were
+    offered it then, so getting it back is news of a move, not a new "Résumé to review"."""
+    return (
+        db.session.scalar(
+            select(Assignment.id)
+            .where(
+                Assignment.resume_id == resume_id,
+                Assignment.version_id == version_id,
+                Assignment.coach_id == coach_id,
+                Assignment.status == AssignmentStatus.WITHDRAWN,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def _pin(assignment: Assignment, staff: User, reason: str, now: dt.datetime) -> None:
+    assignment.pinned_at = now
+    assignment.pinned_by_id = staff.id
+    assignment.pin_reason = reason
+    db.session.flush()
+
+
+def unpin(staff: User, resume_id: int) -> Assignment | None:
+    """Let a rebalance move the résumé's live offer again; the unpinned assignment, or None when
+    nothing was pinned. Raises Forbidden, NotFound."""
+    require_staff(staff, "Only staff unpin résumés.")
+    take_lock()
+    if not 0 < resume_id <= MAX_ID or db.session.get(Resume, resume_id) is None:
+        raise NotFound("There is no such résumé.")
+    live = live_assignment(resume_id)
+    if live is None or live.pinned_at is None:
+        return None
+    live.pinned_at = None
+    live.pinned_by_id = None
+    live.pin_reason = None
+    db.session.flush()
+    return live
 
 
 def add_conflict(staff: User, learner_id: int, coach_id: int, reason: str = "") -> CoachConflict:

@@ -172,13 +172,15 @@ def queue_page(
 
 
 def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:
-    """Assign or reassign one résumé by hand, with a reason. Raises Forbidden, NotFound,
-    ValidationFailed, InvalidStatus."""
+    """Assign or reassign one résumé by hand, with a reason; the offer is pinned (a rebalance
+    leaves it with this coach until staff unpin it), with that reason. Choosing the coach who
+    holds it already pins it there. Raises Forbidden, NotFound, ValidationFailed,
+    InvalidStatus."""
     require_staff(staff)
     why = audit.required_reason(reason)
     before = live_assignment(resume_id) if 0 < resume_id <= MAX_ID else None
     from_id = before.coach_id if before else None
-    resume = routing.assign_manually(staff, resume_id, coach_id, why)
+    resume = routing.assign_manually(staff, resume_id, coach_id, why, pin=True)
     if from_id != coach_id:
         audit.record(
             staff,
@@ -189,7 +191,20 @@ def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:
             from_coach_id=from_id,
             to_coach_id=coach_id,
         )
+    else:
+        audit.record(staff, "resume.pin", "resume", resume.id, why, coach_id=coach_id)
     return resume
+
+
+def unpin(staff: User, resume_id: int) -> bool:
+    """Let a rebalance move this résumé's offer again. False when nothing was pinned.
+    Raises Forbidden, NotFound."""
+    require_staff(staff)
+    unpinned = routing.unpin(staff, resume_id)
+    if unpinned is None:
+        return False
+    audit.record(staff, "resume.unpin", "resume", resume_id, "", coach_id=unpinned.coach_id)
+    return True
 
 
 @dataclass(frozen=True)
@@ -240,6 +255,13 @@ def move_all(staff: User, coach_id: int, reason: str) -> list[Move]:
             resume.reviewer_id = None
             resume.due_at = None
             log_event(resume, "withdrawn", staff, f"Taken from {coach.name}: {why}")
+            outbox.record(
+                "resume.moved",
+                resume_id=resume.id,
+                from_assignment_id=assignment.id,
+                to_assignment_id=None,
+                back=False,
+            )
             db.session.add(
                 RoutingDecision(
                     resume_id=resume.id,

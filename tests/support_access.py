@@ -62,8 +62,18 @@ def is_api(rule: str) -> bool:
 def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> World:
     """Learner A's booking with coach 1, résumé offered to coach 1, notification, waitlist entry and
     suspension; coach 1's availability exception and calendar feed; a failed delivery; the FAQ;
-    interview types; a rebalance plan; a bearer token and a signed-in browser per caller."""
-    from services import accounts, availability, faq, interview_types, rebalance, resumes, routing
+    interview types; a rebalance plan; learner A's open request to staff about the booking; a
+    bearer token and a signed-in browser per caller."""
+    from services import (
+        accounts,
+        availability,
+        faq,
+        interview_types,
+        rebalance,
+        resumes,
+        routing,
+        staff_requests,
+    )
     from services import booking as booking_service
     from services import waitlist as waitlist_service
     from services.db import utcnow
@@ -150,6 +160,8 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
 
     plan = rebalance.propose(staff)
     db_session.commit()
+    request = staff_requests.ask(learner_a, booking.id, "Can I move this session? (access matrix)")
+    db_session.commit()
     faq_entry_id = db_session.scalar(select(FaqEntry.id).order_by(FaqEntry.id).limit(1))
     assert faq_entry_id is not None, "the FAQ seed made no entries"
 
@@ -182,6 +194,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         "coach_id": coach_1.id,
         "coach_2_id": users["coach_2"].id,
         "plan_id": plan.id,
+        "request_id": request.id,
         "feed_token": feed_secret,
         "day": day,
         "slug": "coding",
@@ -225,6 +238,7 @@ INT_IDS = (
     "suspension_id",
     "coach_id",
     "plan_id",
+    "request_id",
 )
 
 

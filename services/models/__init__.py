@@ -42,7 +42,7 @@ from services.models.resumes import (
     RoutingDecision,
     RoutingLock,
 )
-from services.models.staff import CoachInvite, RebalancePlan, StaffAction
+from services.models.staff import CoachInvite, RebalancePlan, StaffAction, StaffRequest
 
 __all__ = [
     "AnalysisStatus",
@@ -85,6 +85,7 @@ __all__ = [
     "RoutingLock",
     "SessionFeedback",
     "StaffAction",
+    "StaffRequest",
     "User",
     "WaitlistEntry",
     "WaitlistStatus",

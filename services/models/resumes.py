@@ -251,11 +251,16 @@ class Assignment(Model):
     warned_at: Mapped[dt.datetime | None]  # the coach was told the due time is near
     escalated_at: Mapped[dt.datetime | None]  # staff were told the due time passed
     decline_reason: Mapped[str | None] = mapped_column(Text)
+    # Staff chose this coach by hand: a rebalance leaves the offer where it is until unpinned.
+    pinned_at: Mapped[dt.datetime | None]
+    pinned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    pin_reason: Mapped[str | None] = mapped_column(Text)
 
     resume: Mapped[Resume] = relationship()
     version: Mapped[ResumeVersion] = relationship()
-    coach: Mapped[User] = relationship()
+    coach: Mapped[User] = relationship(foreign_keys=[coach_id])
     decision: Mapped[RoutingDecision | None] = relationship()
+    pinned_by: Mapped[User | None] = relationship(foreign_keys=[pinned_by_id])
 
 
 class Review(Model):

@@ -1,4 +1,5 @@
-"""The staff console: the audit of staff actions, coach invitations, rebalance plans."""
+"""The staff console: the audit of staff actions, coach invitations, rebalance plans, and
+learners' requests to staff."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.db import Model, utcnow
 from services.models.accounts import User
+from services.models.booking import Booking
 
 
 class StaffAction(Model):
@@ -69,3 +71,30 @@ class RebalancePlan(Model):
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     undone_at: Mapped[dt.datetime | None]
     undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+
+class StaffRequest(Model):
+    """A learner's message to staff about one booking (when they can no longer change it
+    themselves), and the one reply staff send in the app: ``open`` until answered."""
+
+    __tablename__ = "staff_request"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'answered')", name="status"),
+        Index("ix_staff_request_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), index=True
+    )
+    learner_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reply: Mapped[str | None] = mapped_column(Text)
+    replied_at: Mapped[dt.datetime | None]
+    replied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+
+    booking: Mapped[Booking] = relationship()
+    learner: Mapped[User] = relationship(foreign_keys=[learner_id])
+    replied_by: Mapped[User | None] = relationship(foreign_keys=[replied_by_id])

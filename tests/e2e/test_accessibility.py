@@ -200,7 +200,7 @@ def test_learner_pages_are_accessible(page: Any, people: dict[str, Any]) -> None
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
     detail = urlsplit(page.url).path
-    problems += audit_all(page, [detail, "/learn/bookings"])
+    problems += audit_all(page, [detail, f"{detail}/contact", "/learn/bookings"])
     page.goto(detail)
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel booking").click()
@@ -242,6 +242,7 @@ def test_staff_pages_are_accessible(page: Any, people: dict[str, Any]) -> None:
             "/staff/faq",
             "/staff/deliveries",
             "/staff/rebalance",
+            "/staff/requests",
             "/staff/coaches/invite",
             f"/staff/resumes/{people['open']}",
         ],

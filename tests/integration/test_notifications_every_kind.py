@@ -19,7 +19,17 @@ import pytest
 from sqlalchemy import select
 
 # Every domain module that registers kinds is imported, so the walk sees them all.
-from services import accounts, booking, mail, notifications, outbox, resumes, staff, waitlist
+from services import (
+    accounts,
+    booking,
+    mail,
+    notifications,
+    outbox,
+    resumes,
+    staff,
+    staff_requests,
+    waitlist,
+)
 from services.db import db
 from services.models import Delivery, Notification, Role, User
 from services.notifications import Message
@@ -27,7 +37,7 @@ from tests.conftest import RUN_DIR, Mailbox, flush_dispatch
 from workers.notifications import send_claimed
 
 PROBE = "test.every_kind"
-DOMAINS = (accounts, booking, resumes, staff, waitlist)
+DOMAINS = (accounts, booking, resumes, staff, staff_requests, waitlist)
 
 
 def _context() -> dict[str, Any]:
@@ -75,6 +85,9 @@ def _context() -> dict[str, Any]:
         "expires_at": "5 Jun 2026, 10:00 UTC",
         "reset_link": "http://testserver/reset-password/secret",
         "ttl_minutes": 30,
+        "back": False,
+        "reply": "We moved your session to Friday.",
+        "staff_name": "Sam Staff",
     }
 
 

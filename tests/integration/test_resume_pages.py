@@ -182,7 +182,12 @@ def test_the_coach_declines_with_a_reason(client, learner, coach):
 
     assert response.status_code == 302
     assert db.session.get(Resume, resume_id).status == "submitted"
-    assert client.get(page).status_code == 404
+    # No longer theirs: the page (where their notification still leads) says why, and no more.
+    gone = client.get(page)
+    assert gone.status_code == 200
+    html = gone.get_data(as_text=True)
+    assert "You declined this résumé" in html and "Download the original" not in html
+    assert client.get(f"{page}/file").status_code == 404
 
 
 def test_the_coach_sees_a_docx_formatted_and_a_pdf_drawn(client, learner, coach):

@@ -559,10 +559,11 @@ def cancel(body: dict[str, Any], resume_id: int) -> Any:
     (422, "`validation_error`: not an active coach."),
 )
 def assign(body: dict[str, Any], resume_id: int) -> Any:
-    """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer."""
+    """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer,
+    pinned to them (a rebalance leaves it there)."""
     user = current_user()
     start_write()
-    routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "")
+    routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "", pin=True)
     db.session.commit()
     return _one(resume_id, user)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
@@ -31,6 +31,12 @@ from web.formatting import local
 from web.roles import role_required
 from web.transactions import start_write
 
+GONE_TITLES = {
+    "moved": "This résumé moved to another coach",
+    "withdrawn": "This résumé was withdrawn",
+    "declined": "You declined this résumé",
+    "expired": "Your offer of this résumé expired",
+}
 SCORE_CHOICES = [SelectChoice(str(n), str(n)) for n in range(1, 6)]
 OUTCOME_CHOICES = [SelectChoice(value, label) for value, label in OUTCOMES.items()]
 
@@ -110,10 +116,17 @@ def _typed() -> resumes.DraftInput:
 
 
 def _visible(resume_id: int) -> Resume:
+    """The résumé if it is the coach's; one they held once and lost (moved to another coach,
+    withdrawn, declined, expired) answers a page that says so, where their old notifications
+    lead; any other, 404."""
     try:
         return resumes.get_visible(current_user, resume_id)
     except NotFound:
-        abort(404)
+        gone = resumes.no_longer_yours(current_user._get_current_object(), resume_id)
+        if gone is None:
+            abort(404)
+        page = render_template("coach/reviews/gone.html", gone=gone, title=GONE_TITLES[gone.why])
+        abort(make_response(page, 200))
 
 
 @bp.route("/reviews")

@@ -4,7 +4,7 @@ from flask import Blueprint, Flask
 
 bp = Blueprint("learner", __name__, url_prefix="/learn")
 
-from web.learner import bookings, resumes  # noqa: E402, F401  (they add routes to bp)
+from web.learner import bookings, requests, resumes  # noqa: E402, F401  (they add routes to bp)
 
 
 def init_app(app: Flask) -> None:

@@ -11,6 +11,7 @@ from web.staff import (  # noqa: E402, F401  (add routes to bp)
     deliveries,
     policy,
     rebalance,
+    requests,
     resumes,
     sessions,
 )

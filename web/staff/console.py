@@ -205,6 +205,8 @@ def export_queue() -> Response:
 AUDIT_ACTIONS = (
     "resume.assign",
     "resume.reassign",
+    "resume.pin",
+    "resume.unpin",
     "resume.cancel",
     "coach.move_all",
     "coach.activate",
@@ -219,6 +221,7 @@ AUDIT_ACTIONS = (
     "faq.add",
     "rebalance.apply",
     "rebalance.undo",
+    "request.answer",
     "export.queue",
     "export.bookings",
     "offered",
@@ -236,6 +239,7 @@ AUDIT_SUBJECTS = (
     "waitlist",
     "faq",
     "rebalance",
+    "request",
     "export",
 )
 

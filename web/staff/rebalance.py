@@ -1,33 +1,35 @@
-"""Staff: propose, apply and undo a rebalance of the offered résumés."""
+"""Staff: propose, apply and undo a rebalance of the offered résumés. Applying or undoing asks
+first, naming every move: an in-page dialog (static/js/staff_rebalance.js), or without
+JavaScript a page of its own."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from services import rebalance
 from services.db import db
-from services.errors import DomainError
-from services.models import RebalancePlan, User
+from services.errors import DomainError, NotFound
 from web.roles import role_required
 from web.staff import bp
+
+
+def count(n: int, one: str, many: str) -> str:
+    """``count(1, "résumé", "résumés")``: "1 résumé"; "3 résumés"."""
+    return f"{n} {one if n == 1 else many}"
 
 
 @bp.route("/rebalance")
 @role_required("staff")
 def rebalance_page() -> str:
-    plans = list(
-        db.session.scalars(select(RebalancePlan).order_by(RebalancePlan.id.desc()).limit(5))
+    plans = rebalance.recent(current_user)
+    return render_template(
+        "staff/rebalance.html",
+        plans=plans,
+        moves=rebalance.describe(plans),
+        already_even=rebalance.ALREADY_EVEN,
     )
-    ids = {m[k] for p in plans for m in p.moves for k in ("from_id", "to_id")}
-    names = (
-        {u.id: u.name for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-        if ids
-        else {}
-    )
-    return render_template("staff/rebalance.html", plans=plans, names=names)
 
 
 @bp.route("/rebalance", methods=["POST"])
@@ -35,19 +37,61 @@ def rebalance_page() -> str:
 def rebalance_propose() -> Response:
     plan = rebalance.propose(current_user)
     db.session.commit()
-    flash(f"Proposal {plan.id}: {len(plan.moves)} moves.", "success")
-    return redirect(url_for("staff.rebalance_page"))
+    if plan.moves:
+        flash(
+            f"Plan {plan.id} proposed: {count(len(plan.moves), 'résumé', 'résumés')} would move. "
+            "Nothing changes until you apply it.",
+            "success",
+        )
+    else:
+        flash(rebalance.ALREADY_EVEN, "info")
+    return redirect(url_for("staff.rebalance_page") + f"#plan-{plan.id}")
+
+
+@bp.route("/rebalance/<int:plan_id>/<any(apply, undo):verb>")
+@role_required("staff")
+def rebalance_confirm(plan_id: int, verb: str) -> str | Response:
+    """The confirmation without JavaScript: what would move, and the button that does it."""
+    try:
+        plan = rebalance.get_plan(plan_id)
+    except NotFound:
+        abort(404)
+    if plan.status != ("proposed" if verb == "apply" else "applied"):
+        flash(f"Plan {plan.id} is {plan.status}: there is nothing to {verb}.", "error")
+        return redirect(url_for("staff.rebalance_page"))
+    return render_template(
+        "staff/rebalance_confirm.html",
+        plan=plan,
+        verb=verb,
+        moves=rebalance.describe([plan])[plan.id],
+    )
 
 
 @bp.route("/rebalance/<int:plan_id>/<any(apply, undo):verb>", methods=["POST"])
 @role_required("staff")
 def rebalance_act(plan_id: int, verb: str) -> Response:
     try:
+        planned = len(rebalance.get_plan(plan_id).moves)
         done = (rebalance.apply if verb == "apply" else rebalance.undo)(current_user, plan_id)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.detail, "error")
         return redirect(url_for("staff.rebalance_page"))
+    if verb == "undo":
+        planned = sum(1 for m in rebalance.get_plan(plan_id).moves if m.get("applied"))
     db.session.commit()
-    flash(f"Plan {plan_id}: {len(done)} résumés moved ({verb}).", "success")
-    return redirect(url_for("staff.rebalance_page"))
+    moved = count(len(done), "résumé", "résumés")
+    message = (
+        f"Plan {plan_id} applied: {moved} moved."
+        if verb == "apply"
+        else f"Plan {plan_id} undone: {moved} moved back."
+    )
+    left = planned - len(done)
+    if left:
+        where = "it is" if left == 1 else "they are"
+        message += (
+            f" {count(left, 'résumé was', 'résumés were')} left where {where}: accepted, "
+            "pinned or moved since the plan was made."
+        )
+    flash(message, "success")
+    return redirect(url_for("staff.rebalance_page") + f"#plan-{plan_id}")

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import resumes, routing
+from services import resumes, routing, staff
 from services.db import db
 from services.errors import DomainError, NotFound
 from web import downloads
@@ -77,4 +77,24 @@ def resume_withdraw(resume_id: int) -> Any:
         flash(error.detail, "error")
         return redirect(url_for("staff.resume_detail", resume_id=resume_id))
     flash(f"Résumé {resume_id} withdrawn.", "success")
+    return redirect(url_for("staff.resume_detail", resume_id=resume_id))
+
+
+@bp.route("/resumes/<int:resume_id>/unpin", methods=["POST"])
+@role_required("staff")
+def resume_unpin(resume_id: int) -> Any:
+    _visible(resume_id)
+    try:
+        unpinned = staff.unpin(current_user._get_current_object(), resume_id)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.detail, "error")
+        return redirect(url_for("staff.resume_detail", resume_id=resume_id))
+    flash(
+        f"Résumé {resume_id} is unpinned: a rebalance may move it."
+        if unpinned
+        else f"Résumé {resume_id} was not pinned.",
+        "success" if unpinned else "info",
+    )
     return redirect(url_for("staff.resume_detail", resume_id=resume_id))

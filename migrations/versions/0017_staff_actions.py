@@ -5,7 +5,7 @@ the offer where it is until staff unpin it. ``staff_request``: a learner's messa
 booking, open until staff answer it in the app.
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0015
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1019,8 +1019,6 @@ def ics_for(booking: Booking, viewer: User) -> str:
 # --- notifications -------------------------------------------------------------------------------
 
 
-
-
 def _booking_messages(
     payload: dict[str, Any], kind: str, title: str, *, cancelled: bool = False
 ) -> list[Message]:

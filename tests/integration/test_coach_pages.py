@@ -426,3 +426,11 @@ def test_a_coach_without_hours_is_not_offered_to_learners(client, world, make_us
     }
     pick = text_of(client.get(f"/learn/bookings/new?type=coding&week={week}"))
     assert "Nobody Yet" in pick
+
+
+def test_the_api_says_which_coaches_have_hours(client, world, make_user):
+    newcomer = make_user("coach", name="Nobody Yet", timezone=BERLIN)
+    listed = client.get("/api/v1/coaches", headers={"Authorization": f"Bearer {world['token']}"})
+    by_id = {c["id"]: c for c in listed.json["items"]}
+    assert by_id[world["coach"].id]["has_hours"] is True
+    assert by_id[newcomer.id]["has_hours"] is False

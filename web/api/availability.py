@@ -103,7 +103,11 @@ class AvailabilitySchema(Schema):
 
 class FeedSchema(Schema):
     url = fields.String(
-        required=True, metadata={"description": "Shown once: subscribe to it in a calendar app."}
+        required=True,
+        metadata={
+            "description": "Subscribe to it in a calendar app. The API returns it only here; "
+            "the coach's availability page shows it again after sign-in."
+        },
     )
     created_at = fields.AwareDateTime(required=True)
 

@@ -40,6 +40,10 @@ MAX_RANGE_DAYS = 62
 # Ids are 32-bit integers in the database; anything larger names nothing (and must not reach it).
 DEFAULT_STEP_MINUTES = 30
 DEFAULT_DAILY_CAP = 6
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+PAST_EXCEPTION = (
+    "That time has already passed: time off and extra hours are for times still to come."
+)
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -296,6 +300,36 @@ def eligible_coaches(itype: InterviewType, coach_id: int | None = None) -> list[
     if coach_id is not None:
         query = query.where(User.id == coach_id)
     return list(db.session.scalars(query))
+
+
+def with_hours(coaches: Sequence[User], now: dt.datetime | None = None) -> list[User]:
+    """Those of ``coaches`` a learner could book at all: with weekly hours, or extra hours still
+    to come (a coach who has just accepted an invite has neither). Two queries."""
+    ids = [c.id for c in coaches]
+    if not ids:
+        return []
+    having = set(
+        db.session.scalars(
+            select(AvailabilityRule.coach_id).where(AvailabilityRule.coach_id.in_(ids)).distinct()
+        )
+    )
+    having |= set(
+        db.session.scalars(
+            select(AvailabilityException.coach_id)
+            .where(
+                AvailabilityException.coach_id.in_(ids),
+                AvailabilityException.available.is_(True),
+                AvailabilityException.end_at > (now or utcnow()),
+            )
+            .distinct()
+        )
+    )
+    return [c for c in coaches if c.id in having]
+
+
+def bookable_coaches(itype: InterviewType) -> list[User]:
+    """The coaches a learner may pick for ``itype``: they run it and have hours."""
+    return with_hours(eligible_coaches(itype))
 
 
 def not_running(coach_id: int, itype: InterviewType) -> ValidationFailed:
@@ -575,20 +609,23 @@ def _validate(data: AvailabilityInput) -> None:
         zone(data.timezone)
     except ValidationFailed:
         errors["timezone"] = [f"{data.timezone!r} is not an IANA time zone."]
-    by_day: dict[int, list[RuleInput]] = defaultdict(list)
+    # Each error is keyed by the rule it concerns (``rules.<index>.<field>``), so a form can show
+    # it on that day and window.
+    by_day: dict[int, list[tuple[int, RuleInput]]] = defaultdict(list)
     for i, rule in enumerate(data.rules):
         if not 0 <= rule.weekday <= 6:
             errors.setdefault(f"rules.{i}.weekday", []).append("Use 0 (Monday) to 6 (Sunday).")
+            continue
         if rule.start >= rule.end:
             errors.setdefault(f"rules.{i}.end", []).append("The end must be after the start.")
-        by_day[rule.weekday].append(rule)
+        by_day[rule.weekday].append((i, rule))
     for weekday, rules in by_day.items():
-        ordered = sorted(rules, key=lambda r: r.start)
-        for a, b in itertools.pairwise(ordered):
+        ordered = sorted(rules, key=lambda item: item[1].start)
+        for (_, a), (j, b) in itertools.pairwise(ordered):
             if b.start < a.end:
-                errors.setdefault("rules", []).append(
-                    f"Two windows overlap on weekday {weekday}: "
-                    f"{a.start:%H:%M}-{a.end:%H:%M} and {b.start:%H:%M}-{b.end:%H:%M}."
+                errors.setdefault(f"rules.{j}.start", []).append(
+                    f"{a.start:%H:%M}–{a.end:%H:%M} and {b.start:%H:%M}–{b.end:%H:%M} overlap "
+                    f"on {WEEKDAY_NAMES[weekday]}s: make one end before the other starts."
                 )
     for i, exc in enumerate(data.exceptions):
         if exc.start >= exc.end:
@@ -682,9 +719,16 @@ def set_weekly(
     )
 
 
-def add_exception(coach_id: int, data: ExceptionInput) -> AvailabilityException:
-    """Add time off or extra hours. Raises ValidationFailed, NotFound."""
+def add_exception(
+    coach_id: int, data: ExceptionInput, *, now: dt.datetime | None = None
+) -> AvailabilityException:
+    """Add time off or extra hours, ending after ``now``. Raises ValidationFailed (``start``: the
+    time is past; ``end``: it ends before it starts), NotFound."""
     coach = _coach(coach_id)
+    if data.start >= data.end:
+        raise ValidationFailed.field("end", "The end must be after the start.")
+    if data.end <= (now or utcnow()):
+        raise ValidationFailed.field("start", PAST_EXCEPTION)
     _validate(AvailabilityInput(coach.timezone, (), (data,)))
     exc = AvailabilityException(
         coach_id=coach_id,

@@ -11,8 +11,10 @@ as a reader, or a concurrent commit makes its first write fail at once instead o
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import json
 import secrets
 import uuid
@@ -960,18 +962,33 @@ def _sender() -> calendar.Person:
     return calendar.Person(name or "Career Services", address or "careers@localhost")
 
 
+def session_url(booking: Booking, viewer: User) -> str:
+    """The page of the session for ``viewer``: the learner's booking page, the coach's session
+    page, or the staff's sessions list (each role's own; another's page would refuse them)."""
+    if viewer.id == booking.learner_id:
+        return f"{base_url()}/learn/bookings/{booking.id}"
+    if viewer.id == booking.coach_id:
+        return f"{base_url()}/coach/sessions/{booking.id}"
+    if viewer.role == Role.STAFF:
+        return f"{base_url()}/staff/sessions"
+    return f"{base_url()}/coach/sessions"  # a coach the session moved away from
+
+
 def session_event(
     booking: Booking,
     *,
+    viewer: User,
     start: dt.datetime | None = None,
     end: dt.datetime | None = None,
     sequence: int | None = None,
     coach: User | None = None,
     cancelled: bool | None = None,
 ) -> calendar.SessionEvent:
-    """The booking as a calendar event (as it stood at an event, when the values are given)."""
+    """The booking as a calendar event for ``viewer`` (its link leads to their own page of it),
+    as it stood at an event when the values are given."""
     coach = coach or booking.coach
     itype = booking.interview_type
+    url = session_url(booking, viewer)
     return calendar.SessionEvent(
         uid=booking.uid,
         sequence=booking.sequence if sequence is None else sequence,
@@ -981,7 +998,7 @@ def session_event(
         description=(
             f"{itype.name} mock interview with {coach.name}.\n"
             f"Join: {booking.meeting_url}\n"
-            f"Details: {base_url()}/learn/bookings/{booking.id}"
+            f"Details: {url}"
         ),
         meeting_url=booking.meeting_url,
         organizer=_sender(),
@@ -990,22 +1007,16 @@ def session_event(
             calendar.Person(coach.name, coach.email),
         ),
         cancelled=booking.status == BookingStatus.CANCELLED if cancelled is None else cancelled,
-        url=f"{base_url()}/learn/bookings/{booking.id}",
+        url=url,
     )
 
 
-def ics_for(booking: Booking) -> str:
-    """The .ics a person downloads for a booking, as it stands now."""
-    return calendar.download(session_event(booking))
+def ics_for(booking: Booking, viewer: User) -> str:
+    """The .ics ``viewer`` downloads for a booking, as it stands now."""
+    return calendar.download(session_event(booking, viewer=viewer))
 
 
 # --- notifications -------------------------------------------------------------------------------
-
-
-def _link(booking: Booking, user: User) -> str:
-    if user.id == booking.learner_id:
-        return f"{base_url()}/learn/bookings/{booking.id}"
-    return f"{base_url()}/coach/sessions/{booking.id}"
 
 
 def _booking_messages(
@@ -1017,17 +1028,19 @@ def _booking_messages(
     start = dt.datetime.fromisoformat(payload["start"])
     end = dt.datetime.fromisoformat(payload["end"])
     coach = db.session.get(User, payload.get("coach_id") or booking.coach_id) or booking.coach
-    event = session_event(
-        booking,
-        start=start,
-        end=end,
-        sequence=payload["sequence"],
-        coach=coach,
-        cancelled=cancelled,
-    )
-    ics = calendar.invitation(event)
     messages = []
     for user in (booking.learner, coach):
+        # Each person's invitation links to their own page of the session.
+        event = session_event(
+            booking,
+            viewer=user,
+            start=start,
+            end=end,
+            sequence=payload["sequence"],
+            coach=coach,
+            cancelled=cancelled,
+        )
+        ics = calendar.invitation(event)
         other = coach if user.id == booking.learner_id else booking.learner
         when = format_span(start, end, user.timezone)
         context = {
@@ -1050,7 +1063,7 @@ def _booking_messages(
                 kind=kind,
                 title=title.format(type=booking.interview_type.name, other=other.name),
                 body=f"{booking.interview_type.name} with {other.name}, {when}.",
-                link=_link(booking, user),
+                link=session_url(booking, user),
                 context=context,
                 ics=ics,
             )
@@ -1088,6 +1101,7 @@ def _rescheduled(payload: dict[str, Any]) -> list[Message]:
     old_end = old_start + (booking.end_at - booking.start_at)
     event = session_event(
         booking,
+        viewer=old_coach,
         start=old_start,
         end=old_end,
         sequence=payload["sequence"],
@@ -1142,7 +1156,7 @@ def _reminder(payload: dict[str, Any]) -> list[Message]:
                 kind="booking_reminder",
                 title=f"Reminder: {booking.interview_type.name} with {other.name} {lead}",
                 body=f"{when}. Join at {booking.meeting_url}",
-                link=_link(booking, user),
+                link=session_url(booking, user),
                 context={
                     "booking": booking,
                     "type_name": booking.interview_type.name,
@@ -1226,8 +1240,29 @@ register_kind(
 FEED_PAST_DAYS = 60
 
 
+FEED_PURPOSE = "calendar-feed"
+
+
 def _feed_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+# A feed's secret is derived, never stored: an HMAC (keyed by SECRET_KEY) of the coach's id and
+# the feed's creation time, so its owner can be shown the address again (after signing in) without
+# the database holding it; the row keeps only its sha256, to find the feed from a request. A new
+# feed (or a revoked one) changes the time, so the old address stops working. Changing SECRET_KEY
+# keeps existing addresses working but they can no longer be shown: the coach makes a new one.
+def _feed_secret(coach_id: int, created_at: dt.datetime) -> str:
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    created = created_at.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    material = f"{FEED_PURPOSE}:{coach_id}:{created}".encode()
+    digest = hmac.new(key, material, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def feed_url(secret: str) -> str:
+    """The address calendar apps fetch a feed from (the secret is its only credential)."""
+    return f"{base_url()}/api/v1/calendar-feeds/{secret}.ics"
 
 
 def _coach_settings(coach_id: int) -> CoachBookingSettings:
@@ -1241,14 +1276,31 @@ def _coach_settings(coach_id: int) -> CoachBookingSettings:
     return settings
 
 
-def create_feed(coach_id: int) -> str:
-    """A new secret feed URL token for the coach (any earlier one stops working). The secret is
-    returned once; only its hash is kept."""
+def create_feed(coach_id: int, *, now: dt.datetime | None = None) -> str:
+    """A new secret feed URL token for the coach (any earlier one stops working). Only its hash
+    is kept; ``feed_secret_of`` derives it again for its owner."""
     settings = _coach_settings(coach_id)
-    secret = secrets.token_urlsafe(32)
+    created = now or utcnow()
+    previous = settings.feed_created_at
+    if previous is not None and created <= previous:  # a new address, even within a microsecond
+        created = previous + dt.timedelta(microseconds=1)
+    secret = _feed_secret(coach_id, created)
     settings.feed_token_hash = _feed_hash(secret)
-    settings.feed_created_at = utcnow()
+    settings.feed_created_at = created
     db.session.flush()
+    return secret
+
+
+def feed_secret_of(coach_id: int) -> str | None:
+    """The secret of the coach's live feed, to show its owner (and only them) again; None when
+    they have none, or when it cannot be derived (made before secrets were derived, or under
+    another SECRET_KEY): it still works, but only a new one can be shown."""
+    settings = db.session.get(CoachBookingSettings, coach_id)
+    if settings is None or not settings.feed_token_hash or settings.feed_created_at is None:
+        return None
+    secret = _feed_secret(coach_id, settings.feed_created_at)
+    if not hmac.compare_digest(_feed_hash(secret), settings.feed_token_hash):
+        return None
     return secret
 
 
@@ -1292,5 +1344,6 @@ def feed_ics(secret: str, *, now: dt.datetime | None = None) -> str | None:
         .limit(2000)
     ).all()
     return calendar.feed(
-        f"Mock interviews · {coach.name}", [session_event(b, coach=coach) for b in bookings]
+        f"Mock interviews · {coach.name}",
+        [session_event(b, viewer=coach, coach=coach) for b in bookings],
     )

@@ -103,3 +103,9 @@ def feed(name: str, sessions: Iterable[SessionEvent], *, stamp: dt.datetime | No
     for session in sessions:
         calendar.add_component(_event(session, moment))
     return str(calendar.to_ical().decode())
+
+
+def webcal_url(url: str) -> str:
+    """The ``webcal://`` form of a feed's address: a click on it opens the person's calendar app,
+    ready to subscribe (the app fetches the address itself, over HTTP)."""
+    return "webcal://" + url.split("://", 1)[-1]

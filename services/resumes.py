@@ -363,6 +363,17 @@ def no_longer_yours(coach: User, resume_id: int) -> NoLongerYours | None:
     return NoLongerYours(resume, last, why, last.responded_at or last.offered_at)
 
 
+def latest_visible_of(viewer: User, learner_id: int) -> Resume | None:
+    """The learner's newest résumé that ``viewer`` may open (a coach: one sent to them for
+    review), or None. It says nothing of résumés the viewer may not see."""
+    return db.session.scalar(
+        visible_to(viewer)
+        .where(Resume.learner_id == learner_id)
+        .order_by(Resume.created_at.desc(), Resume.id.desc())
+        .limit(1)
+    )
+
+
 def _owned(learner: User, resume_id: int, *, lock: bool = False) -> Resume:
     resume = get_visible(learner, resume_id, lock=lock)
     if resume.learner_id != learner.id:

@@ -475,6 +475,14 @@ def invite_coach(staff: User, invitation: Invitation) -> tuple[User, CoachInvite
     return coach, invite
 
 
+def invite_expires_text(invite: CoachInvite) -> str:
+    """When the invite's link stops working, in the invitee's time zone (the one staff chose for
+    them), labelled: ``Tue 8 Dec 2026, 14:00 CET (Europe/Berlin)``."""
+    zone = invite.user.timezone or "UTC"
+    text = booking.format_time(invite.expires_at, zone)
+    return text if zone == "UTC" else f"{text} ({zone})"
+
+
 def valid_invite(secret: str) -> CoachInvite | None:
     invite = db.session.scalar(
         select(CoachInvite).where(CoachInvite.token_hash == _invite_hash(secret or ""))
@@ -531,7 +539,7 @@ def _invited(payload: dict[str, Any]) -> list[Message]:
             # The link goes in the email only (redacted once sent), not in the in-app notification.
             context={
                 "link": f"{base_url()}/staff/invite/{secret}",
-                "expires_at": invite.expires_at.strftime("%-d %b %Y, %H:%M UTC"),
+                "expires_at": invite_expires_text(invite),
             },
         )
     ]

@@ -30,6 +30,25 @@ def local(
     return value.astimezone(viewer_zone(tz)).strftime(fmt)
 
 
+def local_span(start: dt.datetime, end: dt.datetime, tz: str | None = None) -> str:
+    """``{{ e.start_at | local_span(e.end_at) }}``: a span in the viewer's zone, its date once when
+    it is one day: ``Mon 7 Dec, 09:00–12:00``; else ``Mon 7 Dec, 09:00 – Wed 9 Dec, 12:00``. The
+    year shows only when it is not this year."""
+    zone = viewer_zone(tz)
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    this_year = dt.datetime.now(zone).year
+
+    def day(moment: dt.datetime) -> str:
+        text = moment.strftime("%a %-d %b")
+        return text if moment.year == this_year else f"{text} {moment.year}"
+
+    if first.date() == last.date():
+        return f"{day(first)}, {first:%H:%M}–{last:%H:%M}"
+    if last.time() == dt.time(0) and last.date() - first.date() == dt.timedelta(days=1):
+        return f"{day(first)}, {first:%H:%M}–24:00"  # to the end of the day
+    return f"{day(first)}, {first:%H:%M} – {day(last)}, {last:%H:%M}"
+
+
 def docx_preview(html: str | None) -> Markup:
     """``{{ version.preview_html | docx_preview }}``: sanitised when stored, and again here with the
     same allow-list (defence in depth; nh3 is fast and the HTML is capped)."""
@@ -38,4 +57,5 @@ def docx_preview(html: str | None) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(local, "local")
+    app.add_template_filter(local_span, "local_span")
     app.add_template_filter(docx_preview, "docx_preview")

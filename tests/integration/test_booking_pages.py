@@ -203,9 +203,10 @@ def test_a_coach_gets_and_revokes_a_private_calendar_feed(client, world):
     start = at(future_weekday(3, "Europe/Berlin"), 10, tz="Europe/Berlin")
     booking = book(client, world["token"], start).json
     sign_in(client, world["coach"].email)
-    page = client.post(
+    client.post(
         "/coach/availability/feed", data={"csrf_token": csrf_token(client, "/coach/availability")}
     )
+    page = client.get("/coach/availability")
     url = re.search(r'value="(http://testserver/api/v1/calendar-feeds/[^"]+\.ics)"', text(page))
     assert url, text(page)
     path = url.group(1).removeprefix("http://testserver")

@@ -148,8 +148,20 @@ def test_coaches_list_their_interview_types_and_types_their_coaches(client, worl
     coaches = client.get("/api/v1/coaches", headers=auth(world["token"]))
     assert coaches.status_code == 200
     assert coaches.json["items"] == [
-        {"id": ada.id, "name": "Ada Coach", "expertise": ["ml"], "interview_types": ALL_TYPES},
-        {"id": bo.id, "name": "Bo Coach", "expertise": ["python"], "interview_types": ["coding"]},
+        {
+            "id": ada.id,
+            "name": "Ada Coach",
+            "expertise": ["ml"],
+            "interview_types": ALL_TYPES,
+            "has_hours": False,
+        },
+        {
+            "id": bo.id,
+            "name": "Bo Coach",
+            "expertise": ["python"],
+            "interview_types": ["coding"],
+            "has_hours": False,
+        },
     ]
     types = client.get("/api/v1/interview-types", headers=auth(world["token"]))
     assert {t["slug"]: t["coach_ids"] for t in types.json["items"]} == {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, make_response
+from flask import Response, abort, make_response
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
@@ -103,7 +103,11 @@ class AvailabilitySchema(Schema):
 
 class FeedSchema(Schema):
     url = fields.String(
-        required=True, metadata={"description": "Shown once: subscribe to it in a calendar app."}
+        required=True,
+        metadata={
+            "description": "Subscribe to it in a calendar app. The API returns it only here; "
+            "the coach's availability page shows it again after sign-in."
+        },
     )
     created_at = fields.AwareDateTime(required=True)
 
@@ -177,7 +181,7 @@ def create_feed() -> Any:
     with writing():
         secret = booking_service.create_feed(coach_id)
     return {
-        "url": f"{current_app.config['BASE_URL']}/api/v1/calendar-feeds/{secret}.ics",
+        "url": booking_service.feed_url(secret),
         "created_at": booking_service.feed_created_at(coach_id),
     }
 

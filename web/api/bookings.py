@@ -358,8 +358,9 @@ def reschedule_booking(body: dict[str, Any], booking_id: int) -> Any:
 @_problem(404, "`not_found`: no such booking, or not yours.")
 def booking_ics(booking_id: int) -> Response:
     """The session as an .ics file; its UID stays the same for the booking's life."""
-    booking = booking_service.get_booking(booking_id, current_user())
-    response = make_response(booking_service.ics_for(booking))
+    viewer = current_user()
+    booking = booking_service.get_booking(booking_id, viewer)
+    response = make_response(booking_service.ics_for(booking, viewer))
     response.mimetype = "text/calendar"
     response.headers["Content-Disposition"] = f'attachment; filename="booking-{booking.id}.ics"'
     return response

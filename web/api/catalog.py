@@ -5,7 +5,7 @@ from typing import Any
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from services import interview_types
+from services import availability, interview_types
 from services.db import db
 from services.models import Role, User
 from web.api.schemas import (
@@ -47,17 +47,20 @@ def list_interview_types() -> Any:
 @token_required(bp)
 @bp.response(200, page_schema(CoachSchema))
 def list_coaches() -> Any:
-    """Active coaches, their expertise and the interview types each runs."""
+    """Active coaches, their expertise, the interview types each runs, and whether they have hours
+    (a coach without any offers no slots)."""
     coaches = db.session.scalars(
         select(User).where(User.role == Role.COACH, User.active.is_(True)).order_by(User.name)
     ).all()
     slugs = interview_types.slugs_by_coach([c.id for c in coaches])
+    with_hours = {c.id for c in availability.with_hours(coaches)}
     items = [
         {
             "id": c.id,
             "name": c.name,
             "expertise": list(c.expertise or []),
             "interview_types": slugs[c.id],
+            "has_hours": c.id in with_hours,
         }
         for c in coaches
     ]

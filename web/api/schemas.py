@@ -114,6 +114,13 @@ class CoachSchema(Schema):
         required=True,
         metadata={"description": "Slugs of the active interview types this coach runs."},
     )
+    has_hours = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "false: no weekly hours nor extra hours to come, so no slots yet "
+            "(e.g. a coach who has just joined)."
+        },
+    )
 
 
 class CoachTypesSchema(Schema):

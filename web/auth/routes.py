@@ -41,6 +41,9 @@ from web.transactions import reading_first, writing
 bp = Blueprint("auth", __name__)
 
 PENDING_KEY = "pending_sign_in"
+# The address of an account just opened in this browser (an accepted invite): the sign-in form
+# starts with it, and its first sign-in greets them rather than welcoming them back.
+NEW_ACCOUNT_KEY = "new_account_email"
 PENDING_SECONDS = 300  # time to enter the second factor after the password
 
 
@@ -61,12 +64,18 @@ def _failed() -> bool:
     return bool(g.get("login_failed"))
 
 
+def remember_new_account(email: str) -> None:
+    """Note that ``email``'s account was just opened here, for its first sign-in."""
+    session[NEW_ACCOUNT_KEY] = email
+
+
 def _complete_sign_in(user: User, next_url: str | None = None) -> Response:
+    first_time = session.get(NEW_ACCOUNT_KEY) == user.email
     session.clear()  # a fresh session at the change of privilege
     login_user(user)
     now = int(time.time())
     session["auth_at"] = session["seen_at"] = now
-    flash(f"Welcome back, {user.name}.", "success")
+    flash(f"Welcome, {user.name}." if first_time else f"Welcome back, {user.name}.", "success")
     return redirect(_safe_next(next_url, url_for("public.dashboard")))
 
 
@@ -131,6 +140,8 @@ def sign_in() -> str | Response | tuple[str, int]:
                 return redirect(url_for("auth.two_factor"))
             return redirect(url_for("auth.two_factor_setup"))
         return _complete_sign_in(user, next_url)
+    if not form.is_submitted() and isinstance(session.get(NEW_ACCOUNT_KEY), str):
+        form.email.data = session[NEW_ACCOUNT_KEY]
     return render_template("auth/sign_in.html", form=form)
 
 

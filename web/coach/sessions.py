@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import zoneinfo
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import accounts, availability, outbox
+from services import accounts, availability, calendar, outbox, resumes
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound
@@ -92,9 +93,9 @@ RulesForm = _rules_form_class()
 
 
 class ExceptionForm(FlaskForm):
-    day = DateField("Date", validators=[DataRequired()])
-    start = TimeField("From", validators=[DataRequired()])
-    end = TimeField("Until", validators=[DataRequired()])
+    day = DateField("Date", validators=[DataRequired("Enter the date.")])
+    start = TimeField("From", validators=[DataRequired("Enter the start time.")])
+    end = TimeField("Until", validators=[DataRequired("Enter the end time.")])
     available = BooleanField("Extra hours (leave unticked for time off)")
     reason = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
 
@@ -185,6 +186,7 @@ def session_detail(booking_id: int) -> str:
     return render_template(
         "coach/sessions/detail.html",
         booking=booking,
+        resume=resumes.latest_visible_of(current_user._get_current_object(), booking.learner_id),
         started=booking.start_at <= now,
         can_cancel=booking.status == BookingStatus.CONFIRMED and now < cutoff,
         cutoff=cutoff,
@@ -283,22 +285,24 @@ def _calendar(week: dt.date) -> dict[str, Any]:
         }
         for m in range(first, last, 30)
     ]
+    # A session longer than half an hour is named (and linked) once, in its first cell.
+    for above, row in itertools.pairwise(rows):
+        for upper, lower in zip(above["cells"], row["cells"], strict=True):
+            if lower["state"] == "booked" and upper.get("booking") is lower["booking"]:
+                lower["continued"] = True
     return {"tz": tz, "days": days, "rows": rows}
 
 
-def _rules_form() -> Any:
-    form = RulesForm()
+def _rules_form(*, bind: bool = True) -> Any:
+    """The weekly form, bound to the request's form data (or, with ``bind=False``, to none)."""
+    form = RulesForm() if bind else RulesForm(formdata=None)
     form.timezone.choices = [SelectChoice(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
     return form
 
 
-@bp.route("/availability")
-@role_required("coach")
-def availability_page() -> str:
-    current = availability.get_availability(current_user.id)
-    tz = zoneinfo.ZoneInfo(current.timezone)
-    week = _week_start(request.args.get("week"), tz)
-    form = _rules_form()
+def _saved_rules_form(current: availability.Availability) -> Any:
+    """The weekly form filled in with the hours as saved."""
+    form = _rules_form(bind=False)
     form.timezone.data = current.timezone
     form.daily_session_cap.data = current.daily_session_cap
     per_day: dict[int, list[Any]] = {}
@@ -308,81 +312,179 @@ def availability_page() -> str:
         for window, rule in enumerate(per_day.get(day, [])[:WINDOWS_PER_DAY]):
             getattr(form, f"d{day}_{window}_start").data = rule.start_time
             getattr(form, f"d{day}_{window}_end").data = rule.end_time
-    return render_template(
+    return form
+
+
+def _availability_page(
+    *,
+    form: Any = None,
+    exception_form: ExceptionForm | None = None,
+    day_errors: dict[int, list[str]] | None = None,
+    week: dt.date | None = None,
+    focus: str | None = None,
+    status: int = 200,
+) -> Response:
+    """The availability page; after a refused form, that form as typed with its errors in place
+    and the first field to fix (``focus``) focused, so the page opens where the problem is."""
+    coach = current_user._get_current_object()
+    current = availability.get_availability(coach.id)
+    week = week or _week_start(request.args.get("week"), zoneinfo.ZoneInfo(current.timezone))
+    secret = booking_service.feed_secret_of(coach.id)
+    feed_url = booking_service.feed_url(secret) if secret else None
+    body = render_template(
         "coach/sessions/availability.html",
         calendar=_calendar(week),
         week=week,
         previous_week=(week - dt.timedelta(days=7)).isoformat(),
         next_week=(week + dt.timedelta(days=7)).isoformat(),
-        form=form,
+        form=form or _saved_rules_form(current),
+        day_errors=day_errors or {},
+        focus=focus,
         weekdays=WEEKDAYS,
         windows=range(WINDOWS_PER_DAY),
-        exception_form=ExceptionForm(),
-        exceptions=availability.upcoming_exceptions(current_user.id),
+        exception_form=exception_form or ExceptionForm(formdata=None),
+        exceptions=availability.upcoming_exceptions(coach.id),
         action_form=ActionForm(),
-        feed_created_at=booking_service.feed_created_at(current_user.id),
-        feed_url=None,
+        has_hours=bool(availability.with_hours([coach])),
+        welcome=request.args.get("welcome") == "1",
+        feed_created_at=booking_service.feed_created_at(coach.id),
+        feed_url=feed_url,
+        webcal_url=calendar.webcal_url(feed_url) if feed_url else None,
     )
+    response = make_response(body, status)
+    # The page may carry the private calendar address: no cache keeps a copy.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/availability")
+@role_required("coach")
+def availability_page() -> Response:
+    return _availability_page()
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 @bp.route("/availability/weekly", methods=["POST"])
 @role_required("coach")
 def save_weekly() -> Response:
+    """Save the weekly hours; a refused form comes back as typed, each error on its day."""
     form = _rules_form()
-    if not form.validate_on_submit():
-        for name, messages in form.errors.items():
-            for message in messages:
-                flash(f"{getattr(form, name).label.text}: {message}", "error")
-        return redirect(url_for("coach.availability_page"))
-    rules = []
+    valid = form.validate_on_submit()
+    if not valid and "csrf_token" in form.errors:
+        abort(400)
+    day_errors: dict[int, list[str]] = {}
+    rules: list[availability.RuleInput] = []
+    origin: list[int] = []  # the day of each rule
     for day in range(7):
         for window in range(WINDOWS_PER_DAY):
-            start = getattr(form, f"d{day}_{window}_start").data
-            end = getattr(form, f"d{day}_{window}_end").data
+            start_field = getattr(form, f"d{day}_{window}_start")
+            end_field = getattr(form, f"d{day}_{window}_end")
+            typed = [m for f in (start_field, end_field) for m in f.errors]
+            if typed:
+                day_errors.setdefault(day, []).append("Enter times as hours and minutes.")
+                continue
+            start, end = start_field.data, end_field.data
             if start is None and end is None:
                 continue
             if start is None or end is None:
-                flash(f"{WEEKDAYS[day]}: give both a start and an end time.", "error")
-                return redirect(url_for("coach.availability_page"))
+                day_errors.setdefault(day, []).append(
+                    "Give both a start and an end time (or leave both empty)."
+                )
+                continue
             rules.append(availability.RuleInput(day, start, end))
-    coach_id = current_user.id
-    timezone, cap = form.timezone.data or "UTC", form.daily_session_cap.data
+            origin.append(day)
+    if valid and not day_errors:
+        coach_id = current_user.id
+        timezone, cap = form.timezone.data or "UTC", form.daily_session_cap.data
+        try:
+            with writing():
+                availability.set_weekly(coach_id, timezone, tuple(rules), cap)
+                outbox.enqueue_after_commit("bookings.match_waitlist")
+        except DomainError as exc:
+            for key, messages in exc.errors.items():
+                parts = key.split(".")
+                if parts[0] == "rules" and len(parts) == 3 and parts[1].isdigit():
+                    i = int(parts[1])
+                    rule = rules[i]
+                    for message in messages:
+                        if parts[2] == "end":
+                            message = (
+                                f"{rule.start:%H:%M}–{rule.end:%H:%M}: {_lower_first(message)}"
+                            )
+                        day_errors.setdefault(origin[i], []).append(message)
+                elif key in ("timezone", "daily_session_cap"):
+                    getattr(form, key).errors = list(messages)
+                else:
+                    for message in messages:
+                        flash(message, "error")
+            if not exc.errors:
+                flash(exc.detail, "error")
+        else:
+            flash("Weekly hours saved. Booked sessions keep their times.", "success")
+            return redirect(url_for("coach.availability_page"))
+    days = ", ".join(WEEKDAYS[d] for d in sorted(day_errors))
+    flash(
+        f"Nothing was saved: fix the hours on {days}."
+        if days
+        else "Nothing was saved: fix what is marked below.",
+        "error",
+    )
+    invalid = [f"d{day}_0_start" for day in sorted(day_errors)] + [
+        name for name in ("timezone", "daily_session_cap") if getattr(form, name).errors
+    ]
+    return _availability_page(
+        form=form, day_errors=day_errors, focus=invalid[0] if invalid else None, status=422
+    )
 
-    def save() -> None:
-        availability.set_weekly(coach_id, timezone, tuple(rules), cap)
-        outbox.enqueue_after_commit("bookings.match_waitlist")
 
-    if _write(save):
-        flash("Weekly hours saved. Booked sessions keep their times.", "success")
-    return redirect(url_for("coach.availability_page"))
+def _refused_exception(form: ExceptionForm, week: dt.date | None = None) -> Response:
+    flash("Nothing was added: fix what is marked under Time off and extra hours.", "error")
+    invalid = [f.id for f in (form.day, form.start, form.end, form.reason) if f.errors]
+    return _availability_page(
+        exception_form=form, week=week, focus=invalid[0] if invalid else None, status=422
+    )
 
 
 @bp.route("/availability/exceptions", methods=["POST"])
 @role_required("coach")
 def add_exception() -> Response:
+    """Add time off or extra hours; a refused form comes back as typed, each error on its field."""
     form = ExceptionForm()
     if not form.validate_on_submit():
-        for name, messages in form.errors.items():
-            for message in messages:
-                flash(f"{getattr(form, name).label.text}: {message}", "error")
-        return redirect(url_for("coach.availability_page"))
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _refused_exception(form)
     tz = _zone()
     day, start_time, end_time = form.day.data, form.start.data, form.end.data
     if day is None or start_time is None or end_time is None:
         abort(400)
-    start = availability.local_to_utc(day, start_time, tz)
-    end = availability.local_to_utc(day, end_time, tz)
     data = availability.ExceptionInput(
-        start, end, bool(form.available.data), form.reason.data or ""
+        availability.local_to_utc(day, start_time, tz),
+        availability.local_to_utc(day, end_time, tz),
+        bool(form.available.data),
+        form.reason.data or "",
     )
     coach_id = current_user.id
-
-    def save() -> None:
-        availability.add_exception(coach_id, data)
-        outbox.enqueue_after_commit("bookings.match_waitlist")
-
-    if _write(save):
-        flash("Extra hours added." if data.available else "Time off added.", "success")
+    try:
+        with writing():
+            availability.add_exception(coach_id, data)
+            outbox.enqueue_after_commit("bookings.match_waitlist")
+    except DomainError as exc:
+        fields = {"start": form.day, "end": form.end}
+        for key, messages in exc.errors.items():
+            target = fields.get(key.rsplit(".", 1)[-1])
+            if target is not None:
+                target.errors = list(messages)
+            else:
+                for message in messages:
+                    flash(message, "error")
+        if not exc.errors:
+            flash(exc.detail, "error")
+        return _refused_exception(form, week=_week_start(day.isoformat(), tz))
+    flash("Extra hours added." if data.available else "Time off added.", "success")
     return redirect(url_for("coach.availability_page", week=day.isoformat()))
 
 
@@ -404,16 +506,19 @@ def delete_exception(exception_id: int) -> Response:
 
 @bp.route("/availability/feed", methods=["POST"])
 @role_required("coach")
-def create_feed() -> str | Response:
+def create_feed() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     coach_id = current_user.id
-    secrets_box: list[str] = []
-    if not _write(lambda: secrets_box.append(booking_service.create_feed(coach_id))):
-        return redirect(url_for("coach.availability_page"))
-    url = f"{current_app.config['BASE_URL']}/api/v1/calendar-feeds/{secrets_box[0]}.ics"
-    flash("Your private calendar address is ready. Copy it now: it is shown only once.", "success")
-    return render_template("coach/sessions/feed.html", feed_url=url)
+    had_one = booking_service.feed_created_at(coach_id) is not None
+    if _write(lambda: booking_service.create_feed(coach_id)):
+        flash(
+            "Your new calendar address is ready; the old one no longer works."
+            if had_one
+            else "Your private calendar address is ready.",
+            "success",
+        )
+    return redirect(url_for("coach.availability_page", _anchor="feed-heading"))
 
 
 @bp.route("/availability/feed/revoke", methods=["POST"])
@@ -424,4 +529,4 @@ def revoke_feed() -> Response:
     coach_id = current_user.id
     if _write(lambda: booking_service.revoke_feed(coach_id)):
         flash("The calendar address no longer works.", "success")
-    return redirect(url_for("coach.availability_page"))
+    return redirect(url_for("coach.availability_page", _anchor="feed-heading"))

@@ -193,7 +193,7 @@ def booking_detail(booking_id: int) -> str:
 @role_required("learner")
 def booking_ics(booking_id: int) -> Response:
     booking = _own_booking(booking_id)
-    response = make_response(booking_service.ics_for(booking))
+    response = make_response(booking_service.ics_for(booking, current_user._get_current_object()))
     response.mimetype = "text/calendar"
     response.headers["Content-Disposition"] = (
         f'attachment; filename="mock-interview-{booking.id}.ics"'
@@ -214,7 +214,7 @@ def new_booking() -> str:
         return render_template("learner/bookings/choose_type.html", types=types)
     week = _week_start(request.args.get("week"))
     coach_id = _coach_id(request.args.get("coach_id"))
-    coaches = availability.eligible_coaches(itype)
+    coaches = availability.bookable_coaches(itype)
 
     def link(slot: availability.Slot) -> str:
         return url_for(

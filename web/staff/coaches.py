@@ -22,6 +22,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from services import accounts, interview_types, staff
 from services.db import db
 from services.errors import DomainError
+from web.auth.routes import remember_new_account
 from web.roles import role_required
 from web.staff import bp
 
@@ -179,7 +180,7 @@ def invite_coach() -> str | Response:
     form.timezone.choices = [(tz, tz) for tz in accounts.timezones()]
     if form.validate_on_submit():
         try:
-            coach, _ = staff.invite_coach(
+            coach, invite = staff.invite_coach(
                 current_user,
                 staff.Invitation(
                     email=form.email.data or "",
@@ -195,7 +196,11 @@ def invite_coach() -> str | Response:
                 getattr(form, name, form.email).errors = list(messages)
         else:
             db.session.commit()
-            flash(f"{coach.name} is invited: the link to set a password is on its way.", "success")
+            flash(
+                f"{coach.name} is invited: the link to set a password is on its way. It works "
+                f"until {staff.invite_expires_text(invite)}.",
+                "success",
+            )
             return redirect(url_for("staff.coaches"))
     return render_template("staff/invite.html", form=form)
 
@@ -215,6 +220,15 @@ def accept_invite(token: str) -> str | Response:
             form.password.errors = [*exc.errors.get("password", [exc.detail])]
         else:
             db.session.commit()
-            flash("Your password is set. Sign in to start.", "success")
-            return redirect(url_for("auth.sign_in"))
-    return render_template("staff/accept_invite.html", form=form, user=invite.user)
+            remember_new_account(invite.user.email)
+            flash("Your password is set. Sign in with it to set your hours.", "success")
+            # First stop after signing in: the hours learners can book them in.
+            return redirect(
+                url_for("auth.sign_in", next=url_for("coach.availability_page", welcome=1))
+            )
+    return render_template(
+        "staff/accept_invite.html",
+        form=form,
+        user=invite.user,
+        expires=staff.invite_expires_text(invite),
+    )

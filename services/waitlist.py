@@ -178,25 +178,31 @@ def _worked_starts(
     coach_id: int | None,
     tz: zoneinfo.ZoneInfo,
     part: str,
+    *,
+    skip_days: set[dt.date] | None = None,
 ) -> Iterator[dt.datetime]:
     """Starts from ``earliest`` to ``latest`` in ``part`` of the day (in ``tz``) at which some coach
-    who runs the type works, booked or not: the times worth waiting for. Coach by coach, each
-    coach's in order."""
+    who runs the type works, booked or not: the times worth waiting for. Window by window, coach by
+    coach; a window lying wholly on days in ``skip_days`` (in ``tz``) is passed over."""
     coaches = availability.eligible_coaches(itype, coach_id)
     if not coaches or earliest > latest:
         return
     window_to = latest + dt.timedelta(minutes=itype.duration_minutes)
     shape, step = availability.Shape.of(itype), availability.step_minutes()
     for calendar in availability.load_calendars(coaches, earliest, window_to).values():
-        for start in availability.free_starts(
-            calendar.windows(earliest, window_to),
-            shape,
-            step=step,
-            earliest=earliest,
-            latest=latest,
-        ):
-            if fits_time_of_day(start, tz, part):
-                yield start
+        for window in calendar.windows(earliest, window_to):
+            if skip_days and _local_days(window, tz) <= skip_days:
+                continue
+            for start in availability.free_starts(
+                [window], shape, step=step, earliest=earliest, latest=latest
+            ):
+                if fits_time_of_day(start, tz, part):
+                    yield start
+
+
+def _local_days(window: availability.Interval, tz: zoneinfo.ZoneInfo) -> set[dt.date]:
+    first, last = window[0].astimezone(tz).date(), window[1].astimezone(tz).date()
+    return {first + dt.timedelta(days=i) for i in range((last - first).days + 1)}
 
 
 def covered_days(
@@ -212,8 +218,12 @@ def covered_days(
     itype = availability.get_type(type_slug)
     tz = availability.zone(tz_name)
     earliest, latest = availability.booking_window(itype, now or utcnow())
-    starts = _worked_starts(itype, earliest, latest, coach_id, tz, time_of_day)
-    return sorted({start.astimezone(tz).date() for start in starts})
+    covered: set[dt.date] = set()
+    for start in _worked_starts(
+        itype, earliest, latest, coach_id, tz, time_of_day, skip_days=covered
+    ):
+        covered.add(start.astimezone(tz).date())
+    return sorted(covered)
 
 
 def _not_covered(itype: InterviewType, day: dt.date | None, part: str) -> ValidationFailed:

@@ -479,7 +479,10 @@ def cancel_booking_page(booking_id: int) -> str | Response:
     booking = _own_booking(booking_id)
     state = _change_state(booking)
     if not state["changeable"]:
-        flash("This session can no longer be cancelled online.", "error")
+        if booking.status == BookingStatus.CANCELLED:
+            flash("This session is already cancelled.", "info")
+        else:
+            flash("This session can no longer be cancelled online.", "error")
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
     return render_template(
         "learner/bookings/cancel.html", booking=booking, cancel_form=CancelForm(), **state

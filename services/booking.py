@@ -53,6 +53,14 @@ class SlotUnavailable(Conflict):
     code = "slot_unavailable"
 
 
+class AlreadyBooked(SlotUnavailable):
+    """The learner already holds this very slot (a second click, or Back and confirm again)."""
+
+    def __init__(self, booking: Booking) -> None:
+        super().__init__("You already booked this time.")
+        self.booking = booking
+
+
 class TooLateToCancel(Conflict):
     code = "too_late_to_cancel"
 
@@ -486,6 +494,9 @@ class BookingRequest:
     start: dt.datetime
     coach_id: int | None = None
     notes: str = ""
+    # Try this coach first, if free (the one the confirm page named); others if not. Not part of
+    # an idempotent request's identity: only the pages send it.
+    prefer_coach_id: int | None = None
 
 
 class IdempotencyMismatch(ValidationFailed):
@@ -575,12 +586,17 @@ def book(
             return replay, True
     now = now or utcnow()
     itype = availability.get_type(request.type)
+    existing = _own_booking_at(learner_id, itype, request.start)
+    if existing is not None:
+        raise AlreadyBooked(existing)
     start = _check_start(itype, request.start, now)
     notes = request.notes.strip()
     if len(notes) > 2000:
         raise ValidationFailed.field("notes", "Use at most 2000 characters.")
     check_may_book(learner, itype, now)
-    candidates = _candidates(itype, start, request.coach_id, learner_id, now)
+    candidates = _candidates(
+        itype, start, request.coach_id, learner_id, now, prefer_coach_id=request.prefer_coach_id
+    )
     booking = Booking(
         uid=_uid(),
         learner_id=learner_id,
@@ -609,15 +625,105 @@ def book(
             )
         )
     db.session.flush()
-    outbox.record("booking.confirmed", **_snapshot(booking))
+    outbox.record("booking.confirmed", **_snapshot(booking, at=now.isoformat()))
     return booking, False
+
+
+def _own_booking_at(learner_id: int, itype: InterviewType, start: dt.datetime) -> Booking | None:
+    """The learner's confirmed booking of this type at exactly ``start``, if any."""
+    if start.tzinfo is None:
+        return None
+    return db.session.scalar(
+        select(Booking)
+        .where(
+            Booking.learner_id == learner_id,
+            Booking.interview_type_id == itype.id,
+            Booking.start_at == start.astimezone(dt.UTC),
+            Booking.status == BookingStatus.CONFIRMED,
+        )
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What booking a slot would do, as the confirm page shows it before the learner commits."""
+
+    itype: InterviewType
+    start: dt.datetime
+    end: dt.datetime
+    # The coach the session would go to (the one picked, or the round robin's choice now), and
+    # the other coaches free then who would take it if that one is taken meanwhile.
+    coach: User | None
+    others: tuple[User, ...]
+    cutoff: dt.datetime
+    # True when the slot is inside the cancellation cutoff already: once booked, it cannot be
+    # moved or cancelled online (a minimum notice shorter than the cutoff allows such a slot).
+    locked: bool
+    existing: Booking | None = None
+
+
+def preview(learner_id: int, request: BookingRequest, *, now: dt.datetime | None = None) -> Preview:
+    """Check ``request`` as ``book`` would, writing nothing: the coach it would go to and whether
+    the learner could still change it online. A slot the learner already booked comes back as
+    ``existing`` rather than an error. Raises what ``book`` raises (ValidationFailed for a past,
+    off-grid, too-soon or beyond-horizon start; SlotUnavailable; BookingLimitReached;
+    BookingSuspended)."""
+    learner = _user(learner_id)
+    now = now or utcnow()
+    itype = availability.get_type(request.type)
+    existing = _own_booking_at(learner_id, itype, request.start)
+    if existing is not None:
+        return Preview(
+            itype,
+            existing.start_at,
+            existing.end_at,
+            existing.coach,
+            (),
+            _cutoff(existing),
+            now >= _cutoff(existing),
+            existing,
+        )
+    start = _check_start(itype, request.start, now)
+    check_may_book(learner, itype, now)
+    candidates = _candidates(
+        itype, start, request.coach_id, learner_id, now, prefer_coach_id=request.prefer_coach_id
+    )
+    cutoff = change_cutoff(itype, start)
+    return Preview(
+        itype,
+        start,
+        start + dt.timedelta(minutes=itype.duration_minutes),
+        candidates.free[0],
+        tuple(candidates.free[1:]),
+        cutoff,
+        now >= cutoff,
+    )
 
 
 # --- cancel and reschedule -----------------------------------------------------------------------
 
 
+def change_cutoff(itype: InterviewType, start: dt.datetime) -> dt.datetime:
+    """The last moment a learner may move or cancel a session of ``itype`` at ``start`` online."""
+    return start - dt.timedelta(hours=itype.cancel_cutoff_hours)
+
+
 def _cutoff(booking: Booking) -> dt.datetime:
-    return booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
+    return change_cutoff(booking.interview_type, booking.start_at)
+
+
+def placed_at(booking: Booking) -> dt.datetime:
+    """When the booking was put at its current time: booked (or accepted from the waitlist), or
+    last moved. A session placed at or after its cutoff was never changeable online."""
+    moved = [e.at for e in booking.events if e.event == "rescheduled"]
+    return max([booking.created_at, *moved])
+
+
+def locked_from_the_start(booking: Booking) -> bool:
+    """True when the booking was placed inside its cancellation cutoff (the minimum notice is
+    shorter than the cutoff), so the learner could never move or cancel it online."""
+    return placed_at(booking) >= _cutoff(booking)
 
 
 def cancel(
@@ -684,6 +790,36 @@ def reschedule(
         raise Forbidden("Coaches cannot move a session; cancel it or ask staff.")
     lock_users(booking.learner_id)
     now = now or utcnow()
+    itype = booking.interview_type
+    start, candidates = _check_move(booking, actor, request, now)
+    old_start, old_coach_id = booking.start_at, booking.coach_id
+    coach = _place(booking, candidates, start, Shape.of(itype), now, new=False)
+    booking.sequence += 1
+    booking.reschedule_count += 1
+    _history(
+        booking,
+        "rescheduled",
+        actor.id,
+        old_start=old_start.isoformat(),
+        start=start.isoformat(),
+        old_coach_id=old_coach_id,
+        coach_id=coach.id,
+    )
+    db.session.flush()
+    outbox.record(
+        "booking.rescheduled",
+        **_snapshot(
+            booking, old_start=old_start.isoformat(), old_coach_id=old_coach_id, at=now.isoformat()
+        ),
+    )
+    outbox.enqueue_after_commit("bookings.match_waitlist")
+    return booking
+
+
+def _check_move(
+    booking: Booking, actor: User, request: RescheduleRequest, now: dt.datetime
+) -> tuple[dt.datetime, _Candidates]:
+    """The new start and the coaches free then, if the actor may move the booking there."""
     rules, staff = policy(), actor.role == Role.STAFF
     itype = booking.interview_type
     if booking.status != BookingStatus.CONFIRMED:
@@ -710,26 +846,31 @@ def reschedule(
         exclude_booking_id=booking.id,
         prefer_coach_id=booking.coach_id,
     )
-    old_start, old_coach_id = booking.start_at, booking.coach_id
-    coach = _place(booking, candidates, start, Shape.of(itype), now, new=False)
-    booking.sequence += 1
-    booking.reschedule_count += 1
-    _history(
-        booking,
-        "rescheduled",
-        actor.id,
-        old_start=old_start.isoformat(),
-        start=start.isoformat(),
-        old_coach_id=old_coach_id,
-        coach_id=coach.id,
+    return start, candidates
+
+
+def preview_move(
+    booking_id: int, actor_id: int, request: RescheduleRequest, *, now: dt.datetime | None = None
+) -> Preview:
+    """Check a move as ``reschedule`` would, writing nothing: who would run the session then and
+    whether it could still be changed online. Raises what ``reschedule`` raises."""
+    actor = _user(actor_id)
+    booking = get_booking(booking_id, actor)
+    if actor.role == Role.COACH:
+        raise Forbidden("Coaches cannot move a session; cancel it or ask staff.")
+    now = now or utcnow()
+    start, candidates = _check_move(booking, actor, request, now)
+    itype = booking.interview_type
+    cutoff = change_cutoff(itype, start)
+    return Preview(
+        itype,
+        start,
+        start + dt.timedelta(minutes=itype.duration_minutes),
+        candidates.free[0],
+        tuple(candidates.free[1:]),
+        cutoff,
+        now >= cutoff,
     )
-    db.session.flush()
-    outbox.record(
-        "booking.rescheduled",
-        **_snapshot(booking, old_start=old_start.isoformat(), old_coach_id=old_coach_id),
-    )
-    outbox.enqueue_after_commit("bookings.match_waitlist")
-    return booking
 
 
 # --- after the session ---------------------------------------------------------------------------
@@ -950,6 +1091,11 @@ def format_time(moment: dt.datetime, tz_name: str, fmt: str = "%a %-d %b %Y, %H:
     return moment.astimezone(tz).strftime(fmt)
 
 
+def hours_text(hours: int) -> str:
+    """``24 hours``, ``1 hour``."""
+    return f"{hours} hour{'' if hours == 1 else 's'}"
+
+
 def format_span(start: dt.datetime, end: dt.datetime, tz_name: str) -> str:
     return f"{format_time(start, tz_name)} – {format_time(end, tz_name, '%H:%M')} ({tz_name})"
 
@@ -1028,6 +1174,9 @@ def _booking_messages(
     start = dt.datetime.fromisoformat(payload["start"])
     end = dt.datetime.fromisoformat(payload["end"])
     coach = db.session.get(User, payload.get("coach_id") or booking.coach_id) or booking.coach
+    # Whether the learner can still move or cancel it: not when it was placed inside the cutoff.
+    cutoff = change_cutoff(booking.interview_type, start)
+    placed = dt.datetime.fromisoformat(payload["at"]) if payload.get("at") else booking.created_at
     messages = []
     for user in (booking.learner, coach):
         # Each person's invitation links to their own page of the session.
@@ -1056,6 +1205,9 @@ def _booking_messages(
             if payload.get("old_start")
             else "",
             "is_learner": user.id == booking.learner_id,
+            "cutoff_text": hours_text(booking.interview_type.cancel_cutoff_hours),
+            "change_until": format_time(cutoff, user.timezone),
+            "locked": placed >= cutoff,
         }
         messages.append(
             Message(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
@@ -109,3 +110,37 @@ def webcal_url(url: str) -> str:
     """The ``webcal://`` form of a feed's address: a click on it opens the person's calendar app,
     ready to subscribe (the app fetches the address itself, over HTTP)."""
     return "webcal://" + url.split("://", 1)[-1]
+
+
+# --- "Add to calendar" links for web calendars ------------------------------------------------
+
+
+def google_link(session: SessionEvent) -> str:
+    """A Google Calendar link that opens the event, filled in, for the person to save."""
+    stamp = "%Y%m%dT%H%M%SZ"
+    dates = f"{session.start.astimezone(dt.UTC):{stamp}}/{session.end.astimezone(dt.UTC):{stamp}}"
+    query = {
+        "action": "TEMPLATE",
+        "text": session.summary,
+        "dates": dates,
+        "details": session.description,
+        "location": session.meeting_url,
+    }
+    return f"https://calendar.google.com/calendar/render?{urlencode(query, quote_via=quote)}"
+
+
+def outlook_link(session: SessionEvent) -> str:
+    """An Outlook on the web (outlook.live.com) link that opens the event, filled in, to save."""
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    query = {
+        "path": "/calendar/action/compose",
+        "rru": "addevent",
+        "subject": session.summary,
+        "startdt": f"{session.start.astimezone(dt.UTC):{stamp}}",
+        "enddt": f"{session.end.astimezone(dt.UTC):{stamp}}",
+        "body": session.description,
+        "location": session.meeting_url,
+    }
+    return (
+        f"https://outlook.live.com/calendar/0/deeplink/compose?{urlencode(query, quote_via=quote)}"
+    )

@@ -135,6 +135,23 @@ def configure(slug: str, changes: dict[str, Any]) -> InterviewType:
     return itype
 
 
+def late_booking_warning(min_notice_hours: int, cancel_cutoff_hours: int) -> str | None:
+    """What staff should know before they keep a minimum notice shorter than the cancellation
+    cutoff: a slot between the two is locked the moment it is booked. It is allowed (the shipped
+    defaults, 12 and 24 hours, do it: late bookings are final), and learners are told on the
+    confirm page and in the email; None when the notice is at least the cutoff."""
+    if min_notice_hours >= cancel_cutoff_hours:
+        return None
+    hours = f"{cancel_cutoff_hours} hour{'' if cancel_cutoff_hours == 1 else 's'}"
+    return (
+        f"The minimum notice ({min_notice_hours} h) is shorter than the cancellation cutoff "
+        f"({cancel_cutoff_hours} h): a session booked less than {hours} ahead cannot be moved "
+        "or cancelled online from the moment it is booked (learners are told before they "
+        f"confirm). To let every booking be changed for a while, make the minimum notice at "
+        f"least {cancel_cutoff_hours} hours."
+    )
+
+
 # --- staff: the settings page ---------------------------------------------------------------------
 
 NAME_MAX = 120  # the column's length

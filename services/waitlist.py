@@ -8,6 +8,8 @@ booking) or lets it lapse; then it passes to the next in line, or is released to
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,12 +43,53 @@ class OfferExpired(Conflict):
     code = "offer_expired"
 
 
+# When in the day a waiting learner accepts a session to start, in their own zone: from the first
+# hour up to (not including) the second; "any" takes every hour a coach works.
+TIMES_OF_DAY: dict[str, tuple[int, int] | None] = {
+    "any": None,
+    "morning": (6, 12),
+    "afternoon": (12, 17),
+    "evening": (17, 22),
+}
+
+
+def time_of_day_hours(part: str) -> str:
+    """``06:00–12:00`` for ``morning``; empty for ``any``."""
+    hours = TIMES_OF_DAY.get(part)
+    return f"{hours[0]:02d}:00–{hours[1]:02d}:00" if hours else ""
+
+
+def time_of_day_label(part: str) -> str:
+    """``Any time``, ``Mornings (06:00–12:00)``."""
+    return (
+        f"{part.capitalize()}s ({time_of_day_hours(part)})"
+        if TIMES_OF_DAY.get(part)
+        else "Any time"
+    )
+
+
+def fits_time_of_day(start: dt.datetime, tz: zoneinfo.ZoneInfo, part: str) -> bool:
+    """Whether a session starting at ``start`` is in the learner's ``part`` of the day."""
+    hours = TIMES_OF_DAY.get(part)
+    if hours is None:
+        return True
+    return hours[0] <= start.astimezone(tz).hour < hours[1]
+
+
+def _entry_zone(entry: WaitlistEntry) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(entry.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
 @dataclass(frozen=True)
 class WaitlistRequest:
     type: str
     day: dt.date | None = None
     tz: str | None = None
     coach_id: int | None = None
+    time_of_day: str = "any"
 
 
 def _learner(learner_id: int) -> User:
@@ -59,9 +102,10 @@ def _learner(learner_id: int) -> User:
 def join(
     learner_id: int, request: WaitlistRequest, *, now: dt.datetime | None = None
 ) -> WaitlistEntry:
-    """Wait for a slot of a type (on one day in the learner's zone, or any time in the horizon).
-    Joining twice for the same thing returns the first entry. Raises ValidationFailed,
-    SlotsAvailable, BookingSuspended, BookingLimitReached."""
+    """Wait for a slot of a type (on one day in the learner's zone, or any time in the horizon;
+    at any time of day, or in the morning, afternoon or evening there). Only a day and time some
+    coach works can be waited for. Joining twice for the same thing returns the first entry.
+    Raises ValidationFailed, SlotsAvailable, BookingSuspended, BookingLimitReached."""
     begin_write()
     booking.lock_users(learner_id)
     learner = _learner(learner_id)
@@ -69,6 +113,9 @@ def join(
     itype = availability.get_type(request.type)
     tz_name = request.tz or learner.timezone
     tz = availability.zone(tz_name)
+    part = request.time_of_day
+    if part not in TIMES_OF_DAY:
+        raise ValidationFailed.field("time_of_day", f"Use one of {', '.join(TIMES_OF_DAY)}.")
     booking.check_may_book(learner, itype, now)
     earliest, latest = availability.booking_window(itype, now)
     if request.day is not None:
@@ -81,6 +128,8 @@ def join(
         earliest, latest = max(earliest, day_from), min(latest, day_to - dt.timedelta(seconds=1))
     if request.coach_id is not None and not availability.eligible_coaches(itype, request.coach_id):
         raise availability.not_running(request.coach_id, itype)
+    if next(_worked_starts(itype, earliest, latest, request.coach_id, tz, part), None) is None:
+        raise _not_covered(itype, request.day, part)
     existing = db.session.scalar(
         select(WaitlistEntry).where(
             WaitlistEntry.learner_id == learner_id,
@@ -92,12 +141,19 @@ def join(
             WaitlistEntry.coach_id.is_(None)
             if request.coach_id is None
             else WaitlistEntry.coach_id == request.coach_id,
+            WaitlistEntry.time_of_day == part,
         )
     )
     if existing is not None:
         return existing
-    if _first_free(itype, earliest, latest, request.coach_id, learner_id, now) is not None:
-        raise SlotsAvailable("There are free slots for this: book one instead of waiting.")
+    free = _first_free(
+        itype, earliest, latest, request.coach_id, learner_id, now, tz=tz, time_of_day=part
+    )
+    if free is not None:
+        raise SlotsAvailable(
+            f"{booking.format_time(free[0], tz_name)} is free: book it (or another free time) "
+            "instead of waiting."
+        )
     entry = WaitlistEntry(
         learner_id=learner_id,
         interview_type_id=itype.id,
@@ -106,12 +162,83 @@ def join(
         timezone=tz_name,
         earliest_at=earliest,
         latest_at=latest,
+        time_of_day=part,
         status=WaitlistStatus.WAITING,
         created_at=now,
     )
     db.session.add(entry)
     db.session.flush()
     return entry
+
+
+def _worked_starts(
+    itype: InterviewType,
+    earliest: dt.datetime,
+    latest: dt.datetime,
+    coach_id: int | None,
+    tz: zoneinfo.ZoneInfo,
+    part: str,
+    *,
+    skip_days: set[dt.date] | None = None,
+) -> Iterator[dt.datetime]:
+    """Starts from ``earliest`` to ``latest`` in ``part`` of the day (in ``tz``) at which some coach
+    who runs the type works, booked or not: the times worth waiting for. Window by window, coach by
+    coach; a window lying wholly on days in ``skip_days`` (in ``tz``) is passed over."""
+    coaches = availability.eligible_coaches(itype, coach_id)
+    if not coaches or earliest > latest:
+        return
+    window_to = latest + dt.timedelta(minutes=itype.duration_minutes)
+    shape, step = availability.Shape.of(itype), availability.step_minutes()
+    for calendar in availability.load_calendars(coaches, earliest, window_to).values():
+        for window in calendar.windows(earliest, window_to):
+            if skip_days and _local_days(window, tz) <= skip_days:
+                continue
+            for start in availability.free_starts(
+                [window], shape, step=step, earliest=earliest, latest=latest
+            ):
+                if fits_time_of_day(start, tz, part):
+                    yield start
+
+
+def _local_days(window: availability.Interval, tz: zoneinfo.ZoneInfo) -> set[dt.date]:
+    first, last = window[0].astimezone(tz).date(), window[1].astimezone(tz).date()
+    return {first + dt.timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def covered_days(
+    type_slug: str,
+    tz_name: str,
+    *,
+    coach_id: int | None = None,
+    time_of_day: str = "any",
+    now: dt.datetime | None = None,
+) -> list[dt.date]:
+    """The days (in ``tz_name``) inside the booking window on which some coach who runs the type
+    works: the days a learner can wait for. Raises ValidationFailed."""
+    itype = availability.get_type(type_slug)
+    tz = availability.zone(tz_name)
+    earliest, latest = availability.booking_window(itype, now or utcnow())
+    covered: set[dt.date] = set()
+    for start in _worked_starts(
+        itype, earliest, latest, coach_id, tz, time_of_day, skip_days=covered
+    ):
+        covered.add(start.astimezone(tz).date())
+    return sorted(covered)
+
+
+def _not_covered(itype: InterviewType, day: dt.date | None, part: str) -> ValidationFailed:
+    when = f" in the {part} ({time_of_day_hours(part)})" if TIMES_OF_DAY.get(part) else ""
+    if day is not None:
+        return ValidationFailed.field(
+            "day",
+            f"No coach runs {itype.name} sessions on {day:%A %-d %B}{when}. Pick a day or time "
+            "of day that the list offers.",
+        )
+    return ValidationFailed.field(
+        "time_of_day",
+        f"No coach runs {itype.name} sessions{when} in the next {itype.horizon_days} days. Pick "
+        "another time of day.",
+    )
 
 
 def _first_free(
@@ -121,8 +248,12 @@ def _first_free(
     coach_id: int | None,
     learner_id: int,
     now: dt.datetime,
+    *,
+    tz: zoneinfo.ZoneInfo | None = None,
+    time_of_day: str = "any",
 ) -> tuple[dt.datetime, int] | None:
-    """The earliest free (start, coach id) in the window, or None."""
+    """The earliest free (start, coach id) in the window and part of the day (in ``tz``), or
+    None."""
     coaches = availability.eligible_coaches(itype, coach_id)
     if not coaches or earliest > latest:
         return None
@@ -142,6 +273,8 @@ def _first_free(
             blocks=calendar.blocks,
             learner_busy=mine,
         ):
+            if tz is not None and not fits_time_of_day(start, tz, time_of_day):
+                continue
             if not calendar.full_on(start):
                 if best is None or start < best[0]:
                     best = (start, coach_id_)
@@ -226,7 +359,7 @@ def accept(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) ->
     entry.status = WaitlistStatus.BOOKED
     booking._history(hold, "booked", learner_id, start=hold.start_at.isoformat(), via="waitlist")
     db.session.flush()
-    outbox.record("booking.confirmed", **booking._snapshot(hold))
+    outbox.record("booking.confirmed", **booking._snapshot(hold, at=now.isoformat()))
     return hold
 
 
@@ -269,7 +402,9 @@ def _pass_on(entry: WaitlistEntry, now: dt.datetime, outcome: str) -> None:
 
 
 def _waiting_for(hold: Booking, exclude_learner_id: int) -> list[WaitlistEntry]:
-    return list(
+    """Who waits for this held slot, first come first: its type, day window, coach and time of
+    day."""
+    entries = list(
         db.session.scalars(
             select(WaitlistEntry)
             .where(
@@ -281,9 +416,10 @@ def _waiting_for(hold: Booking, exclude_learner_id: int) -> list[WaitlistEntry]:
                 WaitlistEntry.learner_id != exclude_learner_id,
             )
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
-            .limit(50)
+            .limit(200)
         )
     )
+    return [e for e in entries if fits_time_of_day(hold.start_at, _entry_zone(e), e.time_of_day)]
 
 
 def _eligible(entry: WaitlistEntry, itype: InterviewType, now: dt.datetime) -> bool:
@@ -330,7 +466,14 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
         if not _eligible(entry, itype, now):
             continue
         found = _first_free(
-            itype, entry.earliest_at, entry.latest_at, entry.coach_id, entry.learner_id, now
+            itype,
+            entry.earliest_at,
+            entry.latest_at,
+            entry.coach_id,
+            entry.learner_id,
+            now,
+            tz=_entry_zone(entry),
+            time_of_day=entry.time_of_day,
         )
         if found is None:
             continue

@@ -112,7 +112,19 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     routing.assign_manually(staff, resume.id, coach_1.id, "access matrix")
     db_session.commit()
 
+    # Coach 1 works one Saturday session, already booked: a day worth waiting for, with no slot.
     saturday = day + dt.timedelta(days=(5 - day.weekday()) % 7)  # coaches keep weekends free
+    availability.add_exception(
+        coach_1.id,
+        availability.ExceptionInput(
+            start=at(saturday, 10), end=at(saturday, 10, 45), available=True
+        ),
+    )
+    booking_service.book(
+        make_user("learner", name="Learner C").id,
+        booking_service.BookingRequest(type="coding", start=at(saturday, 10)),
+    )
+    db_session.commit()
     entry = waitlist_service.join(
         learner_a.id, waitlist_service.WaitlistRequest(type="coding", day=saturday)
     )

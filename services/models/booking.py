@@ -270,6 +270,9 @@ class WaitlistEntry(Model):
         CheckConstraint(
             "status IN ('waiting', 'offered', 'booked', 'expired', 'cancelled')", name="status"
         ),
+        CheckConstraint(
+            "time_of_day IN ('any', 'morning', 'afternoon', 'evening')", name="time_of_day"
+        ),
         Index("ix_waitlist_entry_status_created", "status", "created_at"),
     )
 
@@ -283,6 +286,9 @@ class WaitlistEntry(Model):
     # Slot starts the learner accepts, in UTC (the day in their zone, or the horizon).
     earliest_at: Mapped[dt.datetime]
     latest_at: Mapped[dt.datetime]
+    # When in the day (in ``timezone``) a session may start: any, morning, afternoon or evening
+    # (the hours are ``services.waitlist.TIMES_OF_DAY``).
+    time_of_day: Mapped[str] = mapped_column(String(16), default="any", server_default="any")
     status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="SET NULL"))
     offered_at: Mapped[dt.datetime | None]

@@ -5,6 +5,31 @@ document.addEventListener("DOMContentLoaded", () => {
     select.addEventListener("change", () => select.form.requestSubmit());
   }
 
+  // A link that has a page of its own without JavaScript opens the same question in a dialog.
+  for (const opener of document.querySelectorAll("a[data-opens-dialog]")) {
+    const dialog = document.getElementById(opener.dataset.opensDialog);
+    if (!dialog || typeof dialog.showModal !== "function") {
+      continue; // no <dialog> support: the link leads to the page
+    }
+    opener.addEventListener("click", (event) => {
+      event.preventDefault();
+      dialog.showModal();
+    });
+    dialog.addEventListener("close", () => opener.focus());
+    // A click on the backdrop (outside the dialog's box) closes it, as Escape does.
+    dialog.addEventListener("click", (event) => {
+      if (event.target === dialog) {
+        const box = dialog.getBoundingClientRect();
+        const inside =
+          event.clientX >= box.left && event.clientX <= box.right &&
+          event.clientY >= box.top && event.clientY <= box.bottom;
+        if (!inside) {
+          dialog.close();
+        }
+      }
+    });
+  }
+
   // Destructive buttons ask once before they act.
   for (const button of document.querySelectorAll("button[data-confirm]")) {
     button.addEventListener("click", (event) => {

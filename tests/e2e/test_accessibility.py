@@ -201,11 +201,15 @@ def test_learner_pages_are_accessible(page: Any, people: dict[str, Any]) -> None
     expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
     detail = urlsplit(page.url).path
     problems += audit_all(page, [detail, f"{detail}/contact", "/learn/bookings"])
+    problems += audit_all(page, [f"{detail}/cancel"])  # the cancel question without JavaScript
     page.goto(detail)
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.get_by_role("button", name="Cancel booking").click()
+    page.get_by_role("link", name="Cancel booking").click()
+    dialog = page.get_by_role("dialog", name="Cancel this session?")
+    expect(dialog).to_be_visible()
+    problems += audit(page)  # with the cancel dialog open
+    dialog.get_by_role("button", name="Cancel booking").click()
     expect(page.get_by_test_id("booking-status")).to_have_text("Cancelled")
-    problems += audit_all(page, ["/learn/bookings"])
+    problems += audit_all(page, [detail, "/learn/bookings"])
     assert problems == [], "\n".join(problems)
 
 

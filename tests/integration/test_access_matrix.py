@@ -107,6 +107,7 @@ MATRIX: dict[str, Row] = {
     "POST /learn/bookings/new/confirm": LEARNER_ONLY,
     "GET /learn/bookings/<int:booking_id>": OWNER_LEARNER,
     "GET /learn/bookings/<int:booking_id>/calendar.ics": OWNER_LEARNER,
+    "GET /learn/bookings/<int:booking_id>/cancel": OWNER_LEARNER,
     "POST /learn/bookings/<int:booking_id>/cancel": OWNER_LEARNER,
     "GET /learn/bookings/<int:booking_id>/reschedule": OWNER_LEARNER,
     "GET /learn/bookings/<int:booking_id>/reschedule/confirm": OWNER_LEARNER,

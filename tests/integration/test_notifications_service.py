@@ -39,6 +39,9 @@ def _session_booked(payload):
                 "coach_name": coach.name,
                 "meeting_url": "https://meet.example.com/x",
                 "is_learner": person is learner,
+                "locked": False,
+                "change_until": "Sun 31 May 2026, 10:00 UTC",
+                "cutoff_text": "24 hours",
             },
             ics="BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
         )

@@ -130,6 +130,23 @@ class TypeSettingsSchema(Schema):
         },
     )
     active = fields.Boolean()
+    warnings = fields.Method(
+        "_warnings",
+        dump_only=True,
+        metadata={
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What the settings lead to that may surprise, e.g. a minimum notice "
+            "shorter than the cancellation cutoff (a session booked inside the cutoff cannot be "
+            "moved or cancelled online). Allowed, and said here; empty when there is nothing.",
+        },
+    )
+
+    def _warnings(self, itype: Any) -> list[str]:
+        warning = interview_types.late_booking_warning(
+            itype.min_notice_hours, itype.cancel_cutoff_hours
+        )
+        return [warning] if warning else []
 
 
 def _to_input(body: dict[str, Any]) -> availability.AvailabilityInput:

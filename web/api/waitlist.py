@@ -33,6 +33,18 @@ class OfferSchema(Schema):
     expires_at = fields.AwareDateTime(attribute="hold_expires_at", required=True)
 
 
+_TIME_OF_DAY = (
+    "When in the day (in `tz`) a session may start: "
+    + ", ".join(
+        f"`{part}` ({waitlist.time_of_day_hours(part)})"
+        if hours
+        else f"`{part}` (every hour a coach works)"
+        for part, hours in waitlist.TIMES_OF_DAY.items()
+    )
+    + "."
+)
+
+
 class WaitlistEntrySchema(Schema):
     id = fields.Integer(required=True)
     status = fields.String(
@@ -43,6 +55,11 @@ class WaitlistEntrySchema(Schema):
     day = fields.Date(allow_none=True, required=True)
     timezone = fields.String(required=True)
     coach_id = fields.Integer(allow_none=True, required=True)
+    time_of_day = fields.String(
+        required=True,
+        validate=validate.OneOf(list(waitlist.TIMES_OF_DAY)),
+        metadata={"description": _TIME_OF_DAY},
+    )
     learner = fields.Nested(PersonSchema, required=True)
     created_at = fields.AwareDateTime(required=True)
     offer = fields.Method(
@@ -65,6 +82,11 @@ class WaitlistJoinSchema(Schema):
     )
     tz = fields.String(load_default=None, validate=validate.Length(max=64))
     coach_id = fields.Integer(load_default=None, allow_none=True)
+    time_of_day = fields.String(
+        load_default="any",
+        validate=validate.OneOf(list(waitlist.TIMES_OF_DAY)),
+        metadata={"description": _TIME_OF_DAY},
+    )
 
 
 class WaitlistListSchema(Schema):
@@ -104,15 +126,24 @@ class LiftSchema(Schema):
     "`slots_available`: there are free slots, book one; `booking_limit_reached`: already two "
     "upcoming sessions of this type.",
 )
-@_problem(422, "`validation_error`: unknown type or coach, bad zone, a day outside the horizon.")
+@_problem(
+    422,
+    "`validation_error`: unknown type or coach, bad zone, a day outside the horizon, or a day "
+    "and time of day no coach works.",
+)
 def join_waitlist(body: dict[str, Any]) -> Any:
-    """Wait for a slot of a type: on one day, or any time within the horizon."""
+    """Wait for a slot of a type: on one day, or any time within the horizon; at any time of day,
+    or in the morning, afternoon or evening. Offers honour both."""
     learner_id = current_user().id
     with writing():
         entry = waitlist.join(
             learner_id,
             waitlist.WaitlistRequest(
-                type=body["type"], day=body["day"], tz=body["tz"], coach_id=body["coach_id"]
+                type=body["type"],
+                day=body["day"],
+                tz=body["tz"],
+                coach_id=body["coach_id"],
+                time_of_day=body["time_of_day"],
             ),
         )
     return entry

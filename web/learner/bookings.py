@@ -11,11 +11,11 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, SelectField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from services import availability, interview_types, waitlist
+from services import availability, calendar, interview_types, waitlist
 from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
@@ -31,6 +31,8 @@ class ConfirmForm(FlaskForm):
     type = HiddenField(validators=[DataRequired()])
     start = HiddenField(validators=[DataRequired()])
     coach_id = HiddenField()
+    # The coach the confirm page named: tried first when the learner confirms.
+    prefer = HiddenField()
     notes = TextAreaField(
         "Notes for your coach (optional)",
         validators=[Optional(), Length(max=2000)],
@@ -50,6 +52,14 @@ class CancelForm(FlaskForm):
 class WaitlistForm(FlaskForm):
     type = HiddenField(validators=[DataRequired()])
     day = SelectField("Which day?", validate_choice=False)
+    time_of_day = RadioField(
+        "What time of day suits you?",
+        choices=[
+            SelectChoice(part, waitlist.time_of_day_label(part)) for part in waitlist.TIMES_OF_DAY
+        ],
+        default="any",
+        validate_choice=False,  # the service says which parts exist
+    )
 
 
 class ActionForm(FlaskForm):
@@ -136,13 +146,50 @@ def _slot_days(
     return days
 
 
-def _week_links(endpoint: str, week: dt.date, **args: Any) -> dict[str, str | None]:
+def _last_final(itype: InterviewType, days: OrderedDict[dt.date, list[dict[str, Any]]]) -> Any:
+    """The latest slot shown that is already inside the cancellation cutoff (final once booked,
+    when the minimum notice is shorter than the cutoff), or None."""
+    now = utcnow()
+    final = [
+        slot["start"]
+        for slots in days.values()
+        for slot in slots
+        if now >= booking_service.change_cutoff(itype, slot["start"])
+    ]
+    return max(final, default=None)
+
+
+def _last_day(itype: InterviewType) -> dt.date:
+    """The last day (in the learner's zone) with a bookable start: the horizon's."""
+    _, latest = availability.booking_window(itype, utcnow())
+    return latest.astimezone(_zone()).date()
+
+
+def _horizon_text(itype: InterviewType) -> str:
+    """``4 weeks``, ``30 days``: how far ahead the type can be booked."""
+    days = itype.horizon_days
+    if days % 7 == 0:
+        weeks = days // 7
+        return f"{weeks} week{'' if weeks == 1 else 's'}"
+    return f"{days} day{'' if days == 1 else 's'}"
+
+
+def _week_links(
+    endpoint: str, week: dt.date, last_day: dt.date, **args: Any
+) -> dict[str, str | None]:
+    """Earlier and later weeks: none before today, none starting past the horizon's last day; and
+    the last bookable week, for a page beyond it."""
     earlier = week - WEEK
     return {
         "earlier": url_for(endpoint, week=max(earlier, _today()).isoformat(), **args)
         if week > _today()
         else None,
-        "later": url_for(endpoint, week=(week + WEEK).isoformat(), **args),
+        "later": url_for(endpoint, week=(week + WEEK).isoformat(), **args)
+        if week + WEEK <= last_day
+        else None,
+        "last": url_for(
+            endpoint, week=max(_today(), last_day - WEEK + dt.timedelta(days=1)).isoformat(), **args
+        ),
     }
 
 
@@ -167,25 +214,40 @@ def bookings() -> str:
         entries=waitlist.list_entries(user),
         suspension=booking_service.active_suspension(user.id),
         action_form=ActionForm(),
+        time_of_day_label=waitlist.time_of_day_label,
     )
+
+
+def _change_state(booking: Booking) -> dict[str, Any]:
+    """What the detail and cancel pages say about changing the booking."""
+    now = utcnow()
+    cutoff = booking_service.change_cutoff(booking.interview_type, booking.start_at)
+    return {
+        "cutoff": cutoff,
+        "changeable": booking.status == BookingStatus.CONFIRMED and now < cutoff,
+        # Booked (or moved) inside the cutoff: it never could be changed online.
+        "locked_from_start": booking_service.locked_from_the_start(booking),
+        "cutoff_text": booking_service.hours_text(booking.interview_type.cancel_cutoff_hours),
+    }
 
 
 @bp.route("/bookings/<int:booking_id>")
 @role_required("learner")
 def booking_detail(booking_id: int) -> str:
     booking = _own_booking(booking_id)
-    now = utcnow()
-    cutoff = booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
-    changeable = booking.status == BookingStatus.CONFIRMED and now < cutoff
+    upcoming = booking.status == BookingStatus.CONFIRMED and booking.end_at > utcnow()
+    event = booking_service.session_event(booking, viewer=current_user) if upcoming else None
     return render_template(
         "learner/bookings/detail.html",
         booking=booking,
-        cutoff=cutoff,
-        changeable=changeable,
+        upcoming=upcoming,
+        google_link=calendar.google_link(event) if event else None,
+        outlook_link=calendar.outlook_link(event) if event else None,
         reschedules_left=max(
             0, booking_service.policy().max_reschedules - booking.reschedule_count
         ),
         cancel_form=CancelForm(),
+        **_change_state(booking),
     )
 
 
@@ -213,6 +275,7 @@ def new_booking() -> str:
     if itype is None:
         return render_template("learner/bookings/choose_type.html", types=types)
     week = _week_start(request.args.get("week"))
+    last_day = _last_day(itype)
     coach_id = _coach_id(request.args.get("coach_id"))
     coaches = availability.bookable_coaches(itype)
 
@@ -222,15 +285,16 @@ def new_booking() -> str:
             type=itype.slug,
             start=slot.start.isoformat(),
             coach_id=coach_id or "",
+            week=week.isoformat(),
         )
 
-    days = _slot_days(itype, week, link, coach_id=coach_id)
+    beyond = week > last_day
+    days = OrderedDict() if beyond else _slot_days(itype, week, link, coach_id=coach_id)
     form = WaitlistForm(type=itype.slug)
+    # Only days some coach who runs the type works, inside the horizon: the days worth waiting for.
     form.day.choices = [SelectChoice("", f"Any day in the next {itype.horizon_days} days")] + [
-        SelectChoice(
-            (week + dt.timedelta(days=i)).isoformat(), f"{week + dt.timedelta(days=i):%A %-d %B}"
-        )
-        for i in range(7)
+        SelectChoice(day.isoformat(), f"{day:%A %-d %B}")
+        for day in waitlist.covered_days(itype.slug, _zone().key)
     ]
     return render_template(
         "learner/bookings/pick.html",
@@ -238,7 +302,14 @@ def new_booking() -> str:
         days=days,
         week=week,
         week_end=week + WEEK - dt.timedelta(days=1),
-        links=_week_links("learner.new_booking", week, type=itype.slug, coach_id=coach_id or ""),
+        beyond=beyond,
+        last_day=last_day,
+        horizon=_horizon_text(itype),
+        last_final=_last_final(itype, days),
+        cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
+        links=_week_links(
+            "learner.new_booking", week, last_day, type=itype.slug, coach_id=coach_id or ""
+        ),
         coaches=coaches,
         coach_id=coach_id,
         waitlist_form=form,
@@ -259,31 +330,56 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     itype = next((t for t in interview_types.list_active() if t.slug == form.type.data), None)
     if start is None or itype is None:
         flash("Pick a time from the list.", "error")
-        return redirect(url_for("learner.new_booking"))
+        return redirect(url_for("learner.new_booking", type=itype.slug if itype else None))
+    coach_id = _coach_id(form.coach_id.data)
+    picker = url_for(
+        "learner.new_booking",
+        type=itype.slug,
+        week=request.args.get("week") or None,
+        coach_id=coach_id or None,
+    )
+    wanted = booking_service.BookingRequest(
+        type=itype.slug,
+        start=start,
+        coach_id=coach_id,
+        notes=form.notes.data or "",
+        prefer_coach_id=_coach_id(form.prefer.data),
+    )
+    learner_id = current_user.id
     if form.validate_on_submit():
-        learner_id = current_user.id
         try:
             with writing():
-                booking, _ = booking_service.book(
-                    learner_id,
-                    booking_service.BookingRequest(
-                        type=itype.slug,
-                        start=start,
-                        coach_id=_coach_id(form.coach_id.data),
-                        notes=form.notes.data or "",
-                    ),
-                )
+                booking, _ = booking_service.book(learner_id, wanted)
+        except booking_service.AlreadyBooked:
+            return redirect(request.full_path)  # the confirm page links to the booking
         except DomainError as exc:
             _errors_to_flash(exc)
-            return redirect(url_for("learner.new_booking", type=itype.slug))
-        flash("Booked. We sent you a confirmation with a calendar invitation.", "success")
+            return redirect(picker)
+        coach = booking.coach.name
+        if wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
+            flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
+        flash(
+            f"Booked with {coach}. We sent you a confirmation with a calendar invitation.",
+            "success",
+        )
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+    # Checked before the learner commits: a past, off-grid, too-soon or too-far time, a taken
+    # slot or a learner who may not book goes back to the picker with the reason.
+    try:
+        preview = booking_service.preview(learner_id, wanted)
+    except DomainError as exc:
+        _errors_to_flash(exc)
+        return redirect(picker)
+    if not form.is_submitted() and preview.coach is not None:
+        form.prefer.data = str(preview.coach.id)
     return render_template(
         "learner/bookings/confirm.html",
         form=form,
         itype=itype,
-        start=start,
-        end=start + dt.timedelta(minutes=itype.duration_minutes),
+        preview=preview,
+        picked=coach_id is not None,
+        picker=picker,
+        cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
     ), (422 if form.is_submitted() else 200)
 
 
@@ -304,20 +400,31 @@ def reschedule_booking(booking_id: int) -> str | Response:
 
     def link(slot: availability.Slot) -> str:
         return url_for(
-            "learner.confirm_reschedule", booking_id=booking.id, start=slot.start.isoformat()
+            "learner.confirm_reschedule",
+            booking_id=booking.id,
+            start=slot.start.isoformat(),
+            week=week.isoformat(),
         )
 
-    days = _slot_days(booking.interview_type, week, link, exclude_booking_id=booking.id)
+    itype = booking.interview_type
+    last_day = _last_day(itype)
+    beyond = week > last_day
+    days = OrderedDict() if beyond else _slot_days(itype, week, link, exclude_booking_id=booking.id)
     for slots in days.values():
         for slot in slots:
             slot["current"] = slot["start"] == booking.start_at
     return render_template(
         "learner/bookings/pick.html",
-        itype=booking.interview_type,
+        itype=itype,
         days=days,
         week=week,
         week_end=week + WEEK - dt.timedelta(days=1),
-        links=_week_links("learner.reschedule_booking", week, booking_id=booking.id),
+        beyond=beyond,
+        last_day=last_day,
+        horizon=_horizon_text(itype),
+        last_final=_last_final(itype, days),
+        cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
+        links=_week_links("learner.reschedule_booking", week, last_day, booking_id=booking.id),
         coaches=[],
         coach_id=None,
         waitlist_form=None,
@@ -332,29 +439,54 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
     booking = _own_booking(booking_id)
     form = RescheduleForm(start=request.args.get("start", ""))
     start = _parse_start(form.start.data)
+    picker = url_for(
+        "learner.reschedule_booking", booking_id=booking.id, week=request.args.get("week") or None
+    )
     if start is None:
         flash("Pick a time from the list.", "error")
-        return redirect(url_for("learner.reschedule_booking", booking_id=booking.id))
+        return redirect(picker)
+    learner_id = current_user.id
+    wanted = booking_service.RescheduleRequest(start=start)
     if form.validate_on_submit():
-        learner_id = current_user.id
         try:
             with writing():
-                booking_service.reschedule(
-                    booking_id, learner_id, booking_service.RescheduleRequest(start=start)
-                )
+                booking_service.reschedule(booking_id, learner_id, wanted)
         except DomainError as exc:
             _errors_to_flash(exc)
             return redirect(url_for("learner.booking_detail", booking_id=booking_id))
         flash("Moved. Your calendar invitation is updated.", "success")
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
-    itype = booking.interview_type
+    try:
+        preview = booking_service.preview_move(booking_id, learner_id, wanted)
+    except DomainError as exc:
+        _errors_to_flash(exc)
+        return redirect(picker)
     return render_template(
         "learner/bookings/confirm_reschedule.html",
         form=form,
         booking=booking,
-        start=start,
-        end=start + dt.timedelta(minutes=itype.duration_minutes),
+        preview=preview,
+        picker=picker,
+        cutoff_text=booking_service.hours_text(booking.interview_type.cancel_cutoff_hours),
     ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/bookings/<int:booking_id>/cancel", methods=["GET"])
+@role_required("learner")
+def cancel_booking_page(booking_id: int) -> str | Response:
+    """The cancel question as a page of its own: where the detail page's dialog cannot open
+    (no JavaScript), its link leads here."""
+    booking = _own_booking(booking_id)
+    state = _change_state(booking)
+    if not state["changeable"]:
+        if booking.status == BookingStatus.CANCELLED:
+            flash("This session is already cancelled.", "info")
+        else:
+            flash("This session can no longer be cancelled online.", "error")
+        return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+    return render_template(
+        "learner/bookings/cancel.html", booking=booking, cancel_form=CancelForm(), **state
+    )
 
 
 @bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
@@ -401,7 +533,12 @@ def join_waitlist() -> Response:
     learner_id = current_user.id
     try:
         with writing():
-            waitlist.join(learner_id, waitlist.WaitlistRequest(type=slug, day=day))
+            waitlist.join(
+                learner_id,
+                waitlist.WaitlistRequest(
+                    type=slug, day=day, time_of_day=form.time_of_day.data or "any"
+                ),
+            )
     except DomainError as exc:
         _errors_to_flash(exc)
         return redirect(url_for("learner.new_booking", type=slug))

@@ -68,7 +68,8 @@ class InterviewTypeForm(FlaskForm):
         "Minimum notice",
         "min_notice_hours",
         "hours",
-        "Hours ahead a session must be booked.",
+        "Hours ahead a session must be booked. Shorter than the cancellation cutoff, a late "
+        "booking cannot be moved or cancelled online.",
     )
     horizon_days = _whole(
         "Booking horizon", "horizon_days", "days", "How many days ahead learners may book."
@@ -99,7 +100,13 @@ def _message(exc: DomainError) -> str:
 @bp.route("/interview-types")
 @role_required("staff")
 def interview_types_page() -> str:
-    return render_template("staff/interview_types.html", types=interview_types.list_all())
+    types = interview_types.list_all()
+    late = {
+        t.slug
+        for t in types
+        if interview_types.late_booking_warning(t.min_notice_hours, t.cancel_cutoff_hours)
+    }
+    return render_template("staff/interview_types.html", types=types, late=late)
 
 
 @bp.route("/interview-types/<slug>/edit", methods=["GET", "POST"])
@@ -121,11 +128,24 @@ def edit_interview_type(slug: str) -> str | Response:
                 getattr(form, name, form.reason).errors = list(messages)
             itype = interview_types.get(slug)
         else:
+            warning = interview_types.late_booking_warning(
+                itype.min_notice_hours, itype.cancel_cutoff_hours
+            )
             db.session.commit()
             flash(f"{itype.name} is updated; booked sessions keep their times.", "success")
+            if warning:
+                flash(f"{itype.name}: {warning}", "info")
             return redirect(url_for("staff.interview_types_page"))
+    # Warn of what the values on screen (the saved ones, or those just sent back) would do.
+    notice, cutoff = form.min_notice_hours.data, form.cancel_cutoff_hours.data
     return render_template(
-        "staff/interview_type_edit.html", form=form, itype=itype, limits=interview_types.LIMITS
+        "staff/interview_type_edit.html",
+        form=form,
+        itype=itype,
+        limits=interview_types.LIMITS,
+        warning=interview_types.late_booking_warning(notice, cutoff)
+        if isinstance(notice, int) and isinstance(cutoff, int)
+        else None,
     )
 
 

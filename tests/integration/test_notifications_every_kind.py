@@ -327,10 +327,23 @@ def test_a_learner_who_uploads_a_resume_is_emailed_the_checks_once_unless_turned
     html = message.get_body(("html",)).get_content()
     assert f'href="http://testserver/learn/resumes/{resume_id}"' in html
     assert note.link == f"http://testserver/learn/resumes/{resume_id}"
-    db.session.rollback()
-    [delivery] = db.session.scalars(
-        select(Delivery).where(Delivery.user_id == learner.id, Delivery.kind == "resume_checked")
-    ).all()
+    # The worker records the delivery as sent after the SMTP server accepted it: wait for that.
+    from tests.support_notifications import wait_until
+
+    def recorded() -> list[Delivery] | None:
+        db.session.rollback()
+        rows = db.session.scalars(
+            select(Delivery).where(
+                Delivery.user_id == learner.id, Delivery.kind == "resume_checked"
+            )
+        ).all()
+        return (
+            list(rows)
+            if rows and all(row.status not in ("pending", "sending") for row in rows)
+            else None
+        )
+
+    [delivery] = wait_until(recorded, timeout=60, what="the delivery's outcome")
     assert delivery.status == "sent"
 
     # Turned off by email: told in-app, and the (absent) delivery is decided in the same

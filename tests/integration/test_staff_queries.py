@@ -24,10 +24,11 @@ def fetch(client, path: str, **kwargs):
 
 
 def shown(response) -> list[str]:
-    """The résumés a page lists: API item ids, or the target roles in the HTML table."""
+    """The résumés a page lists, by id: the API's items, or the HTML table's "#id" links (target
+    roles repeat between the two batches, so they cannot tell pages apart)."""
     if response.is_json:
         return [str(item["id"]) for item in response.json["items"]]
-    return re.findall(r"ML engineer \d+", response.get_data(as_text=True))
+    return re.findall(r'href="/staff/resumes/(\d+)"><strong>#', response.get_data(as_text=True))
 
 
 def next_page(path: str, response) -> str | None:

@@ -403,7 +403,8 @@ def test_a_request_reaches_staff_and_the_coach_and_is_answered_in_the_app(
     booking_id = session_soon.id
     learner = browser(app, people["learner"])
     detail = learner.get(f"/learn/bookings/{booking_id}").get_data(as_text=True)
-    assert "Changes closed" in detail
+    # Booked just now, five hours ahead: locked since it was made, and the page says so.
+    assert "booked less than 24 hours before it starts" in detail
     assert f'<a href="/learn/bookings/{booking_id}/contact">contact Career Services staff</a>' in (
         detail
     )

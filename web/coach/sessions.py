@@ -24,12 +24,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import accounts, availability, outbox
+from services import availability, localtime, outbox
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus
 from web.coach import bp
+from web.formatting import clock_time
 from web.roles import role_required
 from web.transactions import writing
 
@@ -278,7 +279,7 @@ def _calendar(week: dt.date) -> dict[str, Any]:
     last = max([19 * 60, *(m + 30 for m in busy)])
     rows = [
         {
-            "label": f"{m // 60:02d}:{m % 60:02d}",
+            "label": clock_time(dt.time(m // 60, m % 60)),
             "cells": [cell(day, m) for day in days],
         }
         for m in range(first, last, 30)
@@ -288,7 +289,9 @@ def _calendar(week: dt.date) -> dict[str, Any]:
 
 def _rules_form() -> Any:
     form = RulesForm()
-    form.timezone.choices = [SelectChoice(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
+    form.timezone.choices = [
+        SelectChoice(z.name, z.label) for z in localtime.zone_choices(keep=current_user.timezone)
+    ]
     return form
 
 

@@ -58,4 +58,3 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local, "local")
     app.add_template_filter(clock_time, "clock_time")
     app.add_template_filter(docx_preview, "docx_preview")
-    app.add_template_global(localtime.zone_choices, "zone_choices")

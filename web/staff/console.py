@@ -213,6 +213,7 @@ AUDIT_ACTIONS = (
     "rebalance.undo",
     "export.queue",
     "export.bookings",
+    "account.update",
     "offered",
     "unassigned",
     "manual",
@@ -229,6 +230,7 @@ AUDIT_SUBJECTS = (
     "faq",
     "rebalance",
     "export",
+    "account",
 )
 
 

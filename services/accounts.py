@@ -98,11 +98,14 @@ def _validated(
         errors["email"] = [str(exc)]
     if problem := password_problem(password, email=email):
         errors["password"] = [problem]
-    for check, value in ((localtime.check_zone, timezone), (localtime.check_clock, clock)):
-        try:
-            check(value)
-        except ValidationFailed as exc:
-            errors.update(exc.errors)
+    try:
+        timezone = localtime.check_zone(timezone)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        localtime.check_clock(clock)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
     if errors:
         if "email" not in errors and find_by_email(email) is not None:
             errors["email"] = [EMAIL_TAKEN]

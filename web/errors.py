@@ -70,6 +70,8 @@ def _back_url() -> str | None:
     referrer = urlsplit(request.referrer or "")
     if referrer.netloc != request.host or referrer.path == request.path:
         return None
+    if not referrer.path.startswith("/") or referrer.path.startswith("//"):
+        return None  # "//elsewhere" would leave the site
     return referrer.path + (f"?{referrer.query}" if referrer.query else "")
 
 

@@ -59,7 +59,7 @@ function zonePicker(select) {
   list.id = `${select.id}-options`;
   list.className = "zone-list";
   list.setAttribute("role", "listbox");
-  list.setAttribute("aria-label", "Time zones");
+  list.setAttribute("aria-label", "Matching zones");
   list.hidden = true;
   const status = document.createElement("p");
   status.className = "visually-hidden";

@@ -29,6 +29,7 @@ PASSWORD = "account journey passphrase"
 DESK = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 812}
 SCREENS = {"desk": DESK, "phone": PHONE}
+MENU_BELOW = 992  # px: the links fold behind the menu button below 62rem (static/css/app.css)
 TWELVE_HOUR = re.compile(r"\d{1,2}:\d{2} [AP]M")
 TWENTY_FOUR_HOUR = re.compile(r", \d{2}:\d{2} ")
 NAV_LINKS = {
@@ -107,9 +108,11 @@ def sign_in(page: Any, server_app: Any, role: str) -> str:
 
 def go_to(page: Any, link: str) -> None:
     """Follow a link of the main navigation, opening the menu first where it is folded."""
-    toggle = page.get_by_role("button", name=re.compile("^Menu"))
-    if toggle.is_visible() and toggle.get_attribute("aria-expanded") == "false":
-        toggle.click()
+    if page.viewport_size["width"] < MENU_BELOW:
+        toggle = page.get_by_role("button", name=re.compile("^Menu"))
+        expect(toggle).to_be_visible()  # once app.js has run
+        if toggle.get_attribute("aria-expanded") == "false":
+            toggle.click()
     page.get_by_role("navigation", name="Main").get_by_role("link", name=link, exact=True).click()
 
 

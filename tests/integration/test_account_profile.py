@@ -370,3 +370,7 @@ def test_a_page_for_another_role_is_a_friendly_403_with_ways_back(client, learne
     assert '<a href="/learn/bookings">Back to the previous page</a>' in page
     assert '<a href="/dashboard">Your dashboard</a>' in page
     assert '<a href="/">Home page</a>' in page
+    # A referrer elsewhere, or one that would leave the site, offers no "back".
+    for referrer in ("http://evil.example/learn", "http://localhost//evil.example/x"):
+        page = text(client.get("/staff/", headers={"Referer": referrer}))
+        assert "Back to the previous page" not in page

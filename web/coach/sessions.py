@@ -24,12 +24,13 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import availability, localtime, outbox
+from services import availability, outbox
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus
 from web.coach import bp
+from web.fields import ZoneField
 from web.formatting import clock_time
 from web.roles import role_required
 from web.transactions import writing
@@ -70,7 +71,10 @@ class FeedbackForm(FlaskForm):
 
 def _rules_form_class() -> type[FlaskForm]:
     fields: dict[str, Any] = {
-        "timezone": SelectField("Time zone of these hours", validators=[DataRequired()]),
+        "timezone": ZoneField(
+            "Time zone of these hours",
+            description="Your own time zone too: times on the site and in emails use it.",
+        ),
         "daily_session_cap": IntegerField(
             "Most sessions a day",
             validators=[Optional(), NumberRange(min=1, max=24)],
@@ -289,9 +293,7 @@ def _calendar(week: dt.date) -> dict[str, Any]:
 
 def _rules_form() -> Any:
     form = RulesForm()
-    form.timezone.choices = [
-        SelectChoice(z.name, z.label) for z in localtime.zone_choices(keep=current_user.timezone)
-    ]
+    form.timezone.offer(keep=current_user.timezone)
     return form
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import zoneinfo
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -17,7 +16,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
-from services import outbox
+from services import audit, localtime, outbox
 from services.db import MAX_ID, db, utcnow
 from services.errors import InvalidCredentials, NotFound, ValidationFailed
 from services.models import ApiToken, Role, User
@@ -39,12 +38,7 @@ class Registration:
     email: str
     password: str
     timezone: str = "UTC"
-
-
-@cache
-def timezones() -> tuple[str, ...]:
-    """The IANA time zone names a user may pick, sorted."""
-    return tuple(sorted(zoneinfo.available_timezones() - {"localtime", "Factory"}))
+    clock: str = localtime.DEFAULT_CLOCK
 
 
 @cache
@@ -76,23 +70,42 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _validated(*, name: str, email: str, password: str, timezone: str) -> tuple[str, str, str]:
+def _name_problem(name: str) -> str | None:
+    if not name:
+        return "Enter your name."
+    if len(name) > 120:
+        return "Use at most 120 characters."
+    return None
+
+
+def clean_name(name: str) -> str:
+    """A person's name on one line, single-spaced."""
+    return " ".join(name.replace("\x00", "").split())
+
+
+def _validated(
+    *, name: str, email: str, password: str, timezone: str, clock: str
+) -> tuple[str, str, str]:
     """The cleaned name, email and time zone; the email is checked against the database only
     later (in ``create_user``), so a password can be hashed before any query."""
     errors: dict[str, list[str]] = {}
-    name = " ".join(name.split())
-    if not name:
-        errors["name"] = ["Enter your name."]
-    elif len(name) > 120:
-        errors["name"] = ["Use at most 120 characters."]
+    name = clean_name(name)
+    if problem := _name_problem(name):
+        errors["name"] = [problem]
     try:
         email = normalise_email(validate_email(email, check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         errors["email"] = [str(exc)]
     if problem := password_problem(password, email=email):
         errors["password"] = [problem]
-    if timezone not in timezones():
-        errors["timezone"] = ["Pick a time zone from the list."]
+    try:
+        timezone = localtime.check_zone(timezone)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    try:
+        localtime.check_clock(clock)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
     if errors:
         if "email" not in errors and find_by_email(email) is not None:
             errors["email"] = [EMAIL_TAKEN]
@@ -119,6 +132,7 @@ def create_user(
     role: str,
     name: str | None = None,
     timezone: str = "UTC",
+    clock: str = localtime.DEFAULT_CLOCK,
     expertise: list[str] | None = None,
     review_capacity: int = 5,
 ) -> User:
@@ -129,7 +143,11 @@ def create_user(
     if role not in {r.value for r in Role}:
         raise ValidationFailed.field("role", f"Role must be one of {', '.join(r for r in Role)}.")
     name, email, timezone = _validated(
-        name=name or email.split("@")[0], email=email, password=password, timezone=timezone
+        name=name or email.split("@")[0],
+        email=email,
+        password=password,
+        timezone=timezone,
+        clock=clock,
     )
     password_hash = hash_password(password)
     if find_by_email(email) is not None:
@@ -139,6 +157,7 @@ def create_user(
         name=name,
         role=role,
         timezone=timezone,
+        clock=clock,
         password_hash=password_hash,
         expertise=sorted({tag.strip().lower() for tag in expertise or [] if tag.strip()}),
         review_capacity=review_capacity,
@@ -156,9 +175,58 @@ def register_learner(registration: Registration) -> User:
         role=Role.LEARNER,
         name=registration.name,
         timezone=registration.timezone,
+        clock=registration.clock,
     )
     outbox.record("account.registered", user_id=user.id)
     return user
+
+
+@dataclass(frozen=True)
+class ProfileChange:
+    """What a user changes about themselves; None leaves a field as it is."""
+
+    name: str | None = None
+    timezone: str | None = None
+    clock: str | None = None
+
+
+def update_profile(user_id: int, change: ProfileChange) -> tuple[User, dict[str, list[str]]]:
+    """Change a user's own name, time zone or clock. A zone no longer offered (an old name) is
+    kept if it is the one they have. Audited (``account.update``, with each field's old and new
+    value) when something changed. Returns the user and what changed. Raises NotFound,
+    ValidationFailed (nothing changes then)."""
+    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        raise NotFound("There is no such account.")
+    wanted: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    if change.name is not None:
+        wanted["name"] = clean_name(change.name)
+        if problem := _name_problem(wanted["name"]):
+            errors["name"] = [problem]
+    checks = (
+        ("timezone", change.timezone, lambda v: localtime.check_zone(v, current=user.timezone)),
+        ("clock", change.clock, localtime.check_clock),
+    )
+    for field, value, check in checks:
+        if value is not None:
+            try:
+                wanted[field] = check(value)
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed("Some fields need attention.", errors)
+    changed = {
+        field: [getattr(user, field), value]
+        for field, value in wanted.items()
+        if getattr(user, field) != value
+    }
+    if changed:  # recorded under the name they had when they made the change
+        audit.record(user, "account.update", "account", user.id, "", changes=changed)
+        for field, (_, value) in changed.items():
+            setattr(user, field, value)
+        db.session.flush()
+    return user, changed
 
 
 @dataclass(frozen=True)

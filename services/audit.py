@@ -1,5 +1,6 @@
-"""The audit log: staff actions (``staff_action``, append-only) and routing decisions
-(``routing_decision``, written by routing), read together newest first, filterable, keyset-paged."""
+"""The audit log: staff actions and people's changes to their own accounts (``staff_action``,
+append-only) and routing decisions (``routing_decision``, written by routing), read together
+newest first, filterable, keyset-paged."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ def record(
     reason: str = "",
     **detail: Any,
 ) -> StaffAction:
-    """Append one staff action (same transaction as the change it describes)."""
+    """Append one staff action, or a change someone made to their own account (same
+    transaction as the change it describes)."""
     entry = StaffAction(
         at=utcnow(),
         actor_id=actor.id,

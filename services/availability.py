@@ -21,7 +21,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from services import interview_types
+from services import interview_types, localtime
 from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -603,12 +603,13 @@ def get_availability(coach_id: int) -> Availability:
     )
 
 
-def _validate(data: AvailabilityInput) -> None:
+def _validate(data: AvailabilityInput, current_zone: str) -> None:
+    """``current_zone``: the coach's zone now, accepted even if it is no longer offered."""
     errors: dict[str, list[str]] = {}
     try:
-        zone(data.timezone)
-    except ValidationFailed:
-        errors["timezone"] = [f"{data.timezone!r} is not an IANA time zone."]
+        localtime.check_zone(data.timezone, current=current_zone)
+    except ValidationFailed as refused:
+        errors.update(refused.errors)
     # Each error is keyed by the rule it concerns (``rules.<index>.<field>``), so a form can show
     # it on that day and window.
     by_day: dict[int, list[tuple[int, RuleInput]]] = defaultdict(list)
@@ -642,7 +643,7 @@ def replace_availability(coach_id: int, data: AvailabilityInput) -> Availability
     """Replace a coach's weekly rules, exceptions, time zone and daily cap (PUT semantics).
     Booked sessions stay as they are. Raises ValidationFailed, NotFound."""
     coach = _coach(coach_id)
-    _validate(data)
+    _validate(data, coach.timezone)
     coach.timezone = data.timezone
     db.session.execute(delete(AvailabilityRule).where(AvailabilityRule.coach_id == coach_id))
     db.session.execute(
@@ -729,7 +730,7 @@ def add_exception(
         raise ValidationFailed.field("end", "The end must be after the start.")
     if data.end <= (now or utcnow()):
         raise ValidationFailed.field("start", PAST_EXCEPTION)
-    _validate(AvailabilityInput(coach.timezone, (), (data,)))
+    _validate(AvailabilityInput(coach.timezone, (), (data,)), coach.timezone)
     exc = AvailabilityException(
         coach_id=coach_id,
         start_at=data.start.astimezone(UTC),

@@ -18,7 +18,6 @@ import hmac
 import json
 import secrets
 import uuid
-import zoneinfo
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,7 +27,7 @@ from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import availability, calendar, outbox
+from services import availability, calendar, localtime, outbox
 from services.availability import Shape, free_starts
 from services.db import MAX_ID, begin_write, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -316,8 +315,8 @@ def active_suspension(learner_id: int, now: dt.datetime | None = None) -> Learne
     )
 
 
-def suspension_message(suspension: LearnerSuspension, tz_name: str) -> str:
-    until = format_time(suspension.ends_at, tz_name)
+def suspension_message(suspension: LearnerSuspension, learner: User) -> str:
+    until = localtime.for_user(suspension.ends_at, learner)
     return f"Booking is paused for your account until {until}: {suspension.reason}"
 
 
@@ -325,7 +324,7 @@ def check_may_book(learner: User, itype: InterviewType, now: dt.datetime) -> Non
     """Fair use: no booking while suspended; at most N upcoming sessions of one type."""
     suspension = active_suspension(learner.id, now)
     if suspension is not None:
-        raise BookingSuspended(suspension_message(suspension, learner.timezone))
+        raise BookingSuspended(suspension_message(suspension, learner))
     rules = policy()
     upcoming = (
         db.session.scalar(
@@ -747,7 +746,7 @@ def cancel(
         hours = booking.interview_type.cancel_cutoff_hours
         raise TooLateToCancel(
             f"Sessions can be cancelled up to {hours} hours before they start "
-            f"(until {format_time(_cutoff(booking), actor.timezone)}). Ask staff if you must."
+            f"(until {localtime.for_user(_cutoff(booking), actor)}). Ask staff if you must."
         )
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
@@ -827,7 +826,7 @@ def _check_move(
     if not staff and now >= _cutoff(booking):
         raise TooLateToReschedule(
             f"Sessions can be moved up to {itype.cancel_cutoff_hours} hours before they start "
-            f"(until {format_time(_cutoff(booking), actor.timezone)}). Ask staff if you must."
+            f"(until {localtime.for_user(_cutoff(booking), actor)}). Ask staff if you must."
         )
     if not staff and booking.reschedule_count >= rules.max_reschedules:
         raise RescheduleLimitReached(
@@ -933,7 +932,7 @@ def _maybe_suspend(learner_id: int, now: dt.datetime) -> LearnerSuspension | Non
     if len(missed) < rules.no_show_limit:
         return None
     learner = _user(learner_id)
-    days = ", ".join(format_time(m, learner.timezone, "%-d %b") for m in missed)
+    days = ", ".join(localtime.for_user(m, learner, "%-d %b") for m in missed)
     suspension = LearnerSuspension(
         learner_id=learner_id,
         starts_at=now,
@@ -1083,21 +1082,9 @@ def queue_reminders(now: dt.datetime | None = None, batch: int = 500) -> int:
 # --- presentation helpers ------------------------------------------------------------------------
 
 
-def format_time(moment: dt.datetime, tz_name: str, fmt: str = "%a %-d %b %Y, %H:%M %Z") -> str:
-    try:
-        tz = zoneinfo.ZoneInfo(tz_name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        tz = zoneinfo.ZoneInfo("UTC")
-    return moment.astimezone(tz).strftime(fmt)
-
-
 def hours_text(hours: int) -> str:
     """``24 hours``, ``1 hour``."""
     return f"{hours} hour{'' if hours == 1 else 's'}"
-
-
-def format_span(start: dt.datetime, end: dt.datetime, tz_name: str) -> str:
-    return f"{format_time(start, tz_name)} – {format_time(end, tz_name, '%H:%M')} ({tz_name})"
 
 
 def _sender() -> calendar.Person:
@@ -1191,7 +1178,7 @@ def _booking_messages(
         )
         ics = calendar.invitation(event)
         other = coach if user.id == booking.learner_id else booking.learner
-        when = format_span(start, end, user.timezone)
+        when = localtime.span_for(start, end, user)
         context = {
             "booking": booking,
             "type_name": booking.interview_type.name,
@@ -1201,12 +1188,12 @@ def _booking_messages(
             "coach_name": coach.name,
             "meeting_url": booking.meeting_url,
             "reason": payload.get("reason") or "",
-            "old_when": format_time(dt.datetime.fromisoformat(payload["old_start"]), user.timezone)
+            "old_when": localtime.for_user(dt.datetime.fromisoformat(payload["old_start"]), user)
             if payload.get("old_start")
             else "",
             "is_learner": user.id == booking.learner_id,
             "cutoff_text": hours_text(booking.interview_type.cancel_cutoff_hours),
-            "change_until": format_time(cutoff, user.timezone),
+            "change_until": localtime.for_user(cutoff, user),
             "locked": placed >= cutoff,
         }
         messages.append(
@@ -1260,7 +1247,7 @@ def _rescheduled(payload: dict[str, Any]) -> list[Message]:
         coach=old_coach,
         cancelled=True,
     )
-    when = format_span(old_start, old_end, old_coach.timezone)
+    when = localtime.span_for(old_start, old_end, old_coach)
     messages.append(
         Message(
             user=old_coach,
@@ -1301,7 +1288,7 @@ def _reminder(payload: dict[str, Any]) -> list[Message]:
     messages = []
     for user in (booking.learner, booking.coach):
         other = booking.coach if user.id == booking.learner_id else booking.learner
-        when = format_span(booking.start_at, booking.end_at, user.timezone)
+        when = localtime.span_for(booking.start_at, booking.end_at, user)
         messages.append(
             Message(
                 user=user,
@@ -1329,7 +1316,7 @@ def _suspended(payload: dict[str, Any]) -> list[Message]:
     if suspension is None:
         return []
     learner = suspension.learner
-    message = suspension_message(suspension, learner.timezone)
+    message = suspension_message(suspension, learner)
     return [
         Message(
             user=learner,
@@ -1357,7 +1344,7 @@ def _feedback(payload: dict[str, Any]) -> list[Message]:
             context={
                 "type_name": booking.interview_type.name,
                 "coach_name": booking.coach.name,
-                "when": format_time(booking.start_at, booking.learner.timezone),
+                "when": localtime.for_user(booking.start_at, booking.learner),
             },
         )
     ]

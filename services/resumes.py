@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any, BinaryIO
 from flask import current_app
 from sqlalchemy import Select, delete, exists, select, update
 
-from services import audit, checks, extraction, files, outbox
+from services import audit, checks, extraction, files, localtime, outbox
 from services.db import MAX_ID, begin_write, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from services.models import (
@@ -965,14 +964,8 @@ def _link(path: str) -> str:
 
 
 def _local(at: dt.datetime | None, user: User) -> str:
-    """A time as the recipient reads it, in their own time zone."""
-    if at is None:
-        return ""
-    try:
-        zone = zoneinfo.ZoneInfo(user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone = zoneinfo.ZoneInfo("UTC")
-    return at.astimezone(zone).strftime("%a %-d %b %Y, %H:%M %Z")
+    """A time as the recipient reads it: their time zone, their clock."""
+    return localtime.for_user(at, user) if at is not None else ""
 
 
 @handles("resume.checked")

@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select
 
-from services import audit, booking, outbox, queue, routing
+from services import audit, booking, localtime, outbox, queue, routing
 from services.access import require_staff
 from services.accounts import find_coach, hash_password, normalise_email, password_problem
 from services.db import MAX_ID, db, utcnow
@@ -443,11 +443,12 @@ def invite_coach(staff: User, invitation: Invitation) -> tuple[User, CoachInvite
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise ValidationFailed.field("email", "Someone already uses this email address.")
     tags, capacity = _clean_profile(CoachProfile(invitation.expertise, invitation.review_capacity))
+    timezone = localtime.check_zone(invitation.timezone or localtime.UTC_NAME)
     coach = User(
         email=email,
         name=name,
         role=Role.COACH,
-        timezone=invitation.timezone or "UTC",
+        timezone=timezone,
         # Nobody knows this password: the account opens when the invite sets one.
         password_hash=hash_password(secrets.token_urlsafe(32)),
         active=False,
@@ -479,7 +480,7 @@ def invite_expires_text(invite: CoachInvite) -> str:
     """When the invite's link stops working, in the invitee's time zone (the one staff chose for
     them), labelled: ``Tue 8 Dec 2026, 14:00 CET (Europe/Berlin)``."""
     zone = invite.user.timezone or "UTC"
-    text = booking.format_time(invite.expires_at, zone)
+    text = localtime.for_user(invite.expires_at, invite.user)
     return text if zone == "UTC" else f"{text} ({zone})"
 
 
@@ -492,16 +493,29 @@ def valid_invite(secret: str) -> CoachInvite | None:
     return invite
 
 
-def accept_invite(secret: str, password: str) -> User:
-    """Set the invited coach's password and open the account; the link then stops working.
-    Raises InviteInvalid, ValidationFailed."""
+def accept_invite(
+    secret: str, password: str, timezone: str | None = None, clock: str | None = None
+) -> User:
+    """Set the invited coach's password (and their time zone and clock, if given) and open the
+    account; the link then stops working. Raises InviteInvalid, ValidationFailed."""
     invite = valid_invite(secret)
     if invite is None:
         raise InviteInvalid("This invitation link is not valid any more: ask staff for a new one.")
     user = invite.user
-    problem = password_problem(password, email=user.email)
-    if problem:
-        raise ValidationFailed.field("password", problem)
+    errors: dict[str, list[str]] = {}
+    if problem := password_problem(password, email=user.email):
+        errors["password"] = [problem]
+    try:
+        if timezone is not None:
+            timezone = localtime.check_zone(timezone, current=user.timezone)
+        if clock is not None:
+            clock = localtime.check_clock(clock)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationFailed("Some fields need attention.", errors)
+    user.timezone = timezone or user.timezone
+    user.clock = clock or user.clock
     now = utcnow()
     invite.used_at = now
     user.password_hash = hash_password(password)

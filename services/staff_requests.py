@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from services import audit, booking, outbox
+from services import audit, booking, localtime, outbox
 from services.access import require_staff
 from services.db import MAX_ID, db, utcnow
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
@@ -143,7 +143,7 @@ def inbox(viewer: User) -> Inbox:
 
 
 def _when(found: Booking, user: User) -> str:
-    return booking.format_time(found.start_at, user.timezone)
+    return localtime.for_user(found.start_at, user)
 
 
 def _context(request: StaffRequest, user: User) -> dict[str, Any]:

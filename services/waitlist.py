@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
-from services import audit, availability, booking, outbox
+from services import audit, availability, booking, localtime, outbox
 from services.access import require_staff
 from services.db import begin_write, db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
@@ -150,10 +150,8 @@ def join(
         itype, earliest, latest, request.coach_id, learner_id, now, tz=tz, time_of_day=part
     )
     if free is not None:
-        raise SlotsAvailable(
-            f"{booking.format_time(free[0], tz_name)} is free: book it (or another free time) "
-            "instead of waiting."
-        )
+        when = localtime.format_time(free[0], tz_name, clock=learner.clock)
+        raise SlotsAvailable(f"{when} is free: book it (or another free time) instead of waiting.")
     entry = WaitlistEntry(
         learner_id=learner_id,
         interview_type_id=itype.id,
@@ -512,7 +510,7 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
 def offer_deadline_text(entry: WaitlistEntry) -> str:
     if entry.offer_expires_at is None:
         return ""
-    return booking.format_time(entry.offer_expires_at, entry.learner.timezone, "%H:%M %Z")
+    return localtime.for_user(entry.offer_expires_at, entry.learner, "%H:%M %Z")
 
 
 @handles("waitlist.offered")
@@ -527,7 +525,7 @@ def _offered(payload: dict[str, Any]) -> list[Message]:
     ):
         return []  # passed on or taken back before this was sent
     learner = entry.learner
-    when = booking.format_span(hold.start_at, hold.end_at, learner.timezone)
+    when = localtime.span_for(hold.start_at, hold.end_at, learner)
     deadline = offer_deadline_text(entry)
     return [
         Message(

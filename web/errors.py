@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services.errors import DomainError
-from web.problems import ApiProblem, from_domain_error, problem, wants_problem
+from web.problems import STATUS_FOR, ApiProblem, from_domain_error, problem, wants_problem
 
 log = logging.getLogger(__name__)
 
 _DETAIL = {
+    403: "Your account cannot open this page. If you think it should, ask Career Services staff.",
     404: "There is nothing here, or it is not yours to see.",
     405: "This method is not allowed on this resource.",
     413: "The upload is larger than allowed.",
@@ -41,19 +45,48 @@ def handle_http_exception(error: HTTPException) -> Any:
         detail = _DETAIL.get(status) or (error.description if status < 500 else None)
         return problem(status, None, detail, headers=headers or None)
     if status == 429:
-        return render_template(
-            "errors/error.html",
-            status=429,
-            message="Too many attempts. Wait a minute and try again.",
-        ), 429
+        return _page(429, _too_many(error), signing_in=_signing_in()), 429
+    return _page(status, _DETAIL.get(status) or error.description), status
+
+
+_SIGN_IN_ENDPOINTS = ("auth.sign_in", "auth.two_factor", "auth.forgot_password")
+
+
+def _signing_in() -> bool:
+    return request.endpoint in _SIGN_IN_ENDPOINTS
+
+
+def _too_many(error: HTTPException) -> str:
+    limit = getattr(error, "limit", None) if isinstance(error, RateLimitExceeded) else None
+    minutes = max(1, math.ceil(limit.limit.get_expiry() / 60)) if limit is not None else 1
+    wait = f"up to {minutes} minute{'' if minutes == 1 else 's'}"
+    if request.endpoint in ("auth.sign_in", "auth.two_factor"):
+        return f"Too many wrong attempts from here: sign-in is paused for {wait}. Try again then."
+    return f"Too many attempts. Wait {wait} and try again."
+
+
+def _back_url() -> str | None:
+    """The page the person came from, if it is one of ours and not this one."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or referrer.path == request.path:
+        return None
+    if not referrer.path.startswith("/") or referrer.path.startswith("//"):
+        return None  # "//elsewhere" would leave the site
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
+def _page(status: int, message: str | None, **extra: Any) -> str:
     return render_template(
-        "errors/error.html", status=status, message=_DETAIL.get(status) or error.description
-    ), status
+        "errors/error.html", status=status, message=message, back_url=_back_url(), **extra
+    )
 
 
 def handle_domain_error(error: DomainError) -> Any:
     if wants_problem():
         return from_domain_error(error)
+    status = next((s for cls, s in STATUS_FOR.items() if isinstance(error, cls)), None)
+    if status in (403, 404):  # a page refused by a domain rule: the same page as any 403 or 404
+        return _page(status, _DETAIL[status]), status
     return handle_http_exception(InternalServerError(error.detail))
 
 
@@ -61,9 +94,7 @@ def handle_unexpected(error: Exception) -> Any:
     log.exception("unhandled error", exc_info=error)
     if wants_problem():
         return problem(500, "internal_error", "Something went wrong on our side; it was logged.")
-    return render_template(
-        "errors/error.html", status=500, message="Something went wrong on our side."
-    ), 500
+    return _page(500, "Something went wrong on our side. It was logged; please try again."), 500
 
 
 def init_app(app: Flask) -> None:

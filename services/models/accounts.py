@@ -17,13 +17,18 @@ class Role(enum.StrEnum):
 
 class User(Model):
     __tablename__ = "user"
-    __table_args__ = (CheckConstraint("role IN ('learner', 'coach', 'staff')", name="role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('learner', 'coach', 'staff')", name="role"),
+        CheckConstraint("clock IN ('12h', '24h')", name="clock"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     role: Mapped[str] = mapped_column(String(16), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # How times are written for this user: "12h" (2:30 PM) or "24h" (14:30). services.localtime
+    clock: Mapped[str] = mapped_column(String(3), default="24h", server_default="24h")
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     # Raised on a password change or "sign out everywhere": every older session stops working.

@@ -49,7 +49,7 @@ def test_sign_up_errors_are_shown_on_the_form_and_change_nothing(client, db_sess
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert "Use 8 to 256 characters." in html
-    assert "Not a valid choice" in html
+    assert "Pick a time zone from the list" in html
     assert db_session.scalar(select(User).where(User.name == "Lin Learner")) is None
 
 

@@ -34,6 +34,7 @@ def test_a_token_works_for_me(client, make_user, token_for):
         "name": "Ada Coach",
         "role": "coach",
         "timezone": "Europe/Berlin",
+        "clock": "24h",
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from services import audit, availability
+from services import audit, availability, localtime
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.models import Booking, Delivery, InterviewType
@@ -365,7 +365,7 @@ def test_a_reschedule_rearms_the_reminders_for_the_new_time(client, world):
     process_all()
     reminders = deliveries("booking_reminder")
     assert len(reminders) == 2
-    new_day = booking_service.format_time(new_start, "America/New_York", "%a %-d %b %Y")
+    new_day = localtime.format_time(new_start, "America/New_York", "%a %-d %b %Y")
     assert all(new_day in d.text_body or new_day in d.subject for d in reminders)
 
 

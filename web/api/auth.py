@@ -9,11 +9,11 @@ from flask_smorest import Blueprint
 from services import accounts, mfa
 from services.db import db
 from services.errors import InvalidCredentials
-from web.api.schemas import MeSchema, TokenRequestSchema, TokenSchema
+from web.api.schemas import MeSchema, MeUpdateSchema, TokenRequestSchema, TokenSchema
 from web.api.security import bearer_secret, current_user, token_required
 from web.extensions import limiter
 from web.problems import ApiProblem, problem_doc
-from web.transactions import reading_first, start_write
+from web.transactions import reading_first, start_write, writing
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller.")
 _problem = problem_doc(bp)
@@ -78,3 +78,18 @@ def revoke_token() -> None:
 def me() -> Any:
     """The caller's own account."""
     return current_user()
+
+
+@bp.route("/me", methods=["PATCH"])
+@token_required(bp)
+@bp.arguments(MeUpdateSchema)
+@bp.response(200, MeSchema)
+@_problem(400, "`malformed_json`: the body is not JSON.")
+@_problem(422, "`validation_error`: an empty name, a zone that is not a place's, a bad clock.")
+def update_me(body: dict[str, Any]) -> Any:
+    """Change the caller's own name, time zone or clock. Audited, like the account page's
+    change (the same service function)."""
+    user_id = current_user().id
+    with writing():
+        user, _ = accounts.update_profile(user_id, accounts.ProfileChange(**body))
+    return user

@@ -84,7 +84,29 @@ class MeSchema(Schema):
     email = fields.String(required=True)
     name = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(["learner", "coach", "staff"]))
-    timezone = fields.String(required=True)
+    timezone = fields.String(
+        required=True,
+        metadata={"description": "The IANA time zone times are shown in, e.g. Europe/Berlin."},
+    )
+    clock = fields.String(
+        required=True,
+        validate=validate.OneOf(["12h", "24h"]),
+        metadata={"description": "How times are written for this user: 2:30 PM or 14:30."},
+    )
+
+
+class MeUpdateSchema(Schema):
+    """The caller's own settings; a field left out stays as it is."""
+
+    name = fields.String(validate=validate.Length(min=1, max=120))
+    timezone = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": "An IANA zone of a place, e.g. America/New_York. Old or technical "
+            "names (US/Eastern, Etc/GMT+1) are refused, except the one the caller already has."
+        },
+    )
+    clock = fields.String(validate=validate.OneOf(["12h", "24h"]))
 
 
 class InterviewTypeSchema(Schema):

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, HiddenField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 from services import accounts
+from web.fields import CLOCK_CHOICES, ZoneField
 
 _PASSWORD_LENGTH = Length(
     min=accounts.MIN_PASSWORD_LENGTH,
@@ -41,17 +42,18 @@ class SignUpForm(FlaskForm):
     password = PasswordField(
         "Password", validators=[DataRequired(), _PASSWORD_LENGTH], description=_PASSWORD_HINT
     )
-    timezone = SelectField(
-        "Time zone",
-        validators=[DataRequired()],
-        default="UTC",
-        validate_choice=True,
-        description="Times are shown in this zone. We picked your browser's.",
+    timezone = ZoneField(
+        description="Times are shown in this zone. We picked your browser's; change it any time "
+        "on your account page."
     )
+    # Filled in from the browser's own setting (static/js/app.js); else Accept-Language decides.
+    clock = HiddenField(render_kw={"data-browser-clock": True})
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.timezone.choices = [(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    timezone = ZoneField(description="Every time on the site and in emails is shown in this zone.")
+    clock = RadioField("Clock", choices=CLOCK_CHOICES, validators=[DataRequired()])
 
 
 class CodeForm(FlaskForm):

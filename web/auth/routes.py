@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,20 +24,22 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from services import accounts, mfa
-from services.db import db
+from services import accounts, localtime, mfa
+from services.db import db, utcnow
 from services.errors import InvalidCredentials, ValidationFailed
-from services.models import User
+from services.models import Role, User
 from web.auth.forms import (
     ChangePasswordForm,
     CodeForm,
     ConfirmForm,
     ForgotPasswordForm,
+    ProfileForm,
     ResetPasswordForm,
     SignInForm,
     SignUpForm,
 )
 from web.extensions import limiter
+from web.formatting import locale_clock
 from web.transactions import reading_first, writing
 
 bp = Blueprint("auth", __name__)
@@ -67,6 +71,33 @@ def _failed() -> bool:
 def remember_new_account(email: str) -> None:
     """Note that ``email``'s account was just opened here, for its first sign-in."""
     session[NEW_ACCOUNT_KEY] = email
+
+
+WARN_WHEN_LEFT = 2  # say how many tries are left once this few remain
+
+
+@dataclass(frozen=True)
+class AttemptsLeft:
+    """What a failed sign-in leaves: ``left`` more tries before sign-in is paused for up to
+    ``minutes`` (the limit's window; the pause ends when the window does)."""
+
+    left: int
+    minutes: int
+
+
+def attempts_left() -> AttemptsLeft | None:
+    """After a failed attempt (counted as its response goes out): the tries left under this
+    endpoint's limit for this client, when few are. None while there are plenty, or if the
+    limiter cannot say (Redis down: it then counts in memory)."""
+    try:
+        limit = limiter.current_limit
+        if limit is None:
+            return None
+        left = max(0, limit.remaining - 1)
+        minutes = max(1, math.ceil(limit.limit.get_expiry() / 60))
+    except Exception:  # a warning is a courtesy; the limit itself still holds
+        return None
+    return AttemptsLeft(left, minutes) if left <= WARN_WHEN_LEFT else None
 
 
 def _complete_sign_in(user: User, next_url: str | None = None) -> Response:
@@ -125,7 +156,9 @@ def sign_in() -> str | Response | tuple[str, int]:
                 g.login_failed = True
                 db.session.rollback()
                 form.password.errors = [exc.detail]
-                return render_template("auth/sign_in.html", form=form), 401
+                return render_template(
+                    "auth/sign_in.html", form=form, attempts=attempts_left()
+                ), 401
         with writing():
             user = accounts.record_sign_in(verified)
         next_url = request.args.get("next")
@@ -223,7 +256,7 @@ def two_factor() -> str | Response | tuple[str, int]:
         g.login_failed = True
         db.session.rollback()
         form.code.errors = ["That code is not right."]
-        return render_template("auth/two_factor.html", form=form), 401
+        return render_template("auth/two_factor.html", form=form, attempts=attempts_left()), 401
     return render_template("auth/two_factor.html", form=form)
 
 
@@ -270,6 +303,46 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
         secret=user.totp_secret,
         qr_svg=mfa.qr_svg(uri),
         required=mfa.required_for(user),
+    ), status
+
+
+def _saved_message(user: User, changed: dict[str, list[str]]) -> str:
+    if not changed:
+        return "Nothing changed."
+    clock = "12-hour" if user.clock == "12h" else "24-hour"
+    if {"timezone", "clock"} & changed.keys():
+        zone = localtime.display_name(user.timezone)
+        return f"Saved. Times are now shown in {zone}, on the {clock} clock."
+    return "Saved."
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> str | Response | tuple[str, int]:
+    """The user's own name, time zone and clock."""
+    user: User = current_user._get_current_object()
+    user_id = user.id
+    form = ProfileForm(obj=user)
+    form.timezone.offer(keep=user.timezone)
+    if form.validate_on_submit():
+        change = accounts.ProfileChange(
+            name=form.name.data or "", timezone=form.timezone.data, clock=form.clock.data
+        )
+        try:
+            with writing():
+                user, changed = accounts.update_profile(user_id, change)
+        except ValidationFailed as exc:
+            for name, messages in exc.errors.items():
+                getattr(form, name).errors = list(messages)
+        else:
+            flash(_saved_message(user, changed), "success" if changed else "info")
+            return redirect(url_for("auth.account"))
+    status = 422 if form.errors else 200
+    return render_template(
+        "auth/account.html",
+        form=form,
+        now=utcnow(),
+        is_coach=user.role == Role.COACH,
     ), status
 
 
@@ -366,7 +439,10 @@ def sign_up() -> str | Response | tuple[str, int]:
                     name=form.name.data or "",
                     email=form.email.data or "",
                     password=form.password.data or "",
-                    timezone=form.timezone.data or "UTC",
+                    timezone=form.timezone.data or localtime.UTC_NAME,
+                    clock=form.clock.data
+                    if form.clock.data in localtime.CLOCKS
+                    else locale_clock(),
                 )
             )
         except ValidationFailed as exc:

@@ -25,12 +25,14 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import accounts, availability, calendar, outbox, resumes
+from services import availability, calendar, outbox, resumes
 from services import booking as booking_service
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus
 from web.coach import bp
+from web.fields import ZoneField
+from web.formatting import clock_time
 from web.roles import role_required
 from web.transactions import writing
 
@@ -70,7 +72,10 @@ class FeedbackForm(FlaskForm):
 
 def _rules_form_class() -> type[FlaskForm]:
     fields: dict[str, Any] = {
-        "timezone": SelectField("Time zone of these hours", validators=[DataRequired()]),
+        "timezone": ZoneField(
+            "Time zone of these hours",
+            description="Your own time zone too: times on the site and in emails use it.",
+        ),
         "daily_session_cap": IntegerField(
             "Most sessions a day",
             validators=[Optional(), NumberRange(min=1, max=24)],
@@ -280,7 +285,7 @@ def _calendar(week: dt.date) -> dict[str, Any]:
     last = max([19 * 60, *(m + 30 for m in busy)])
     rows = [
         {
-            "label": f"{m // 60:02d}:{m % 60:02d}",
+            "label": clock_time(dt.time(m // 60, m % 60)),
             "cells": [cell(day, m) for day in days],
         }
         for m in range(first, last, 30)
@@ -296,7 +301,7 @@ def _calendar(week: dt.date) -> dict[str, Any]:
 def _rules_form(*, bind: bool = True) -> Any:
     """The weekly form, bound to the request's form data (or, with ``bind=False``, to none)."""
     form = RulesForm() if bind else RulesForm(formdata=None)
-    form.timezone.choices = [SelectChoice(tz, tz.replace("_", " ")) for tz in accounts.timezones()]
+    form.timezone.offer(keep=current_user.timezone)
     return form
 
 

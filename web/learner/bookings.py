@@ -20,6 +20,7 @@ from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
+from web.formatting import clock_time
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
@@ -134,12 +135,12 @@ def _slot_days(
     days: OrderedDict[dt.date, list[dict[str, Any]]] = OrderedDict()
     for slot in slots:
         local = slot.start.astimezone(tz)
-        end = slot.end.astimezone(tz)
+        start_text, end_text = clock_time(local.time()), clock_time(slot.end.astimezone(tz).time())
         days.setdefault(local.date(), []).append(
             {
                 "start": slot.start,
-                "label": local.strftime("%H:%M"),
-                "aria": f"{local:%A %-d %B}, {local:%H:%M} to {end:%H:%M}",
+                "label": start_text,
+                "aria": f"{local:%A %-d %B}, {start_text} to {end_text}",
                 "url": link(slot),
             }
         )

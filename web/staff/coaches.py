@@ -8,10 +8,10 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 from wtforms import (
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
-    SelectField,
     SelectMultipleField,
     StringField,
 )
@@ -19,10 +19,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from services import accounts, interview_types, staff
+from services import accounts, interview_types, localtime, staff
 from services.db import db
 from services.errors import DomainError
 from web.auth.routes import remember_new_account
+from web.fields import ZoneField
+from web.formatting import locale_clock
 from web.roles import role_required
 from web.staff import bp
 
@@ -36,7 +38,7 @@ class InviteForm(FlaskForm):
     review_capacity = IntegerField(
         "Review capacity", default=5, validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)]
     )
-    timezone = SelectField("Time zone", default="UTC")
+    timezone = ZoneField(description="The coach can change it when they set their password.")
 
 
 class CoachForm(FlaskForm):
@@ -72,6 +74,9 @@ class SetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password", validators=[DataRequired(), Length(max=accounts.MAX_PASSWORD_LENGTH)]
     )
+    timezone = ZoneField(description="Times on the site and in emails are shown in this zone.")
+    # Filled in from the browser's own setting (static/js/app.js); else Accept-Language decides.
+    clock = HiddenField(render_kw={"data-browser-clock": True})
 
 
 def _tags(text: str | None) -> tuple[str, ...]:
@@ -177,7 +182,6 @@ def edit_coach(coach_id: int) -> str | Response:
 @role_required("staff")
 def invite_coach() -> str | Response:
     form = InviteForm()
-    form.timezone.choices = [(tz, tz) for tz in accounts.timezones()]
     if form.validate_on_submit():
         try:
             coach, invite = staff.invite_coach(
@@ -211,13 +215,21 @@ def accept_invite(token: str) -> str | Response:
     invite = staff.valid_invite(token)
     if invite is None:
         return render_template("staff/invite_invalid.html"), 404  # type: ignore[return-value]
-    form = SetPasswordForm()
+    form = SetPasswordForm(timezone=invite.user.timezone)
+    form.timezone.offer(keep=invite.user.timezone)
     if form.validate_on_submit():
+        clock = form.clock.data
         try:
-            staff.accept_invite(token, form.password.data or "")
+            staff.accept_invite(
+                token,
+                form.password.data or "",
+                timezone=form.timezone.data,
+                clock=clock if clock in localtime.CLOCKS else locale_clock(),
+            )
         except DomainError as exc:
             db.session.rollback()
-            form.password.errors = [*exc.errors.get("password", [exc.detail])]
+            for name, messages in (exc.errors or {"password": [exc.detail]}).items():
+                getattr(form, name, form.password).errors = list(messages)
         else:
             db.session.commit()
             remember_new_account(invite.user.email)
@@ -231,4 +243,6 @@ def accept_invite(token: str) -> str | Response:
         form=form,
         user=invite.user,
         expires=staff.invite_expires_text(invite),
+        # Staff left the zone at UTC: the browser's own is the better guess.
+        browser_zone=not form.is_submitted() and invite.user.timezone == localtime.UTC_NAME,
     )

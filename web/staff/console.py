@@ -224,6 +224,7 @@ AUDIT_ACTIONS = (
     "request.answer",
     "export.queue",
     "export.bookings",
+    "account.update",
     "offered",
     "unassigned",
     "manual",
@@ -241,6 +242,7 @@ AUDIT_SUBJECTS = (
     "rebalance",
     "request",
     "export",
+    "account",
 )
 
 

@@ -1,7 +1,7 @@
 """review drafts and corrections: what a coach has typed and not sent (one per version and coach),
 and when a sent review was last corrected
 
-Revision ID: 0015
+Revision ID: 0012
 Revises: 0011
 """
 from alembic import op
@@ -11,7 +11,7 @@ import services.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0015'
+revision = '0012'
 down_revision = '0011'
 branch_labels = None
 depends_on = None

@@ -4,8 +4,8 @@
 the offer where it is until staff unpin it. ``staff_request``: a learner's message about one
 booking, open until staff answer it in the app.
 
-Revision ID: 0017
-Revises: 0015
+Revision ID: 0013
+Revises: 0012
 """
 from alembic import op
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ import services.db
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0015'
+revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

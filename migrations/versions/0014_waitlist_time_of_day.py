@@ -2,16 +2,16 @@
 
 Entries already waiting keep accepting any time, as they did.
 
-Revision ID: 0013
-Revises: 0017
+Revision ID: 0014
+Revises: 0013
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0013'
-down_revision = '0017'
+revision = '0014'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

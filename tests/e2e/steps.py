@@ -32,8 +32,18 @@ def sign_in_staff_first_time(page: Any, email: str, password: str) -> None:
     expect(page).not_to_have_url(re.compile(r"/account/two-factor/"))
 
 
+def open_menu(page: Any) -> None:
+    """On a phone the site's links are under the Menu button: open it (at a desk, nothing to do)."""
+    page.wait_for_load_state("domcontentloaded")  # the script that shows the button has run
+    menu = page.get_by_role("button", name=re.compile(r"^Menu"))
+    if menu.is_visible() and menu.get_attribute("aria-expanded") == "false":
+        menu.click()
+
+
 def sign_out(page: Any) -> None:
-    """Sign out and wait until the server has ended the session (its answer is on screen)."""
+    """Sign out and wait until the server has ended the session (its answer is on screen). On a
+    phone the button is in the menu: open it first."""
+    open_menu(page)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
 

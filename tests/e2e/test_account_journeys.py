@@ -44,7 +44,7 @@ NAV_LINKS = {
         "Dashboard",
         "Account",
     ],
-    "staff": ["FAQ", "Console", "Queue", "Emails", "Notifications", "Dashboard", "Account"],
+    "staff": ["FAQ", "Statistics", "Queue", "Emails", "Notifications", "Dashboard", "Account"],
 }
 
 
@@ -250,7 +250,8 @@ def test_sign_up_starts_from_the_browsers_zone_and_clock(
     shot(page, f"signup-{locale}-{SCREENS[screen]['width']}")
     page.get_by_role("button", name="Create account").click()
 
-    expect(page.get_by_role("heading", name="Hello, Sia Signup")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    expect(page.get_by_text("Hello, Sia Signup.")).to_be_visible()
     user = stored(server_app, email)
     zone = "America/Toronto" if screen == "phone" else "America/Chicago"
     assert (user.timezone, user.clock) == (zone, clock)
@@ -286,7 +287,9 @@ def test_a_coach_picks_a_zone_when_accepting_the_invitation(
     shot(page, f"invite-{SCREENS[screen]['width']}", full_page=True)
     page.get_by_role("button", name="Set password").click()
 
-    expect(page.get_by_text("Your password is set. Sign in to start.")).to_be_visible()
+    expect(
+        page.get_by_text("Your password is set. Sign in with it to set your hours.")
+    ).to_be_visible()
     coach = stored(server_app, coach_email)
     assert (coach.active, coach.timezone, coach.clock) == (True, "Asia/Kolkata", "12h")
 

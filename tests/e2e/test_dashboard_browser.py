@@ -23,7 +23,7 @@ from services.db import db, utcnow
 from services.models import Notification
 from services.models.resumes import CRITERIA
 from tests.conftest import RUN_DIR
-from tests.e2e.steps import sign_in, sign_in_staff_first_time
+from tests.e2e.steps import open_menu, sign_in, sign_in_staff_first_time
 from tests.support_booking import at, future_weekday, insert_booking
 from tests.support_staff import make_resume
 
@@ -139,7 +139,7 @@ def test_a_learner_works_from_the_dashboard(page: Any, width: str, people: dict[
     page.go_back()
     page.locator("#next-session").get_by_role("link", name="Cancel").click()
     expect(page).to_have_url(re.compile(rf"/learn/bookings/{people['session']}#change-heading$"))
-    expect(page.get_by_role("button", name="Cancel booking")).to_be_visible()
+    expect(page.get_by_role("link", name="Cancel booking")).to_be_visible()  # opens the dialog
     page.go_back()
 
     page.locator("#your-resumes").get_by_role(
@@ -194,6 +194,7 @@ def test_staff_see_queue_health_and_go_to_the_filtered_queue(
         re.compile(rf"^Offered to {people['coach_name']}, accept by ")
     )
     # The console's first page has one name.
+    open_menu(page)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Statistics").click()
     expect(page).to_have_title("Statistics · Career Services")
     expect(page.get_by_role("heading", name="Statistics", level=1)).to_be_visible()

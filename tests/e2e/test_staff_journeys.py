@@ -330,7 +330,8 @@ def test_a_learner_writes_to_staff_and_reads_the_answer_with_the_session(
     serve_axe(learner)
     sign_in(learner, s["learner"], PASSWORD)
     learner.goto(f"/learn/bookings/{s['booking_id']}")
-    expect(learner.get_by_text("Changes closed at")).to_be_visible()
+    # Booked five hours ahead just now: locked since it was made, and the page says why.
+    expect(learner.get_by_test_id("change-rule")).to_contain_text("cannot be moved or cancelled")
     learner.get_by_role("link", name="contact Career Services staff").click()
     expect(learner.get_by_role("heading", name="Contact Career Services staff")).to_be_visible()
     learner.get_by_role("button", name="Send to staff").click()  # empty: said at the field

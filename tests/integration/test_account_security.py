@@ -127,6 +127,19 @@ def test_idle_and_absolute_timeouts_end_the_session(client, make_user, app, key)
     assert client.get("/dashboard").status_code == 302
 
 
+def test_requests_in_the_same_minute_leave_the_session_cookie_alone(client, make_user):
+    """A response that rewrites the session cookie puts back the session its request read: a
+    slow request in flight would undo a flash message set meanwhile. Only a request that moves the
+    idle clock on (once a minute) writes it."""
+    user = make_user()
+    sign_in(client, user.email)
+    client.get("/dashboard")
+    assert "Set-Cookie" not in client.get("/dashboard").headers
+    with client.session_transaction() as session:
+        session["seen_at"] = int(time.time()) - 61
+    assert "session=" in client.get("/dashboard").headers.get("Set-Cookie", "")
+
+
 def test_staff_must_set_up_two_factor_before_getting_in(client, make_user, db_session):
     staff = make_user("staff")
 

@@ -122,6 +122,14 @@ def _pending_user() -> tuple[User, dict[str, Any]] | None:
     return user, pending
 
 
+# The idle clock moves on at most once a minute. A request that changes the session sends the
+# whole cookie back, as that request read it: writing "seen at" on every request made every
+# response overwrite the cookie, so a slow request in flight (a PDF, a script) that answered after
+# a form's redirect put back a session without the form's flash message. Now most requests leave
+# the cookie alone; the idle timeout may end a session up to a minute early.
+SEEN_STEP_SECONDS = 60
+
+
 @bp.before_app_request
 def _enforce_session_timeouts() -> Response | None:
     if not current_user.is_authenticated:
@@ -137,7 +145,8 @@ def _enforce_session_timeouts() -> Response | None:
             return None
         flash("Your session ended. Please sign in again.", "info")
         return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
-    session["seen_at"] = int(now)
+    if now - seen_at >= SEEN_STEP_SECONDS:
+        session["seen_at"] = int(now)
     return None
 
 

@@ -273,13 +273,6 @@ class CoachCalendar:
         return self.per_day.get(start.astimezone(self.tz).date(), 0) >= self.cap
 
 
-def coach_zone(coach: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(coach.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def valid_id(value: int | None) -> bool:
     return value is not None and 0 < value <= MAX_ID
 
@@ -357,7 +350,7 @@ def load_calendars(
 ) -> dict[int, CoachCalendar]:
     """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): four queries,
     however many coaches and days."""
-    calendars = {c.id: CoachCalendar(coach=c, tz=coach_zone(c)) for c in coaches}
+    calendars = {c.id: CoachCalendar(coach=c, tz=localtime.zone(c.timezone)) for c in coaches}
     if not calendars:
         return calendars
     ids = list(calendars)
@@ -679,7 +672,7 @@ def week_view(
 ) -> tuple[zoneinfo.ZoneInfo, list[Interval], list[Booking]]:
     """A coach's open windows and bookings for the week from ``week_start`` (their zone)."""
     coach = _coach(coach_id)
-    tz = coach_zone(coach)
+    tz = localtime.zone(coach.timezone)
     utc_from = local_to_utc(week_start, dt.time(0), tz)
     utc_to = local_to_utc(week_start + dt.timedelta(days=7), dt.time(0), tz)
     calendar = load_calendars([coach], utc_from, utc_to)[coach.id]

@@ -434,7 +434,7 @@ def _round_robin(coaches: list[User], itype: InterviewType, now: dt.datetime) ->
 
 def _within_cap(coach: User, start: dt.datetime, cap: int, exclude_booking_id: int | None) -> bool:
     """Re-counted under the coach's lock, so concurrent bookings cannot pass the cap together."""
-    tz = availability.coach_zone(coach)
+    tz = localtime.zone(coach.timezone)
     day = start.astimezone(tz).date()
     day_from = availability.local_to_utc(day, dt.time(0), tz)
     day_to = availability.local_to_utc(day + dt.timedelta(days=1), dt.time(0), tz)

@@ -13,13 +13,12 @@ queries (none per row), from plain arguments.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import booking, interview_types, notifications, queue, resumes
+from services import booking, interview_types, localtime, notifications, queue, resumes
 from services.access import require_staff
 from services.db import db, utcnow
 from services.errors import Forbidden
@@ -43,13 +42,6 @@ LEARNER_RESUMES = 5
 # Sessions a coach's dashboard looks back over for a missing outcome or feedback.
 LOOK_BACK = dt.timedelta(days=30)
 RECENT_FEEDBACK = dt.timedelta(days=30)
-
-
-def _zone(user: User) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 # --- learners -------------------------------------------------------------------------------------
@@ -205,7 +197,7 @@ def for_coach(coach: User, now: dt.datetime | None = None) -> CoachDashboard:
         key=lambda i: (i.assignment.due_at, i.assignment.id),
     )
 
-    zone = _zone(coach)
+    zone = localtime.zone(coach.timezone)
     day = now.astimezone(zone).date()
     day_start = dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(

@@ -76,13 +76,6 @@ def fits_time_of_day(start: dt.datetime, tz: zoneinfo.ZoneInfo, part: str) -> bo
     return hours[0] <= start.astimezone(tz).hour < hours[1]
 
 
-def _entry_zone(entry: WaitlistEntry) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(entry.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 @dataclass(frozen=True)
 class WaitlistRequest:
     type: str
@@ -417,7 +410,11 @@ def _waiting_for(hold: Booking, exclude_learner_id: int) -> list[WaitlistEntry]:
             .limit(200)
         )
     )
-    return [e for e in entries if fits_time_of_day(hold.start_at, _entry_zone(e), e.time_of_day)]
+    return [
+        e
+        for e in entries
+        if fits_time_of_day(hold.start_at, localtime.zone(e.timezone), e.time_of_day)
+    ]
 
 
 def _eligible(entry: WaitlistEntry, itype: InterviewType, now: dt.datetime) -> bool:
@@ -470,7 +467,7 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
             entry.coach_id,
             entry.learner_id,
             now,
-            tz=_entry_zone(entry),
+            tz=localtime.zone(entry.timezone),
             time_of_day=entry.time_of_day,
         )
         if found is None:

@@ -32,7 +32,7 @@ from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus
 from web.coach import bp
 from web.fields import ZoneField
-from web.formatting import clock_time
+from web.formatting import clock_time, viewer_zone
 from web.roles import role_required
 from web.transactions import writing
 
@@ -106,13 +106,6 @@ class ExceptionForm(FlaskForm):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _zone() -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(current_user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
 
 
 def _session(booking_id: int) -> Booking:
@@ -462,7 +455,7 @@ def add_exception() -> Response:
         if "csrf_token" in form.errors:
             abort(400)
         return _refused_exception(form)
-    tz = _zone()
+    tz = viewer_zone()
     day, start_time, end_time = form.day.data, form.start.data, form.end.data
     if day is None or start_time is None or end_time is None:
         abort(400)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections import OrderedDict
 from typing import Any
 
@@ -20,7 +19,7 @@ from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
-from web.formatting import clock_time
+from web.formatting import clock_time, viewer_zone
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
@@ -70,15 +69,8 @@ class ActionForm(FlaskForm):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _zone() -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(current_user.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def _today() -> dt.date:
-    return dt.datetime.now(_zone()).date()
+    return dt.datetime.now(viewer_zone()).date()
 
 
 def _week_start(raw: str | None) -> dt.date:
@@ -124,7 +116,7 @@ def _slot_days(
     exclude_booking_id: int | None = None,
 ) -> OrderedDict[dt.date, list[dict[str, Any]]]:
     """The week's free slots grouped by day in the learner's zone, each with its link."""
-    tz = _zone()
+    tz = viewer_zone()
     slots = availability.find_slots(
         availability.SlotQuery(
             itype.slug, week, week + WEEK - dt.timedelta(days=1), tz.key, coach_id
@@ -163,7 +155,7 @@ def _last_final(itype: InterviewType, days: OrderedDict[dt.date, list[dict[str, 
 def _last_day(itype: InterviewType) -> dt.date:
     """The last day (in the learner's zone) with a bookable start: the horizon's."""
     _, latest = availability.booking_window(itype, utcnow())
-    return latest.astimezone(_zone()).date()
+    return latest.astimezone(viewer_zone()).date()
 
 
 def _horizon_text(itype: InterviewType) -> str:
@@ -295,7 +287,7 @@ def new_booking() -> str:
     # Only days some coach who runs the type works, inside the horizon: the days worth waiting for.
     form.day.choices = [SelectChoice("", f"Any day in the next {itype.horizon_days} days")] + [
         SelectChoice(day.isoformat(), f"{day:%A %-d %B}")
-        for day in waitlist.covered_days(itype.slug, _zone().key)
+        for day in waitlist.covered_days(itype.slug, viewer_zone().key)
     ]
     return render_template(
         "learner/bookings/pick.html",
@@ -396,7 +388,7 @@ def reschedule_booking(booking_id: int) -> str | Response:
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
     # Open on the booking's own day: its neighbours first, earlier weeks a click away.
     week = _week_start(
-        request.args.get("week") or booking.start_at.astimezone(_zone()).date().isoformat()
+        request.args.get("week") or booking.start_at.astimezone(viewer_zone()).date().isoformat()
     )
 
     def link(slot: availability.Slot) -> str:

@@ -661,6 +661,22 @@ class Preview:
     locked: bool
     existing: Booking | None = None
 
+    @classmethod
+    def of_candidates(
+        cls, itype: InterviewType, start: dt.datetime, free: list[User], now: dt.datetime
+    ) -> Preview:
+        """A new session of ``itype`` at ``start`` for the first of the ``free`` coaches."""
+        cutoff = change_cutoff(itype, start)
+        return cls(
+            itype,
+            start,
+            start + dt.timedelta(minutes=itype.duration_minutes),
+            free[0],
+            tuple(free[1:]),
+            cutoff,
+            now >= cutoff,
+        )
+
 
 def preview(learner_id: int, request: BookingRequest, *, now: dt.datetime | None = None) -> Preview:
     """Check ``request`` as ``book`` would, writing nothing: the coach it would go to and whether
@@ -688,16 +704,7 @@ def preview(learner_id: int, request: BookingRequest, *, now: dt.datetime | None
     candidates = _candidates(
         itype, start, request.coach_id, learner_id, now, prefer_coach_id=request.prefer_coach_id
     )
-    cutoff = change_cutoff(itype, start)
-    return Preview(
-        itype,
-        start,
-        start + dt.timedelta(minutes=itype.duration_minutes),
-        candidates.free[0],
-        tuple(candidates.free[1:]),
-        cutoff,
-        now >= cutoff,
-    )
+    return Preview.of_candidates(itype, start, candidates.free, now)
 
 
 # --- cancel and reschedule -----------------------------------------------------------------------
@@ -860,16 +867,7 @@ def preview_move(
     now = now or utcnow()
     start, candidates = _check_move(booking, actor, request, now)
     itype = booking.interview_type
-    cutoff = change_cutoff(itype, start)
-    return Preview(
-        itype,
-        start,
-        start + dt.timedelta(minutes=itype.duration_minutes),
-        candidates.free[0],
-        tuple(candidates.free[1:]),
-        cutoff,
-        now >= cutoff,
-    )
+    return Preview.of_candidates(itype, start, candidates.free, now)
 
 
 # --- after the session ---------------------------------------------------------------------------

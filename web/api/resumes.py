@@ -469,6 +469,16 @@ def decline(body: dict[str, Any], resume_id: int) -> Any:
     return resume_json(resumes.view(resume, user), user)
 
 
+def _review_input(body: dict[str, Any]) -> resumes.ReviewInput:
+    """A review body (ResumeReviewInputSchema) as the service takes it: to send or to correct."""
+    return resumes.ReviewInput(
+        summary=body["summary"],
+        scores=dict(body["scores"]),
+        comments=body.get("comments") or "",
+        outcome=body.get("outcome"),
+    )
+
+
 @bp.route("/resumes/<int:resume_id>/review", methods=["POST"])
 @token_required(bp, "coach")
 @bp.arguments(ResumeReviewInputSchema)
@@ -485,12 +495,7 @@ def review(body: dict[str, Any], resume_id: int) -> Any:
     resumes.submit_review(
         user,
         resume_id,
-        resumes.ReviewInput(
-            summary=body["summary"],
-            scores=dict(body["scores"]),
-            comments=body.get("comments") or "",
-            outcome=body.get("outcome"),
-        ),
+        _review_input(body),
     )
     db.session.commit()
     return _one(resume_id, user)
@@ -518,12 +523,7 @@ def correct_review(body: dict[str, Any], resume_id: int) -> Any:
     resumes.correct_review(
         user,
         resume_id,
-        resumes.ReviewInput(
-            summary=body["summary"],
-            scores=dict(body["scores"]),
-            comments=body.get("comments") or "",
-            outcome=body.get("outcome"),
-        ),
+        _review_input(body),
     )
     db.session.commit()
     return _one(resume_id, user)

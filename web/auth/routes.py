@@ -40,6 +40,7 @@ from web.auth.forms import (
 )
 from web.extensions import limiter
 from web.formatting import locale_clock
+from web.forms import apply_errors
 from web.transactions import reading_first, writing
 
 bp = Blueprint("auth", __name__)
@@ -341,8 +342,7 @@ def account() -> str | Response | tuple[str, int]:
             with writing():
                 user, changed = accounts.update_profile(user_id, change)
         except ValidationFailed as exc:
-            for name, messages in exc.errors.items():
-                getattr(form, name).errors = list(messages)
+            apply_errors(form, exc.errors)
         else:
             flash(_saved_message(user, changed), "success" if changed else "info")
             return redirect(url_for("auth.account"))
@@ -379,8 +379,7 @@ def change_password() -> str | Response | tuple[str, int]:
             )
         except ValidationFailed as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name).errors = list(messages)
+            apply_errors(form, exc.errors)
         else:
             db.session.commit()
             # This session carries on under the new version; every other one has ended.
@@ -456,8 +455,7 @@ def sign_up() -> str | Response | tuple[str, int]:
             )
         except ValidationFailed as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name).errors = list(messages)
+            apply_errors(form, exc.errors)
             return render_template("auth/sign_up.html", form=form), 422
         db.session.commit()
         session.clear()

@@ -28,6 +28,7 @@ from services.rubric import CRITERIA, LABELS, OUTCOMES, RUBRIC
 from web import downloads
 from web.coach import bp
 from web.formatting import local
+from web.forms import apply_errors
 from web.roles import role_required
 from web.transactions import start_write
 
@@ -289,10 +290,7 @@ def _send(resume_id: int, *, correcting: bool) -> Any:
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        for name, messages in error.errors.items():
-            field = getattr(form, name, None)
-            if field is not None:
-                field.errors = list(messages)
+        apply_errors(form, error.errors)
         flash(error.detail, "error")
         _keep_draft(coach, resume_id)
         return _page(_visible(resume_id), review_form=form), (

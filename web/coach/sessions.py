@@ -33,6 +33,7 @@ from services.models import Booking, BookingStatus
 from web.coach import bp
 from web.fields import ZoneField
 from web.formatting import clock_time, viewer_zone
+from web.forms import flash_errors
 from web.roles import role_required
 from web.transactions import writing
 
@@ -118,11 +119,6 @@ def _session(booking_id: int) -> Booking:
     return booking
 
 
-def _flash_errors(error: DomainError) -> None:
-    for message in [m for ms in error.errors.values() for m in ms] or [error.detail]:
-        flash(message, "error")
-
-
 def _write(action: Any) -> bool:
     """Run a service call as one write transaction; flash its domain error (rolled back)."""
     try:
@@ -131,7 +127,7 @@ def _write(action: Any) -> bool:
     except NotFound:
         abort(404)
     except DomainError as exc:
-        _flash_errors(exc)
+        flash_errors(exc)
         return False
     return True
 

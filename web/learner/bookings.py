@@ -20,6 +20,7 @@ from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
 from web.formatting import clock_time, viewer_zone
+from web.forms import flash_errors
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
@@ -93,18 +94,14 @@ def _coach_id(raw: str | None) -> int | None:
     return int(raw) if raw and raw.isdigit() else None
 
 
-def _own_booking(booking_id: int) -> Booking:
+def own_booking(booking_id: int) -> Booking:
+    """The signed-in learner's booking (404 for anyone else's: get_booking shows a learner only
+    their own)."""
     try:
         booking = booking_service.get_booking(booking_id, current_user._get_current_object())
     except NotFound:
         abort(404)
     return booking
-
-
-def _errors_to_flash(error: DomainError) -> None:
-    messages = [m for ms in error.errors.values() for m in ms] or [error.detail]
-    for message in messages:
-        flash(message, "error")
 
 
 def _slot_days(
@@ -227,7 +224,7 @@ def _change_state(booking: Booking) -> dict[str, Any]:
 @bp.route("/bookings/<int:booking_id>")
 @role_required("learner")
 def booking_detail(booking_id: int) -> str:
-    booking = _own_booking(booking_id)
+    booking = own_booking(booking_id)
     upcoming = booking.status == BookingStatus.CONFIRMED and booking.end_at > utcnow()
     event = booking_service.session_event(booking, viewer=current_user) if upcoming else None
     return render_template(
@@ -247,7 +244,7 @@ def booking_detail(booking_id: int) -> str:
 @bp.route("/bookings/<int:booking_id>/calendar.ics")
 @role_required("learner")
 def booking_ics(booking_id: int) -> Response:
-    booking = _own_booking(booking_id)
+    booking = own_booking(booking_id)
     response = make_response(booking_service.ics_for(booking, current_user._get_current_object()))
     response.mimetype = "text/calendar"
     response.headers["Content-Disposition"] = (
@@ -346,7 +343,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         except booking_service.AlreadyBooked:
             return redirect(request.full_path)  # the confirm page links to the booking
         except DomainError as exc:
-            _errors_to_flash(exc)
+            flash_errors(exc)
             return redirect(picker)
         coach = booking.coach.name
         if wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
@@ -361,7 +358,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     try:
         preview = booking_service.preview(learner_id, wanted)
     except DomainError as exc:
-        _errors_to_flash(exc)
+        flash_errors(exc)
         return redirect(picker)
     if not form.is_submitted() and preview.coach is not None:
         form.prefer.data = str(preview.coach.id)
@@ -382,7 +379,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
 @bp.route("/bookings/<int:booking_id>/reschedule")
 @role_required("learner")
 def reschedule_booking(booking_id: int) -> str | Response:
-    booking = _own_booking(booking_id)
+    booking = own_booking(booking_id)
     if booking.status != BookingStatus.CONFIRMED:
         flash("Only an upcoming session can be moved.", "error")
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
@@ -429,7 +426,7 @@ def reschedule_booking(booking_id: int) -> str | Response:
 @bp.route("/bookings/<int:booking_id>/reschedule/confirm", methods=["GET", "POST"])
 @role_required("learner")
 def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
-    booking = _own_booking(booking_id)
+    booking = own_booking(booking_id)
     form = RescheduleForm(start=request.args.get("start", ""))
     start = _parse_start(form.start.data)
     picker = url_for(
@@ -445,14 +442,14 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
             with writing():
                 booking_service.reschedule(booking_id, learner_id, wanted)
         except DomainError as exc:
-            _errors_to_flash(exc)
+            flash_errors(exc)
             return redirect(url_for("learner.booking_detail", booking_id=booking_id))
         flash("Moved. Your calendar invitation is updated.", "success")
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     try:
         preview = booking_service.preview_move(booking_id, learner_id, wanted)
     except DomainError as exc:
-        _errors_to_flash(exc)
+        flash_errors(exc)
         return redirect(picker)
     return render_template(
         "learner/bookings/confirm_reschedule.html",
@@ -469,7 +466,7 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
 def cancel_booking_page(booking_id: int) -> str | Response:
     """The cancel question as a page of its own: where the detail page's dialog cannot open
     (no JavaScript), its link leads here."""
-    booking = _own_booking(booking_id)
+    booking = own_booking(booking_id)
     state = _change_state(booking)
     if not state["changeable"]:
         if booking.status == BookingStatus.CANCELLED:
@@ -496,7 +493,7 @@ def cancel_booking(booking_id: int) -> Response:
     except NotFound:
         abort(404)
     except DomainError as exc:
-        _errors_to_flash(exc)
+        flash_errors(exc)
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     flash("Cancelled. The calendar event will be removed.", "success")
     return redirect(url_for("learner.booking_detail", booking_id=booking_id))
@@ -533,7 +530,7 @@ def join_waitlist() -> Response:
                 ),
             )
     except DomainError as exc:
-        _errors_to_flash(exc)
+        flash_errors(exc)
         return redirect(url_for("learner.new_booking", type=slug))
     flash("You are on the waitlist. We will hold the first free slot for you.", "success")
     return redirect(url_for("learner.bookings") + "#waitlist")
@@ -554,7 +551,7 @@ def _waitlist_action(entry_id: int, action: str) -> Response:
     except NotFound:
         abort(404)
     except DomainError as exc:
-        _errors_to_flash(exc)
+        flash_errors(exc)
         return redirect(url_for("learner.bookings") + "#waitlist")
     if action == "accept":
         flash("Booked. We sent you a confirmation with a calendar invitation.", "success")

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template
+from flask import flash, redirect, render_template
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import booking as booking_service
 from services import staff_requests
-from services.errors import DomainError, NotFound
+from services.errors import DomainError
 from services.models import Booking, StaffRequest
+from web.forms import apply_errors
 from web.learner import bp
+from web.learner.bookings import own_booking
 from web.roles import role_required
 from web.transactions import writing
 
@@ -38,20 +39,10 @@ def staff_requests_for(booking: Booking) -> list[StaffRequest]:
     return staff_requests.for_booking(current_user._get_current_object(), booking.id)
 
 
-def _own_booking(booking_id: int) -> Booking:
-    try:
-        found = booking_service.get_booking(booking_id, current_user._get_current_object())
-    except NotFound:
-        abort(404)
-    if found.learner_id != current_user.id:
-        abort(404)
-    return found
-
-
 @bp.route("/bookings/<int:booking_id>/contact", methods=["GET", "POST"])
 @role_required("learner")
 def contact_staff(booking_id: int) -> Any:
-    found = _own_booking(booking_id)
+    found = own_booking(booking_id)
     form = ContactForm()
     if form.validate_on_submit():
         try:
@@ -60,16 +51,13 @@ def contact_staff(booking_id: int) -> Any:
                     current_user._get_current_object(), booking_id, form.message.data or ""
                 )
         except DomainError as error:
-            for name, messages in error.errors.items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = list(messages)
+            apply_errors(form, error.errors)
             if not error.errors:
                 flash(error.detail, "error")
             return render_template(
-                "learner/bookings/contact.html", booking=_own_booking(booking_id), form=form
+                "learner/bookings/contact.html", booking=found, form=form
             ), 409 if not error.errors else 422
         flash("Sent to Career Services staff. We tell you when they answer.", "success")
-        return redirect(staff_requests.thread_path(_own_booking(booking_id)))
+        return redirect(staff_requests.thread_path(found))
     status = 422 if form.errors else 200
     return render_template("learner/bookings/contact.html", booking=found, form=form), status

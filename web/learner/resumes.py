@@ -17,6 +17,7 @@ from services import files, resumes
 from services.db import db
 from services.errors import DomainError, NotFound
 from web import downloads
+from web.forms import apply_errors
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import start_write
@@ -66,10 +67,7 @@ def _form_errors(form: FlaskForm) -> dict[str, list[str]]:
 def _fail(form: FlaskForm, error: DomainError | None, status: int) -> Any:
     """Put the problem on the form; for the upload script, answer JSON with the same messages."""
     if error is not None:
-        for name, messages in (error.errors or {"file": [error.detail]}).items():
-            field = getattr(form, name, None)
-            if field is not None:
-                field.errors = list(messages)
+        apply_errors(form, error.errors or {"file": [error.detail]})
     if wants_json():
         errors = _form_errors(form)
         detail = error.detail if error else "Some fields need attention."

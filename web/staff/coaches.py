@@ -25,6 +25,7 @@ from services.errors import DomainError
 from web.auth.routes import remember_new_account
 from web.fields import ZoneField
 from web.formatting import locale_clock
+from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
 
@@ -169,8 +170,7 @@ def edit_coach(coach_id: int) -> str | Response:
                 )
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name, form.reason).errors = list(messages)
+            apply_errors(form, exc.errors, fallback=form.reason)
         else:
             db.session.commit()
             flash(f"{coach.name} is updated.", "success")
@@ -196,8 +196,7 @@ def invite_coach() -> str | Response:
             )
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name, form.email).errors = list(messages)
+            apply_errors(form, exc.errors, fallback=form.email)
         else:
             db.session.commit()
             flash(
@@ -228,8 +227,7 @@ def accept_invite(token: str) -> str | Response:
             )
         except DomainError as exc:
             db.session.rollback()
-            for name, messages in (exc.errors or {"password": [exc.detail]}).items():
-                getattr(form, name, form.password).errors = list(messages)
+            apply_errors(form, exc.errors or {"password": [exc.detail]}, fallback=form.password)
         else:
             db.session.commit()
             remember_new_account(invite.user.email)

@@ -13,6 +13,7 @@ from wtforms.validators import DataRequired, Length
 from services import audit, faq
 from services.db import db
 from services.errors import DomainError, NotFound
+from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
 
@@ -66,8 +67,7 @@ def _edit(entry_id: int | None) -> str | Response:
                     )
             except DomainError as exc:
                 db.session.rollback()
-                for name, messages in exc.errors.items():
-                    getattr(form, name, form.answer).errors = list(messages)
+                apply_errors(form, exc.errors, fallback=form.answer)
             else:
                 db.session.commit()
                 flash("The FAQ is updated; the public page shows it now.", "success")

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from services import interview_types, waitlist
 from services.db import db
 from services.errors import DomainError, NotFound, ValidationFailed
+from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
 
@@ -124,8 +125,7 @@ def edit_interview_type(slug: str) -> str | Response:
             interview_types.update(current_user, slug, changes, form.reason.data or "")
         except ValidationFailed as exc:
             db.session.rollback()
-            for name, messages in exc.errors.items():
-                getattr(form, name, form.reason).errors = list(messages)
+            apply_errors(form, exc.errors, fallback=form.reason)
             itype = interview_types.get(slug)
         else:
             warning = interview_types.late_booking_warning(

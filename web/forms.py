@@ -1,0 +1,34 @@
+"""What views share about forms: a refused change shown on the form it came from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from flask import flash
+from flask_wtf import FlaskForm
+from wtforms import Field
+
+from services.errors import DomainError
+
+
+def apply_errors(
+    form: FlaskForm, errors: Mapping[str, Sequence[str]], fallback: Field | None = None
+) -> list[str]:
+    """Put each of a refused change's messages (``DomainError.errors``: field name → messages)
+    on the form's field of that name; a name the form has no field for goes on ``fallback`` when
+    one is given. Returns the messages that found no field, for the view to flash if it likes."""
+    unplaced: list[str] = []
+    for name, messages in errors.items():
+        field = form._fields.get(name, fallback)
+        if field is None:
+            unplaced.extend(messages)
+        else:
+            field.errors = list(messages)
+    return unplaced
+
+
+def flash_errors(error: DomainError) -> None:
+    """A refused change on a page with no form for it: each of its messages (or its detail, when
+    it names no field) flashed as an error."""
+    for message in [m for ms in error.errors.values() for m in ms] or [error.detail]:
+        flash(message, "error")

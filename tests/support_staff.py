@@ -12,6 +12,18 @@ from services.db import db, utcnow
 from services.models import Resume, ResumeVersion, User
 
 
+def console_people(make_user: Any) -> dict[str, Any]:
+    """A learner, three coaches (two ranked by expertise, one with none) and a staff member: the
+    cast of the staff console's tests."""
+    return {
+        "learner": make_user("learner", name="Lena Learner"),
+        "ada": make_user("coach", name="Ada Coach", expertise=["ml", "python"], review_capacity=4),
+        "bo": make_user("coach", name="Bo Coach", expertise=["python"], review_capacity=4),
+        "cy": make_user("coach", name="Cy Coach", expertise=[], review_capacity=4),
+        "staff": make_user("staff", name="Sam Staff"),
+    }
+
+
 def make_resume(
     learner: User, target_role: str = "ML engineer", skills: list[str] | None = None
 ) -> Resume:

@@ -25,30 +25,20 @@ from services.models import (
     StaffRequest,
     User,
 )
-from tests.support_auth import csrf_token, sign_in
+from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, process_all, seed_types
-from tests.support_staff import make_resume
+from tests.support_staff import console_people, make_resume
 
 
 @pytest.fixture
 def people(make_user):
-    return {
-        "learner": make_user("learner", name="Lena Learner"),
-        "ada": make_user("coach", name="Ada Coach", expertise=["ml", "python"], review_capacity=4),
-        "bo": make_user("coach", name="Bo Coach", expertise=["python"], review_capacity=4),
-        "cy": make_user("coach", name="Cy Coach", expertise=[], review_capacity=4),
-        "staff": make_user("staff", name="Sam Staff"),
-    }
+    return console_people(make_user)
 
 
 def browser(app, user):
     client = app.test_client()
     sign_in(client, user.email)
     return client
-
-
-def post(client, path: str, data: dict[str, str], page: str):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client, page)})
 
 
 def flashes(html: str) -> list[str]:
@@ -78,21 +68,21 @@ def test_a_reassignment_tells_the_coach_who_lost_it_and_their_old_link_explains(
 ):
     resume = make_resume(people["learner"], target_role="ML engineer")
     sign_in(client, people["staff"].email)
-    post(
+    post_form(
         client,
         f"/staff/queue/{resume.id}/assign",
         {"coach_id": str(people["ada"].id), "reason": "Ada knows the field"},
-        page="/staff/queue",
+        form_page="/staff/queue",
     )
     process_all()
     [offer] = notes(people["ada"], "resume_assigned")
     assert offer.link.endswith(f"/coach/reviews/{resume.id}")
 
-    post(
+    post_form(
         client,
         f"/staff/queue/{resume.id}/assign",
         {"coach_id": str(people["bo"].id), "reason": "Ada is away"},
-        page="/staff/queue",
+        form_page="/staff/queue",
     )
     process_all()
     [moved] = notes(people["ada"], "resume_moved")
@@ -174,12 +164,12 @@ def test_rebalance_apply_and_undo_never_send_resume_to_review_twice(app, client,
 
     sign_in(client, people["staff"].email)
     for round_ in range(2):  # apply and undo, twice: the second time every coach had them before
-        post(client, "/staff/rebalance", {}, page="/staff/rebalance")
+        post_form(client, "/staff/rebalance", {}, form_page="/staff/rebalance")
         plan = db.session.scalars(select(RebalancePlan).order_by(RebalancePlan.id.desc())).first()
         assert plan.moves, plan.summary
-        post(client, f"/staff/rebalance/{plan.id}/apply", {}, page="/staff/rebalance")
+        post_form(client, f"/staff/rebalance/{plan.id}/apply", {}, form_page="/staff/rebalance")
         process_all()
-        post(client, f"/staff/rebalance/{plan.id}/undo", {}, page="/staff/rebalance")
+        post_form(client, f"/staff/rebalance/{plan.id}/undo", {}, form_page="/staff/rebalance")
         process_all()
         assert {offered_to(r.id) for r in resumes} == {people["cy"].id}
         sent = _offers_per_coach_and_resume()
@@ -227,7 +217,7 @@ def test_rebalance_never_moves_a_resume_staff_pinned(app, client, people):
     staff.assign(people["staff"], late, people["cy"].id, "Cy already started")
     db.session.commit()
     sign_in(client, people["staff"].email)
-    page = post(client, f"/staff/rebalance/{plan.id}/apply", {}, page="/staff/rebalance")
+    page = post_form(client, f"/staff/rebalance/{plan.id}/apply", {}, form_page="/staff/rebalance")
     message = flashes(client.get(page.headers["Location"]).get_data(as_text=True))[0]
     n = len(plan.moves) - 1
     assert message.startswith(f"Plan {plan.id} applied: {n} résumé{'s' if n != 1 else ''} moved.")
@@ -238,7 +228,9 @@ def test_rebalance_never_moves_a_resume_staff_pinned(app, client, people):
     assert pin.subject_id == late and pin.reason == "Cy already started"
 
     # Unpinned, a résumé may move again.
-    unpin = post(client, f"/staff/resumes/{late}/unpin", {}, page=f"/staff/resumes/{late}")
+    unpin = post_form(
+        client, f"/staff/resumes/{late}/unpin", {}, form_page=f"/staff/resumes/{late}"
+    )
     assert "is unpinned" in client.get(unpin.headers["Location"]).get_data(as_text=True)
     live = routing.live_assignment(late)
     assert live.pinned_at is None and live.pin_reason is None
@@ -277,7 +269,7 @@ def test_rebalance_does_not_trade_evenness_for_skill_fit(client, make_user):
     assert plan.moves == []
     assert plan.summary["spread_after_pct"] == plan.summary["spread_before_pct"] == 0.0
     sign_in(client, chief.email)
-    page = post(client, "/staff/rebalance", {}, page="/staff/rebalance")
+    page = post_form(client, "/staff/rebalance", {}, form_page="/staff/rebalance")
     html = client.get(page.headers["Location"]).get_data(as_text=True)
     assert flashes(html) == ["The load is already as even as it can be."]
     assert "Apply plan" not in html
@@ -381,7 +373,7 @@ def test_one_move_is_one_resume(client, people):
     sign_in(client, people["staff"].email)
     page = client.get(f"/staff/rebalance/{plan.id}/apply").get_data(as_text=True)
     assert "1 résumé will move to another coach" in page and "Move 1 résumé</button>" in page
-    done = post(client, f"/staff/rebalance/{plan.id}/apply", {}, page="/staff/rebalance")
+    done = post_form(client, f"/staff/rebalance/{plan.id}/apply", {}, form_page="/staff/rebalance")
     html = client.get(done.headers["Location"]).get_data(as_text=True)
     assert flashes(html) == [f"Plan {plan.id} applied: 1 résumé moved."]
 
@@ -455,11 +447,11 @@ def test_a_request_reaches_staff_and_the_coach_and_is_answered_in_the_app(
     )
     assert blank.status_code == 422
     assert "Write your answer to the learner." in blank.get_data(as_text=True)
-    answered = post(
+    answered = post_form(
         client,
         f"/staff/requests/{request.id}/answer",
         {"reply": "Get well soon: I moved nothing yet, call us at 555-0100."},
-        page="/staff/requests",
+        form_page="/staff/requests",
     )
     assert answered.status_code == 302
     after = client.get("/staff/requests").get_data(as_text=True)
@@ -468,8 +460,11 @@ def test_a_request_reaches_staff_and_the_coach_and_is_answered_in_the_app(
     assert entry.subject_type == "request" and entry.subject_id == request.id
     # A second answer (another staff member, the same moment) is refused, the first kept.
     other = browser(app, make_user("staff", name="Tia Staff"))
-    late = post(
-        other, f"/staff/requests/{request.id}/answer", {"reply": "Me too"}, page="/staff/requests"
+    late = post_form(
+        other,
+        f"/staff/requests/{request.id}/answer",
+        {"reply": "Me too"},
+        form_page="/staff/requests",
     )
     assert "Sam Staff answered this request already." in other.get(
         late.headers["Location"]

@@ -27,18 +27,12 @@ from services.models import (
 )
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, seed_types
-from tests.support_staff import bulk_resumes, make_resume
+from tests.support_staff import bulk_resumes, console_people, make_resume
 
 
 @pytest.fixture
 def people(make_user):
-    return {
-        "learner": make_user("learner", name="Lena Learner"),
-        "ada": make_user("coach", name="Ada Coach", expertise=["ml", "python"], review_capacity=4),
-        "bo": make_user("coach", name="Bo Coach", expertise=["python"], review_capacity=4),
-        "cy": make_user("coach", name="Cy Coach", expertise=[], review_capacity=4),
-        "staff": make_user("staff", name="Sam Staff"),
-    }
+    return console_people(make_user)
 
 
 @pytest.fixture

@@ -36,6 +36,22 @@ def add_rules(
     db.session.commit()
 
 
+def extra_hours(coach_id: int, start: dt.datetime, minutes: int = 45) -> None:
+    """A one-off window of hours for the coach (an interview's length by default): with no weekly
+    hours, exactly one slot. Added to the session, not committed."""
+    from services.db import db
+    from services.models import AvailabilityException
+
+    db.session.add(
+        AvailabilityException(
+            coach_id=coach_id,
+            start_at=start,
+            end_at=start + dt.timedelta(minutes=minutes),
+            available=True,
+        )
+    )
+
+
 def make_coach(make_user: Any, tz: str = "UTC", **kwargs: Any) -> Any:
     expertise = kwargs.pop("expertise", list(ALL_TAGS))
     rules = {k: kwargs.pop(k) for k in ("start", "end", "weekdays") if k in kwargs}

@@ -25,7 +25,6 @@ from services import booking as booking_service
 from services.availability import grid_ceil
 from services.db import db, utcnow
 from services.models import (
-    AvailabilityException,
     AvailabilityRule,
     Booking,
     Delivery,
@@ -33,6 +32,7 @@ from services.models import (
     OutboxEvent,
 )
 from tests.e2e.steps import sign_in
+from tests.support_booking import extra_hours
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "booking journeys passphrase"
@@ -98,14 +98,7 @@ class World:
                     )
                 )
             for start in slots:
-                db.session.add(
-                    AvailabilityException(
-                        coach_id=coach.id,
-                        start_at=start,
-                        end_at=start + dt.timedelta(minutes=45),
-                        available=True,
-                    )
-                )
+                extra_hours(coach.id, start)
             db.session.commit()
             return int(coach.id)
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 from services import audit, waitlist
 from services.db import db, utcnow
 from services.models import (
-    AvailabilityException,
     Booking,
     Delivery,
     LearnerSuspension,
@@ -21,6 +20,7 @@ from tests.support_booking import (
     auth,
     book,
     events,
+    extra_hours,
     future_weekday,
     insert_booking,
     make_coach,
@@ -180,14 +180,7 @@ def scarce(db_session, make_user, token_for):
     seed_types()
     coach = make_user("coach", timezone="UTC", expertise=["python"], name="Solo Coach")
     start = at(future_weekday(4), 10)
-    db.session.add(
-        AvailabilityException(
-            coach_id=coach.id,
-            start_at=start,
-            end_at=start + dt.timedelta(minutes=45),
-            available=True,
-        )
-    )
+    extra_hours(coach.id, start)
     db.session.commit()
     learners = [make_user("learner", name=f"Learner {i}") for i in range(3)]
     return {

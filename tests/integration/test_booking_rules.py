@@ -19,7 +19,6 @@ from services import interview_types, waitlist
 from services.availability import grid_ceil
 from services.db import db, utcnow
 from services.models import (
-    AvailabilityException,
     Booking,
     Delivery,
     WaitlistEntry,
@@ -29,6 +28,7 @@ from tests.support_booking import (
     at,
     auth,
     book,
+    extra_hours,
     future_weekday,
     insert_booking,
     make_coach,
@@ -424,14 +424,7 @@ def two_slots(db_session, make_user, token_for):
     day = future_weekday(4)
     early, late = at(day, 8), at(day, 18)
     for start in (early, late):
-        db.session.add(
-            AvailabilityException(
-                coach_id=coach.id,
-                start_at=start,
-                end_at=start + dt.timedelta(minutes=45),
-                available=True,
-            )
-        )
+        extra_hours(coach.id, start)
     db.session.commit()
     people = [make_user("learner", timezone="America/New_York", name=f"NY {i}") for i in range(4)]
     tokens = [token_for(p) for p in people]
@@ -480,11 +473,7 @@ def test_the_waitlist_form_takes_a_time_of_day(client, db_session, make_user):
     seed_types()
     coach = make_user("coach", timezone="UTC", name="Olga Coach")
     day = future_weekday(4)
-    db.session.add(
-        AvailabilityException(
-            coach_id=coach.id, start_at=at(day, 14), end_at=at(day, 14, 45), available=True
-        )
-    )
+    extra_hours(coach.id, at(day, 14))
     db.session.commit()
     insert_booking(make_user("learner").id, coach.id, at(day, 14))  # its one slot is taken
     learner = make_user("learner", timezone="UTC")

@@ -14,7 +14,6 @@ from services import interview_types, waitlist
 from services.db import db, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (
-    AvailabilityException,
     InterviewType,
     LearnerSuspension,
     Notification,
@@ -23,7 +22,7 @@ from services.models import (
     WaitlistEntry,
 )
 from tests.support_auth import csrf_token, sign_in
-from tests.support_booking import at, future_weekday, process_all, seed_types
+from tests.support_booking import at, extra_hours, future_weekday, process_all, seed_types
 
 PAGES = ("/staff/interview-types", "/staff/interview-types/coding/edit", "/staff/suspensions")
 PAGES += ("/staff/waitlist",)
@@ -380,14 +379,7 @@ def queue(signed_in, make_user):
     wait for any day (1 holds the offer), learner 4 for that day."""
     coach = make_user("coach", timezone="UTC", expertise=["python"], name="Solo Coach")
     start = at(future_weekday(4), 10)
-    db.session.add(
-        AvailabilityException(
-            coach_id=coach.id,
-            start_at=start,
-            end_at=start + dt.timedelta(minutes=45),
-            available=True,
-        )
-    )
+    extra_hours(coach.id, start)
     db.session.commit()
     learners = [make_user("learner", name=f"Learner {i}") for i in range(5)]
     booked, _ = booking_service.book(

@@ -42,7 +42,7 @@ COACHES = 50
 BARE = "bare primary-key read  GET /bench/pk/<id>"
 CLIENTS = 32
 ZONES = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
-TAGS = ["ml", "python", "behavioural", "algorithms", "mlops", "system-design"]
+TAGS = ["ml", "python", "behavioral", "algorithms", "mlops", "system-design"]
 
 
 def bench_app() -> Any:

@@ -16,7 +16,7 @@ LEARNERS = itertools.count()
 # benchmarks/load.py runs this file twice: LOAD_MODE=bare (the baseline) and LOAD_MODE=mix.
 BARE = os.environ.get("LOAD_MODE", "mix") == "bare"
 PASSWORD = "load test passphrase"
-TYPES = ["behavioural", "technical-ml", "ml-system-design", "coding"]
+TYPES = ["behavioral", "technical-ml", "ml-system-design", "coding"]
 
 
 def sample_pdf(text: str = "Ada Learner ada@example.com Python SQL PyTorch Docker Git") -> bytes:

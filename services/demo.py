@@ -75,8 +75,8 @@ DEMO_USERS = (
         Role.COACH,
         "Grace Coach",
         "America/Los_Angeles",
-        ("python", "algorithms", "behavioural", "sql"),
-        ("behavioural", "technical-ml", "coding"),
+        ("python", "algorithms", "behavioral", "sql"),
+        ("behavioral", "technical-ml", "coding"),
     ),
     DemoUser(
         "learner.lin@example.com",
@@ -492,7 +492,7 @@ def seed_history() -> bool:
     history.session(
         "lin",
         "grace",
-        "behavioural",
+        "behavioral",
         _before_this_week(grace, 1, 10) - 14 * days,
         BookingStatus.COMPLETED,
         feedback=(4, 3, 4, 3, "Good STAR structure. Lead with the result, then the how."),
@@ -522,7 +522,7 @@ def seed_history() -> bool:
         notes="I would like to practise explaining model metrics.",
     )
     history.session(
-        "omar", "grace", "behavioural", _before_this_week(grace, 2, 10), BookingStatus.NO_SHOW
+        "omar", "grace", "behavioral", _before_this_week(grace, 2, 10), BookingStatus.NO_SHOW
     )
     # Ada's to do: write feedback for Omar's session, mark Lin's coding session.
     history.session(
@@ -542,7 +542,7 @@ def seed_history() -> bool:
         _local(grace, 3, 10),
         notes="Feature engineering and evaluation for tabular data.",
     )
-    history.session("omar", "grace", "behavioural", _next_open_slot(grace, now))
+    history.session("omar", "grace", "behavioral", _next_open_slot(grace, now))
 
     # --- résumés
     # Reviewed in earlier weeks (the turnaround chart's history).

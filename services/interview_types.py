@@ -35,11 +35,11 @@ class TypeSpec:
 
 DEFAULT_TYPES = (
     TypeSpec(
-        "behavioural",
-        "Behavioural",
+        "behavioral",
+        "Behavioral",
         45,
         "Tell your story: teamwork, conflict, ownership and impact, in the STAR format.",
-        "behavioural",
+        "behavioral",
     ),
     TypeSpec(
         "technical-ml",

@@ -260,5 +260,6 @@ def for_user(moment: dt.datetime, user: User, fmt: str = DEFAULT_FORMAT) -> str:
 
 
 def span_for(start: dt.datetime, end: dt.datetime, user: User) -> str:
-    """ "Mon 3 Mar 2025, 2:30 PM CET – 3:15 PM (Europe/Berlin)" for ``user``."""
-    return f"{for_user(start, user)} – {for_user(end, user, '%H:%M')} ({user.timezone})"
+    """ "Mon 3 Mar 2025, 2:30 PM EST – 3:15 PM (America/New York)" for ``user``."""
+    zone = display_name(user.timezone or UTC_NAME)
+    return f"{for_user(start, user)} – {for_user(end, user, '%H:%M')} ({zone})"

@@ -481,7 +481,7 @@ def invite_expires_text(invite: CoachInvite) -> str:
     them), labelled: ``Tue 8 Dec 2026, 14:00 CET (Europe/Berlin)``."""
     zone = invite.user.timezone or "UTC"
     text = localtime.for_user(invite.expires_at, invite.user)
-    return text if zone == "UTC" else f"{text} ({zone})"
+    return text if zone == "UTC" else f"{text} ({localtime.display_name(zone)})"
 
 
 def valid_invite(secret: str) -> CoachInvite | None:

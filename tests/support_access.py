@@ -84,7 +84,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     faq.load_seed()
     db_session.commit()
 
-    tags = ["ml", "python", "behavioural", "algorithms", "mlops", "system-design"]
+    tags = ["ml", "python", "behavioral", "algorithms", "mlops", "system-design"]
     users = {
         "learner_a": make_user("learner", name="Learner A"),
         "learner_b": make_user("learner", name="Learner B"),

@@ -7,7 +7,7 @@ import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
-ALL_TAGS = ("ml", "python", "behavioural", "algorithms", "mlops", "system-design")
+ALL_TAGS = ("ml", "python", "behavioral", "algorithms", "mlops", "system-design")
 PASSWORD = "correct horse battery"
 
 

@@ -64,7 +64,7 @@ def create_user(
             raise ValidationFailed.field("interview_types", "Only coaches run interview types.")
         if slugs == []:
             raise ValidationFailed.field(
-                "interview_types", "Name one or more types, e.g. coding,behavioural."
+                "interview_types", "Name one or more types, e.g. coding,behavioral."
             )
         user = accounts.create_user(
             email=email,

@@ -82,3 +82,4 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_span, "local_span")
     app.add_template_filter(clock_time, "clock_time")
     app.add_template_filter(docx_preview, "docx_preview")
+    app.add_template_filter(localtime.display_name, "zone_name")

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "coach journey passphrase"
 BERLIN = "Europe/Berlin"
 # The type these coaches run: the other browser tests book other types, so they never meet them.
-TYPE = "behavioural"
+TYPE = "behavioral"
 SIZES = [
     pytest.param({"width": 1280, "height": 800}, id="1280"),
     pytest.param({"width": 375, "height": 812}, id="375"),

@@ -171,7 +171,7 @@ def test_interview_types_are_listed_for_a_signed_in_user(client, make_user, toke
 
     assert response.status_code == 200
     slugs = [item["slug"] for item in response.json["items"]]
-    assert slugs == ["behavioural", "technical-ml", "ml-system-design", "coding"]
+    assert slugs == ["behavioral", "technical-ml", "ml-system-design", "coding"]
     assert response.json["next_cursor"] is None
     assert client.get("/api/v1/interview-types").status_code == 401
 

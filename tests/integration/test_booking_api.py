@@ -37,7 +37,7 @@ def test_interview_types_are_seeded_with_their_durations(client, world):
     assert response.status_code == 200
     durations = {t["slug"]: t["duration_minutes"] for t in response.json["items"]}
     assert durations == {
-        "behavioural": 45,
+        "behavioral": 45,
         "technical-ml": 60,
         "ml-system-design": 60,
         "coding": 45,

@@ -52,7 +52,7 @@ def test_at_most_two_upcoming_sessions_of_one_type(client, world):
     assert third.status_code == 409
     assert third.json["code"] == "booking_limit_reached"
     # Another type is fine.
-    assert book(client, world["token"], at(day, 15), type_="behavioural").status_code == 201
+    assert book(client, world["token"], at(day, 15), type_="behavioral").status_code == 201
 
 
 def test_round_robin_respects_a_coachs_daily_cap(client, world, make_user, token_for):
@@ -108,7 +108,7 @@ def test_three_no_shows_in_sixty_days_pause_booking_until_staff_lift_it(client, 
         json={"status": "no_show"},
         headers=auth(world["coach_token"]),
     )
-    refused = book(client, world["token"], at(world["day"], 11), type_="behavioural")
+    refused = book(client, world["token"], at(world["day"], 11), type_="behavioral")
     assert refused.status_code == 403
     assert refused.json["code"] == "booking_suspended"
     assert "missed 3 sessions in 60 days" in refused.json["detail"]
@@ -138,7 +138,7 @@ def test_three_no_shows_in_sixty_days_pause_booking_until_staff_lift_it(client, 
     )
     assert again.status_code == 409 and again.json["code"] == "conflict"
     assert (
-        book(client, world["token"], at(world["day"], 11), type_="behavioural").status_code == 201
+        book(client, world["token"], at(world["day"], 11), type_="behavioral").status_code == 201
     )
     # The same three no-shows do not suspend again.
     extra = insert_booking(world["learner"].id, world["coach"].id, past(1, 12))

@@ -77,7 +77,7 @@ def test_seed_demo_loads_everything_and_is_idempotent(app, db_session):
     assert roles.count("staff") >= 1 and roles.count("coach") >= 2 and roles.count("learner") >= 2
     assert counts[1] == 6
     assert set(db_session.scalars(select(InterviewType.slug))) >= {
-        "behavioural",
+        "behavioral",
         "technical-ml",
         "ml-system-design",
         "coding",

@@ -16,7 +16,7 @@ from services.models import InterviewType, StaffAction, User
 from tests.support_auth import csrf_token, sign_in
 from tests.support_booking import add_rules, at, auth, book, future_weekday, seed_types
 
-ALL_TYPES = ["behavioural", "technical-ml", "ml-system-design", "coding"]
+ALL_TYPES = ["behavioral", "technical-ml", "ml-system-design", "coding"]
 
 
 @pytest.fixture
@@ -82,12 +82,12 @@ def test_a_coach_made_by_the_cli_runs_every_active_type_whatever_their_expertise
 
 
 def test_interview_types_narrows_a_cli_coach_and_bad_slugs_make_nobody(app, client, world):
-    coach_id = cli_coach(app, "--interview-types", "behavioural, coding")
-    assert interview_types.coach_types(coach_id).interview_types == ("behavioural", "coding")
+    coach_id = cli_coach(app, "--interview-types", "behavioral, coding")
+    assert interview_types.coach_types(coach_id).interview_types == ("behavioral", "coding")
     assert slots(client, world["token"], "coding", world["day"], coach_id).status_code == 200
 
     before = db.session.scalar(select(func.count(User.id)))
-    for bad in ("behavioural,no-such-type", ""):
+    for bad in ("behavioral,no-such-type", ""):
         result = app.test_cli_runner().invoke(
             args=[
                 *("users", "create", "--email", "bad@example.com", "--password", "long password"),
@@ -124,7 +124,7 @@ def test_expertise_tags_never_make_a_coach_unbookable(client, world, make_user):
 def test_a_coach_who_runs_every_type_picks_up_a_type_added_later(client, world, make_user):
     everything = make_user("coach", name="All Types")
     narrowed = make_user("coach", name="Two Types")
-    interview_types.set_coach_types(narrowed.id, ["coding", "behavioural"])
+    interview_types.set_coach_types(narrowed.id, ["coding", "behavioral"])
     db.session.add(InterviewType(slug="case-study", name="Case study", duration_minutes=45))
     db.session.commit()
 
@@ -165,7 +165,7 @@ def test_coaches_list_their_interview_types_and_types_their_coaches(client, worl
     ]
     types = client.get("/api/v1/interview-types", headers=auth(world["token"]))
     assert {t["slug"]: t["coach_ids"] for t in types.json["items"]} == {
-        "behavioural": [ada.id],
+        "behavioral": [ada.id],
         "technical-ml": [ada.id],
         "ml-system-design": [ada.id],
         "coding": sorted([ada.id, bo.id]),
@@ -184,17 +184,17 @@ def test_a_slot_query_or_booking_naming_a_coach_who_does_not_run_the_type_says_w
 ):
     coach = make_user("coach", name="Bo Coach", expertise=["python", "algorithms"])
     add_rules(coach.id)
-    interview_types.set_coach_types(coach.id, ["behavioural", "technical-ml"])
+    interview_types.set_coach_types(coach.id, ["behavioral", "technical-ml"])
     db.session.commit()
 
     response = slots(client, world["token"], "coding", world["day"], coach.id)
     assert response.status_code == 422
     assert response.json["code"] == "validation_error"
-    assert "behavioural, technical-ml" in response.json["detail"]
+    assert "behavioral, technical-ml" in response.json["detail"]
     assert response.json["errors"]["coach_id"] == [response.json["detail"]]
     booked = book(client, world["token"], at(world["day"], 10), "coding", coach_id=coach.id)
     assert booked.status_code == 422
-    assert "behavioural, technical-ml" in booked.json["detail"]
+    assert "behavioral, technical-ml" in booked.json["detail"]
 
     interview_types.set_coach_types(coach.id, [])
     db.session.commit()
@@ -256,7 +256,7 @@ def test_staff_choose_a_coachs_types_through_the_api_audited(client, world, make
 )
 def test_bad_type_choices_are_422_and_change_nothing(client, world, make_user, body):
     coach = make_user("coach")
-    interview_types.set_coach_types(coach.id, ["behavioural"])
+    interview_types.set_coach_types(coach.id, ["behavioral"])
     db.session.commit()
 
     response = put_types(client, world["staff_token"], coach.id, body)
@@ -265,7 +265,7 @@ def test_bad_type_choices_are_422_and_change_nothing(client, world, make_user, b
     assert response.json["code"] == "validation_error"
     assert "interview_types" in response.json["errors"]
     db.session.expire_all()
-    assert interview_types.coach_types(coach.id).interview_types == ("behavioural",)
+    assert interview_types.coach_types(coach.id).interview_types == ("behavioral",)
     assert not db.session.scalars(select(StaffAction)).all()
 
 
@@ -301,18 +301,18 @@ def test_staff_choose_a_coachs_types_on_the_coachs_page(client, world, make_user
             "expertise": "",
             "review_capacity": "4",
             "types_scope": "chosen",
-            "interview_types": ["coding", "behavioural"],
+            "interview_types": ["coding", "behavioral"],
             "reason": "new coach",
         },
     )
     assert response.status_code == 302, response.get_data(as_text=True)
-    assert interview_types.coach_types(coach.id).interview_types == ("behavioural", "coding")
+    assert interview_types.coach_types(coach.id).interview_types == ("behavioral", "coding")
     [entry] = db.session.scalars(
         select(StaffAction).where(StaffAction.action == "coach.interview_types")
     )
     assert entry.reason == "new coach"
     listing = client.get("/staff/coaches").get_data(as_text=True)
-    assert "behavioural, coding" in listing
+    assert "behavioral, coding" in listing
 
     bad = client.post(
         page,
@@ -325,7 +325,7 @@ def test_staff_choose_a_coachs_types_on_the_coachs_page(client, world, make_user
     )
     assert bad.status_code == 200 and "field-error" in bad.get_data(as_text=True)
     db.session.expire_all()
-    assert interview_types.coach_types(coach.id).interview_types == ("behavioural", "coding")
+    assert interview_types.coach_types(coach.id).interview_types == ("behavioral", "coding")
 
 
 # --- warnings on the dashboard -------------------------------------------------------------------
@@ -342,7 +342,7 @@ def test_the_dashboard_warns_of_coaches_who_run_no_type_and_types_nobody_runs(
     add_rules(busy.id)
     interview_types.set_coach_types(idle.id, [])
     interview_types.set_coach_types(quiet.id, [])
-    interview_types.set_coach_types(busy.id, ["behavioural", "technical-ml", "coding"])
+    interview_types.set_coach_types(busy.id, ["behavioral", "technical-ml", "coding"])
     db.session.commit()
 
     html = client.get("/staff/").get_data(as_text=True)

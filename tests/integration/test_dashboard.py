@@ -84,7 +84,7 @@ def test_a_learner_sees_the_next_session_their_resumes_states_and_feedback(world
     learner, coach = world["learner"], world["coach"]
     day = future_weekday(4)
     first = insert_booking(learner.id, coach.id, at(day, 10), "coding")
-    later = insert_booking(learner.id, coach.id, at(day + dt.timedelta(days=2), 11), "behavioural")
+    later = insert_booking(learner.id, coach.id, at(day + dt.timedelta(days=2), 11), "behavioral")
     insert_booking(learner.id, coach.id, at(day, 14), "technical-ml", status="cancelled")
     past = insert_booking(learner.id, coach.id, utcnow() - dt.timedelta(days=3), "coding")
     past.status = "completed"
@@ -176,7 +176,7 @@ def test_a_coach_sees_offers_with_their_deadline_reviews_and_the_day_in_their_zo
     # 00:15 in Berlin is still the day before in UTC: "today" is the coach's own.
     midnight = insert_booking(learner.id, coach.id, at(day, 0, 15, tz=berlin), "coding")
     morning = insert_booking(other.id, coach.id, at(day, 9, tz=berlin), "coding")
-    afternoon = insert_booking(learner.id, coach.id, at(day, 15, tz=berlin), "behavioural")
+    afternoon = insert_booking(learner.id, coach.id, at(day, 15, tz=berlin), "behavioral")
     yesterday = insert_booking(
         other.id, coach.id, at(day - dt.timedelta(days=1), 10, tz=berlin), "coding", "completed"
     )

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -19,7 +21,7 @@ def test_the_migrated_schema_matches_the_models(database_url):
     assert diff == []
 
 
-def _upgrade(url: str, revision: str) -> None:
+def _upgrade(url: str, revision: str, command: str = "upgrade") -> None:
     import os
     import subprocess
     import sys
@@ -27,7 +29,7 @@ def _upgrade(url: str, revision: str) -> None:
     from tests.conftest import ROOT
 
     subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade", revision],
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", command, revision],
         cwd=ROOT,
         env={**os.environ, "DATABASE_URL": url},
         check=True,
@@ -112,3 +114,78 @@ def test_0010_keeps_every_coach_bookable_for_what_their_expertise_allowed(backen
     # "open" has no tags: every coach could be booked for it, and still can.
     assert [tuple(r) for r in runs] == [("none", "open"), ("some", "coding"), ("some", "open")]
     assert cap == 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_0016_spells_the_behavioral_type_and_tag_in_us_english_and_back(backend):
+    """The type's slug, its default name and every "behavioural" tag (a type's and a coach's) are
+    respelled; a name staff chose, other tags and their order stay; downgrading restores them."""
+    from tests.conftest import create_database, drop_database
+
+    url = create_database(backend)
+    engine = create_engine(url)
+
+    def read() -> tuple[list[tuple[str, str, str]], dict[str, list[str]]]:
+        with engine.connect() as conn:
+            types = conn.execute(
+                text("SELECT slug, name, expertise FROM interview_type ORDER BY id")
+            ).all()
+            users = conn.execute(text('SELECT email, expertise FROM "user" ORDER BY id')).all()
+        return [tuple(t) for t in types], {
+            email: tags if isinstance(tags, list) else json.loads(tags) for email, tags in users
+        }
+
+    try:
+        _upgrade(url, "0015")
+        with engine.begin() as conn:
+            for slug, name, tags in [
+                ("behavioural", "Behavioural", "Behavioural, python"),
+                ("story", "Behavioural stories", "behavioural"),
+            ]:
+                conn.execute(
+                    text(
+                        "INSERT INTO interview_type (slug, name, description, duration_minutes,"
+                        " buffer_before_minutes, buffer_after_minutes, min_notice_hours,"
+                        " horizon_days, cancel_cutoff_hours, expertise, active)"
+                        " VALUES (:slug, :name, '', 45, 0, 15, 12, 30, 24, :tags, :yes)"
+                    ),
+                    {"slug": slug, "name": name, "tags": tags, "yes": True},
+                )
+            for email, expertise in [
+                ("ada", '["sql", "Behavioural", "python"]'),
+                ("lin", '["python"]'),
+            ]:
+                conn.execute(
+                    text(
+                        'INSERT INTO "user" (email, name, role, timezone, password_hash, active,'
+                        " session_version, expertise, review_capacity, created_at, clock)"
+                        " VALUES (:email, :email, 'coach', 'UTC', 'x', :yes, 0, :expertise, 5,"
+                        " CURRENT_TIMESTAMP, '24h')"
+                    ),
+                    {"email": email, "expertise": expertise, "yes": True},
+                )
+        before = read()
+        _upgrade(url, "0016")
+        after = read()
+        _upgrade(url, "0015", command="downgrade")
+        undone = read()
+    finally:
+        engine.dispose()
+        drop_database(url)
+
+    assert after == (
+        [
+            ("behavioral", "Behavioral", "behavioral, python"),
+            ("story", "Behavioural stories", "behavioral"),
+        ],
+        {"ada": ["sql", "behavioral", "python"], "lin": ["python"]},
+    )
+    # Back in the old spelling (a tag comes back lower-case, as tags are compared).
+    assert undone == (
+        [
+            ("behavioural", "Behavioural", "behavioural, python"),
+            ("story", "Behavioural stories", "behavioural"),
+        ],
+        {"ada": ["sql", "behavioural", "python"], "lin": ["python"]},
+    )
+    assert before[1]["ada"] == ["sql", "Behavioural", "python"]

@@ -112,17 +112,17 @@ GOOD = {
 
 
 def test_the_types_page_lists_every_type_with_its_settings(signed_in):
-    interview_types.configure("behavioural", {"active": False})
+    interview_types.configure("behavioral", {"active": False})
     db.session.commit()
     html = signed_in.get("/staff/interview-types").get_data(as_text=True)
-    for slug in ("behavioural", "technical-ml", "ml-system-design", "coding"):
+    for slug in ("behavioral", "technical-ml", "ml-system-design", "coding"):
         assert f'id="type-{slug}"' in html
         assert f"/staff/interview-types/{slug}/edit" in html
     row = html.split('id="type-coding"')[1].split("</tr>")[0]
     assert "45 min" in row and "0 / 15 min" in row and "12 h" in row
     assert "30 days" in row and "24 h" in row and "bookable" in row
-    behavioural = html.split('id="type-behavioural"')[1].split("</tr>")[0]
-    assert "not bookable" in behavioural  # inactive types are listed too
+    behavioral = html.split('id="type-behavioral"')[1].split("</tr>")[0]
+    assert "not bookable" in behavioral  # inactive types are listed too
 
 
 def test_editing_a_type_changes_its_settings_and_is_audited(signed_in, people):

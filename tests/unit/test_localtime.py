@@ -149,6 +149,9 @@ def test_a_span_is_written_for_its_reader():
     span = localtime.span_for(start, start + dt.timedelta(minutes=45), Reader())  # type: ignore[arg-type]
 
     assert span == "Mon 3 Mar 2025, 9:00 AM CST – 9:45 AM (America/Chicago)"
+    Reader.timezone = "America/New_York"  # a place's name is written as people write it
+    span = localtime.span_for(start, start + dt.timedelta(minutes=45), Reader())  # type: ignore[arg-type]
+    assert span.endswith("10:45 AM (America/New York)")
 
 
 def test_check_clock():

@@ -137,9 +137,7 @@ def test_three_no_shows_in_sixty_days_pause_booking_until_staff_lift_it(client, 
         headers=auth(world["staff_token"]),
     )
     assert again.status_code == 409 and again.json["code"] == "conflict"
-    assert (
-        book(client, world["token"], at(world["day"], 11), type_="behavioral").status_code == 201
-    )
+    assert book(client, world["token"], at(world["day"], 11), type_="behavioral").status_code == 201
     # The same three no-shows do not suspend again.
     extra = insert_booking(world["learner"].id, world["coach"].id, past(1, 12))
     client.post(

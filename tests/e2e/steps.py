@@ -3,7 +3,9 @@ message it shows), never for time, so a busy machine only makes them slower, not
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -63,3 +65,15 @@ def first_week_with_slots(page: Any) -> None:
             return
         later_week(page)
     raise AssertionError("no free slots in four weeks")
+
+
+def screenshot(target: Any, name: str, *, full_page: bool = False) -> None:
+    """Keep a picture of a page (or one element) to look at, as ``$SCREENSHOTS/<name>.png``, when
+    the SCREENSHOTS environment variable names a folder (``SCREENSHOTS=docs/screenshots`` refreshes
+    the documentation's); without it, nothing is taken."""
+    folder = os.environ.get("SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    options = {"full_page": True} if full_page else {}
+    target.screenshot(path=str(Path(folder) / f"{name}.png"), **options)

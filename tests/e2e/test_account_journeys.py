@@ -8,10 +8,8 @@ Screenshots go to /tmp/account-*.png for a person to look at."""
 from __future__ import annotations
 
 import re
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -133,10 +131,7 @@ def pick_zone(page: Any, typed: str, choice: str, *, keyboard: bool) -> None:
 
 
 def shot(page: Any, name: str, full_page: bool = False) -> None:
-    """A screenshot for a person to look at: <temp dir>/account-<name>.png."""
-    page.screenshot(
-        path=str(Path(tempfile.gettempdir()) / f"account-{name}.png"), full_page=full_page
-    )
+    steps.screenshot(page, f"account-{name}", full_page=full_page)
 
 
 def no_sideways_scroll(page: Any) -> None:

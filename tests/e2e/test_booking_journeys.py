@@ -9,7 +9,6 @@ slots other tests rely on stay free; the type is switched off afterwards."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -31,13 +30,13 @@ from services.models import (
     InterviewType,
     OutboxEvent,
 )
+from tests.e2e import steps
 from tests.e2e.steps import sign_in
 from tests.support_booking import extra_hours
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "booking journeys passphrase"
 SIZES = {"desk": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
-SHOTS = os.environ.get("BOOKING_SCREENSHOTS")  # a folder: save each page looked at, for review
 
 
 @pytest.fixture(params=list(SIZES), ids=list(SIZES))
@@ -163,11 +162,10 @@ class World:
             return made
 
     def look(self, page: Any, name: str) -> None:
-        """The page fits the width (no sideways scroll); with BOOKING_SCREENSHOTS, saved."""
+        """The page fits the width (no sideways scroll); with SCREENSHOTS, saved."""
         width = SIZES[self.size]["width"]
         assert page.evaluate("document.documentElement.scrollWidth") <= width, name
-        if SHOTS:
-            page.screenshot(path=f"{SHOTS}/book-{name}-{self.size}.png", full_page=True)
+        steps.screenshot(page, f"book-{name}-{self.size}", full_page=True)
 
 
 @pytest.fixture

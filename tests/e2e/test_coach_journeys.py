@@ -2,18 +2,16 @@
 off (errors where they belong), an invited coach's first steps, the private calendar feed, and the
 session page's link to the learner's résumé.
 
-Set COACH_SCREENSHOTS to a directory to keep screenshots of the pages, to look at."""
+Set SCREENSHOTS to a directory to keep screenshots of the pages, to look at."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import urllib.error
 import urllib.request
 import uuid
 import zoneinfo
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from playwright.sync_api import expect
 
 from services import accounts, interview_types, routing, staff
 from services.db import db
+from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
 from tests.support_booking import add_rules, at, future_weekday, insert_booking
 from tests.support_staff import make_resume
@@ -43,10 +42,7 @@ def sized(request: Any, page: Any) -> Any:
 
 
 def shot(page: Any, name: str, *, full_page: bool = False) -> None:
-    """A screenshot to look at, when COACH_SCREENSHOTS names a directory."""
-    if os.environ.get("COACH_SCREENSHOTS"):
-        path = Path(os.environ["COACH_SCREENSHOTS"]) / f"{name}-{width(page)}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+    steps.screenshot(page, f"{name}-{width(page)}", full_page=full_page)
 
 
 def width(page: Any) -> int:
@@ -149,8 +145,7 @@ def test_weekly_hours_and_time_off(sized: Any, coach_with_a_session: dict[str, A
         before = first_time.bounding_box()
         wrap.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
         page.wait_for_function("() => document.querySelector('.week-calendar-wrap').scrollLeft > 0")
-        if os.environ.get("COACH_SCREENSHOTS"):
-            wrap.screenshot(path=str(Path(os.environ["COACH_SCREENSHOTS"]) / "week-scrolled.png"))
+        steps.screenshot(wrap, "week-scrolled")
         after = first_time.bounding_box()
         assert abs(after["x"] - before["x"]) < 1 and abs(after["x"] - wrap.bounding_box()["x"]) < 2
         sunday = page.locator(".week-calendar thead th").last

@@ -9,10 +9,8 @@ the test run's folder."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +20,7 @@ from services import accounts, resumes, routing
 from services.db import db, utcnow
 from services.models import Notification
 from services.models.resumes import CRITERIA
-from tests.conftest import RUN_DIR
+from tests.e2e import steps
 from tests.e2e.steps import open_menu, sign_in, sign_in_staff_first_time
 from tests.support_booking import at, future_weekday, insert_booking
 from tests.support_staff import make_resume
@@ -216,21 +214,13 @@ def test_opening_a_notification_marks_it_read(page: Any, width: str, people: dic
 # --- screenshots of the demo's dashboards --------------------------------------------------------
 
 
-def shots() -> Path:
-    folder = Path(os.environ.get("SCREENSHOTS_DIR") or RUN_DIR / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def snap(page: Any, role: str) -> None:
     for name, size in VIEWPORTS.items():
         page.set_viewport_size(size)
         page.goto("/dashboard")
         expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
         fits(page)
-        path = shots() / f"dashboard-{role}-{'desk' if name == 'desk' else 'phone'}.png"
-        page.screenshot(path=str(path), full_page=True)
-        assert path.stat().st_size > 10_000
+        steps.screenshot(page, f"dashboard-{role}-{name}", full_page=True)
 
 
 @pytest.fixture
@@ -285,4 +275,4 @@ def test_the_demo_staff_dashboard_has_something_to_show(page: Any):
     expect(page.locator("#chart-turnaround svg")).to_be_visible()
     drawn = page.locator("#chart-turnaround rect.chart-bar:not([height='0.0'])")
     assert drawn.count() >= 2  # the demo's reviews fall in more than one week
-    page.screenshot(path=str(shots() / "statistics-desk.png"), full_page=True)
+    steps.screenshot(page, "statistics-desk", full_page=True)

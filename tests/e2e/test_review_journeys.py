@@ -9,10 +9,8 @@ Screenshots of the pages go to $REVIEW_SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +18,7 @@ from playwright.sync_api import expect
 
 from services import accounts, resumes, routing
 from services.db import db
+from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
 from tests.support_resumes import make_pdf
 
@@ -95,12 +94,7 @@ def score_all(page: Any) -> None:
 
 
 def screenshot(page: Any, size: str, name: str, *, full_page: bool = True) -> None:
-    """Kept only when $REVIEW_SCREENSHOTS names a folder (to look at, or for docs/screenshots)."""
-    target = os.environ.get("REVIEW_SCREENSHOTS")
-    if target:
-        Path(target).mkdir(parents=True, exist_ok=True)
-        path = Path(target) / f"review-{name}-{size}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+    steps.screenshot(page, f"review-{name}-{size}", full_page=full_page)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -10,11 +10,9 @@ function (``notifications.process_event``) on the events the journey recorded.""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,6 +23,7 @@ from sqlalchemy import select
 from services import accounts, notifications, routing, staff
 from services.db import db, utcnow
 from services.models import Notification, OutboxEvent
+from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_in_staff_first_time, sign_out
 from tests.e2e.test_accessibility import audit, serve_axe
 from tests.support_booking import insert_booking
@@ -32,7 +31,6 @@ from tests.support_staff import make_resume
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "staff journeys passphrase"
-SCREENSHOTS = os.environ.get("SCREENSHOT_DIR")
 SIZES = {"desk": (1280, 800), "phone": (375, 812)}
 JOURNEY_EVENTS = (
     "resume.assigned",
@@ -102,10 +100,7 @@ def axe_clean(page: Any, size: str) -> None:
 
 
 def shot(page: Any, name: str, size: str, *, full_page: bool = True) -> None:
-    """A screenshot for a person to look at, when SCREENSHOT_DIR names a directory."""
-    if SCREENSHOTS:
-        path = Path(SCREENSHOTS) / f"staff-{name}-{size}.png"
-        page.screenshot(path=str(path), full_page=full_page)
+    steps.screenshot(page, f"staff-{name}-{size}", full_page=full_page)
 
 
 def user(tag: str, role: str, name: str, **extra: Any) -> Any:

@@ -285,7 +285,7 @@ def test_a_day_asked_for_shows_its_times_and_the_month_marks_the_free_days(clien
     assert any(start_of(url) == first for url in hrefs(times, "/learn/bookings/new/confirm?"))
 
     month = part(page, "month")
-    assert f'<h2 id="month-heading">{day:%B %Y}</h2>' in month
+    assert f'<h2 id="month-heading" tabindex="-1">{day:%B %Y}</h2>' in month
     chosen = re.search(
         r'<a class="day day-free day-chosen[^"]*" href="([^"]+)"[^>]*aria-current="true"', month
     )
@@ -323,7 +323,7 @@ def test_the_month_disables_past_days_and_days_past_the_horizon_and_says_why(cli
     # No month past the horizon's, none before this one.
     assert f'<span class="meta">Until {last:%-d %b}</span>' in month
     earlier = text(client.get(booker(month=f"{today.replace(day=1) - dt.timedelta(days=1):%Y-%m}")))
-    assert f'<h2 id="month-heading">{today:%B %Y}</h2>' in part(earlier, "month")
+    assert f'<h2 id="month-heading" tabindex="-1">{today:%B %Y}</h2>' in part(earlier, "month")
 
     # A day past the horizon, asked for: its reason, and no times.
     beyond = part(text(client.get(booker(day=after.isoformat()))), "day")
@@ -351,7 +351,7 @@ def test_without_a_day_the_month_opens_on_the_first_free_day_and_steps_by_month(
     assert nxt, month
     assert query(nxt.group(1))["month"] and nxt.group(1).endswith("#month")
     following = text(client.get(nxt.group(1).split("#")[0]))
-    assert f'<h2 id="month-heading">{nxt.group(2)} ' in part(following, "month")
+    assert f'<h2 id="month-heading" tabindex="-1">{nxt.group(2)} ' in part(following, "month")
     assert '<span aria-hidden="true">←</span>' in part(following, "month")
 
 

@@ -531,6 +531,7 @@ def test_a_phone_books_through_the_month_with_the_keyboard_and_the_day_is_kept(
         if not (day.count() and before.count()):  # not both this month: by the month's links
             pick_day(page, start.date())
         else:
+            first = page.locator(".booker-month a[aria-current='true']").get_attribute("data-day")
             before.focus()
             page.keyboard.press("ArrowRight")
             expect(day).to_be_focused()
@@ -539,6 +540,12 @@ def test_a_phone_books_through_the_month_with_the_keyboard_and_the_day_is_kept(
             expect(page.get_by_role("heading", name=f"{start:%A %-d %B}", level=2)).to_be_focused()
             assert page.url != shown and f"day={start.date().isoformat()}" in page.url
             expect(day).to_have_attribute("aria-current", "true")
+            # Back shows the day shown first again, Forward the one picked.
+            page.go_back()
+            chosen = page.locator(".booker-month a[aria-current='true']")
+            expect(chosen).to_have_attribute("data-day", first)
+            page.go_forward()
+            expect(chosen).to_have_attribute("data-day", start.date().isoformat())
         world.look(page, "month-day")
     page.get_by_role("link", name=slot_label(start), exact=True).click()
 
@@ -602,6 +609,7 @@ def test_a_booking_made_while_viewing_another_zone_states_that_zones_time(
     expect(option.first).to_have_attribute("aria-selected", "true")
     combo.press("Enter")  # picks the zone; the form is sent by its button
     expect(combo).to_have_value(re.compile(r"Asia/Tokyo$"))
+    world.look(page, "zone-switch")
     page.get_by_role("button", name="Show times", exact=True).click()
     arrive(page, f"Pick a time for {world.name}")
     expect(page.get_by_test_id("zone-now")).to_contain_text("Times in Asia/Tokyo")

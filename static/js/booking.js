@@ -1,4 +1,79 @@
 // Booking pages: progressive enhancement only; every page works without this file.
+
+// --- the booker on a phone: a month to pick a day from, and that day's times --------------------
+// Without this file each day (and month) is a link to the page showing it. With it, the page's
+// changing parts ([data-booker-part], by id) are swapped in place from that page, the address
+// follows (so Back, a reload or a shared link show the same), and the focus goes to what was
+// asked for: the day's times, or the month.
+const bookerPage = (url) => {
+  const address = new URL(url, window.location.href);
+  return address.pathname + address.search;
+};
+let bookerShown = bookerPage(window.location.href);
+
+async function showBooker(url, push) {
+  let page;
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    page = new DOMParser().parseFromString(await response.text(), "text/html");
+  } catch {
+    window.location.assign(url); // the browser shows it, or what went wrong
+    return;
+  }
+  for (const part of document.querySelectorAll("[data-booker-part]")) {
+    const fresh = part.id && page.getElementById(part.id);
+    if (fresh) part.replaceWith(document.adoptNode(fresh));
+  }
+  bookerShown = bookerPage(url);
+  if (push) window.history.pushState({ booker: true }, "", url);
+  const hash = new URL(url, window.location.href).hash;
+  const heading = document.getElementById(hash === "#month" ? "month-heading" : "times-heading");
+  heading?.focus();
+}
+
+document.addEventListener("click", (event) => {
+  const link = event.target.closest?.("[data-booker] a[data-booker-link]");
+  if (!link || event.defaultPrevented || event.button !== 0) return;
+  if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return; // a new tab
+  if (!window.fetch || !window.DOMParser) return;
+  event.preventDefault();
+  showBooker(link.href, true);
+});
+
+window.addEventListener("popstate", () => {
+  // Back or Forward to another day or month; a jump within the page (the skip link) is not one.
+  if (document.querySelector("[data-booker]") && bookerPage(window.location.href) !== bookerShown) {
+    showBooker(window.location.href, false);
+  }
+});
+
+// In the month, the arrow keys move between the days with free times (Left and Right to the one
+// before or after, Up and Down a week, Home and End to the first and last); Tab still visits each.
+document.addEventListener("keydown", (event) => {
+  const link = event.target.closest?.("[data-month-grid] a[data-day]");
+  if (!link || event.altKey || event.ctrlKey || event.metaKey) return;
+  const days = [...link.closest("[data-month-grid]").querySelectorAll("a[data-day]")];
+  const at = days.indexOf(link);
+  const weekAway = (step) => {
+    const day = new Date(`${link.dataset.day}T12:00:00Z`);
+    day.setUTCDate(day.getUTCDate() + step);
+    return day.toISOString().slice(0, 10);
+  };
+  const moves = {
+    ArrowRight: () => days[at + 1],
+    ArrowLeft: () => days[at - 1],
+    ArrowDown: () => days.find((d) => d.dataset.day >= weekAway(7)),
+    ArrowUp: () => days.findLast((d) => d.dataset.day <= weekAway(-7)),
+    Home: () => days[0],
+    End: () => days[days.length - 1],
+  };
+  const next = moves[event.key]?.();
+  if (!next) return;
+  event.preventDefault();
+  next.focus();
+});
+
 document.addEventListener("DOMContentLoaded", () => {
   // The coach filter on the slot page shows its results as soon as a coach is picked.
   for (const select of document.querySelectorAll("select[data-autosubmit='true']")) {

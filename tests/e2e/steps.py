@@ -59,9 +59,10 @@ def later_week(page: Any) -> None:
 
 
 def first_week_with_slots(page: Any) -> None:
-    """The slot page shows one week; step forward until it offers something."""
+    """The slot page shows one week (at a desk; a phone's month and day are hidden); step forward
+    until it offers something."""
     for _ in range(4):
-        if page.locator("a.slot").count():
+        if page.locator(".booker-week a.slot").count():
             return
         later_week(page)
     raise AssertionError("no free slots in four weeks")

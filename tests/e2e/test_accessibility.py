@@ -194,7 +194,7 @@ def test_learner_pages_are_accessible(page: Any, people: dict[str, Any]) -> None
     problems += audit(page)
     # Then the confirmation, the booking made, and the list with it in. It is cancelled after:
     # the slot is a demo coach's, which the booking tests expect to find free.
-    page.locator("a.slot").first.click()
+    page.locator(".booker-week a.slot").first.click()
     expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
     problems += audit(page)
     page.get_by_role("button", name="Confirm booking").click()
@@ -210,6 +210,20 @@ def test_learner_pages_are_accessible(page: Any, people: dict[str, Any]) -> None
     dialog.get_by_role("button", name="Cancel booking").click()
     expect(page.get_by_test_id("booking-status")).to_have_text("Cancelled")
     problems += audit_all(page, [detail, "/learn/bookings"])
+    # The booker in another zone (its switcher open), with a zone refused (the message on the
+    # field), and a time's confirm page in that zone (not booked).
+    page.goto("/learn/bookings/new?type=coding&tz=Asia/Tokyo")
+    page.get_by_text("Show times in another time zone").click()
+    problems += audit(page)
+    page.goto("/learn/bookings/new?type=coding&tz=US/Eastern")
+    expect(page.get_by_text("US/Eastern is another name for America/New York")).to_be_visible()
+    problems += audit(page)
+    page.goto("/learn/bookings/new?type=coding&tz=Asia/Tokyo")
+    steps.later_week(page)
+    steps.first_week_with_slots(page)
+    page.locator(".booker-week a.slot").first.click()
+    expect(page.get_by_text("Also make Asia/Tokyo my time zone")).to_be_visible()
+    problems += audit(page)
     assert problems == [], "\n".join(problems)
 
 

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -29,6 +30,7 @@ from services.models import (
     Delivery,
     InterviewType,
     OutboxEvent,
+    User,
 )
 from tests.e2e import steps
 from tests.e2e.steps import sign_in
@@ -258,17 +260,32 @@ def test_bad_starts_are_answered_on_the_picker_and_the_horizon_is_named(
     expect(page.get_by_text("Book at most 14 days ahead")).to_be_visible()
     expect(page.get_by_role("heading", name="Confirm your booking")).to_have_count(0)
 
-    # Week by week to the horizon: the last week has no later one; past it, the horizon is named.
     page.goto(f"/learn/bookings/new?type={world.slug}")
-    for _ in range(3):
-        later = page.get_by_role("link", name="Later →")
-        if not later.count():
-            break
-        before = page.url
-        later.click()
-        page.wait_for_url(lambda url, before=before: url != before)
-    expect(page.get_by_role("link", name="Later →")).to_have_count(0)
-    expect(page.get_by_text(re.compile(r"^Bookable until \d+ \w+$"))).to_be_visible()
+    last = (utcnow() + dt.timedelta(days=14)).date()
+    if world.size == "desk":
+        # Week by week to the horizon: the last week has no later one.
+        for _ in range(3):
+            later = page.get_by_role("link", name="Later →")
+            if not later.count():
+                break
+            before = page.url
+            later.click()
+            page.wait_for_url(lambda url, before=before: url != before)
+        expect(page.get_by_role("link", name="Later →")).to_have_count(0)
+        expect(page.get_by_text(re.compile(r"^Bookable until \d+ \w+$"))).to_be_visible()
+    else:
+        # Month by month to the horizon's: no later month, its days past the horizon disabled.
+        if last.month != utcnow().month:
+            page.get_by_role("link", name=re.compile(rf"^{last:%B} →$")).click()
+            expect(page.get_by_role("heading", name=f"{last:%B %Y}")).to_be_visible()
+        expect(page.get_by_text(f"Until {last:%-d %b}", exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name=re.compile(rf"^{last:%A %-d %B}: "))).to_be_visible()
+        after = last + dt.timedelta(days=1)
+        expect(page.get_by_role("link", name=re.compile(rf"^{after:%A %-d %B}"))).to_have_count(0)
+        if after.month == last.month:
+            expect(page.get_by_text(f"after {last:%-d %B}: not bookable yet")).to_be_visible()
+        world.look(page, "month-horizon")
+    # Past it, the horizon is named.
     beyond = utcnow().date() + dt.timedelta(days=20)
     page.goto(f"/learn/bookings/new?type={world.slug}&week={beyond.isoformat()}")
     expect(page.get_by_role("heading", name="Bookings open up to 2 weeks ahead")).to_be_visible()
@@ -276,7 +293,7 @@ def test_bad_starts_are_answered_on_the_picker_and_the_horizon_is_named(
     expect(page.get_by_role("link", name="Later →")).to_have_count(0)
     world.look(page, "beyond-horizon")
     page.get_by_role("link", name="See the last week you can book").click()
-    expect(page.locator("a.slot").first).to_be_visible()
+    expect(page.locator("a.slot:visible").first).to_be_visible()
 
 
 # --- 3. Back after booking, then confirm again ---------------------------------------------------
@@ -433,3 +450,200 @@ def test_the_waitlist_offers_worked_days_and_honours_the_time_of_day(
     page.get_by_role("button", name="Accept this slot").click()
     expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
     expect(page.get_by_test_id("booking-when")).to_contain_text(f"{late:%H:%M}")
+
+
+# --- 6. the booker: a week at a desk, a month and a day on a phone -------------------------------
+
+
+def in_zone(start: dt.datetime, tz: str, minutes: int = 45) -> str:
+    """A slot link's accessible name, for a learner viewing ``tz`` (on the 24-hour clock)."""
+    local, end = start.astimezone(ZoneInfo(tz)), (start + dt.timedelta(minutes=minutes))
+    return f"{local:%A %-d %B}, {local:%H:%M} to {end.astimezone(ZoneInfo(tz)):%H:%M}"
+
+
+def arrive(page: Any, heading: str) -> None:
+    """The page a click led to, with its stylesheet: the booker's week and its day (a desk's and a
+    phone's) are both in the page, and only the CSS shows one."""
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    page.wait_for_load_state("load")
+
+
+def pick_day(page: Any, day: dt.date) -> None:
+    """On a phone: the day in the month (a month on, if need be), and wait for its times."""
+    link = page.get_by_role("link", name=re.compile(rf"^{day:%A %-d %B}: \d+ free times?$"))
+    if not link.count():
+        page.get_by_role("link", name=re.compile(rf"^{day:%B} →$")).click()
+        expect(page.get_by_role("heading", name=f"{day:%B %Y}")).to_be_visible()
+    link.click()
+    expect(page.get_by_role("heading", name=f"{day:%A %-d %B}", level=2)).to_be_visible()
+
+
+def test_the_booker_is_a_week_at_a_desk_and_a_month_and_a_day_on_a_phone(
+    page: Any, world: World
+) -> None:
+    """The demo's Behavioural sessions, as a learner in New York sees them (the screenshots for
+    the docs, with BOOKING_SCREENSHOTS)."""
+    _, email = world.learner("Nia", tz="America/New_York")
+    sign_in(page, email, PASSWORD)
+    page.goto("/learn/bookings/new?type=behavioural")
+    expect(page.get_by_test_id("zone-now")).to_contain_text("Times in America/New York")
+    week, month = page.locator(".booker-week"), page.locator(".booker-month")
+    if world.size == "desk":
+        expect(week).to_be_visible()
+        expect(month).to_be_hidden()
+        expect(page.locator(".booker-day")).to_be_hidden()
+        expect(page.locator(".slot-day").first).to_be_visible()
+    else:
+        expect(week).to_be_hidden()
+        expect(month).to_be_visible()
+        expect(month.get_by_role("table")).to_be_visible()
+        chosen = month.locator("a[aria-current='true']")
+        expect(chosen).to_have_count(1)
+        day = dt.date.fromisoformat(chosen.get_attribute("data-day"))
+        times = page.locator(".booker-day")
+        expect(times.get_by_role("heading", name=f"{day:%A %-d %B}")).to_be_visible()
+        expect(times.locator("a.slot").first).to_be_visible()
+        # A day's times, not the week's: the page is a screen or two, not 2,700 px of buttons.
+        assert page.evaluate("document.documentElement.scrollHeight") < 2000
+    world.look(page, "booker")
+
+
+def test_a_phone_books_through_the_month_with_the_keyboard_and_the_day_is_kept(
+    page: Any, world: World
+) -> None:
+    world.coach("Gus")
+    learner_id, email = world.learner()
+    sign_in(page, email, PASSWORD)
+    start = outside_cutoff()
+    page.goto(f"/learn/bookings/new?type={world.slug}")
+    if world.size == "desk":  # at a desk, the week: the month is not shown
+        expect(page.locator(".booker-month")).to_be_hidden()
+        open_week_of(page, world, start)
+    else:
+        # The day before, by the keyboard: a day link focused, the arrow key to the next day
+        # with free times, Enter shows its times in place, the focus on them.
+        day = page.get_by_role("link", name=re.compile(rf"^{start:%A %-d %B}: "))
+        before = page.get_by_role(
+            "link", name=re.compile(rf"^{start - dt.timedelta(days=1):%A %-d %B}: ")
+        )
+        if not (day.count() and before.count()):  # not both this month: by the month's links
+            pick_day(page, start.date())
+        else:
+            first = page.locator(".booker-month a[aria-current='true']").get_attribute("data-day")
+            before.focus()
+            page.keyboard.press("ArrowRight")
+            expect(day).to_be_focused()
+            shown = page.url
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("heading", name=f"{start:%A %-d %B}", level=2)).to_be_focused()
+            assert page.url != shown and f"day={start.date().isoformat()}" in page.url
+            expect(day).to_have_attribute("aria-current", "true")
+            # Back shows the day shown first again, Forward the one picked.
+            page.go_back()
+            chosen = page.locator(".booker-month a[aria-current='true']")
+            expect(chosen).to_have_attribute("data-day", first)
+            page.go_forward()
+            expect(chosen).to_have_attribute("data-day", start.date().isoformat())
+        world.look(page, "month-day")
+    page.get_by_role("link", name=slot_label(start), exact=True).click()
+
+    expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
+    expect(page.get_by_test_id("confirm-when")).to_contain_text(f"{start:%a %-d %b %Y, %H:%M} UTC")
+    # Back to the picker: the day (a phone's) or the week (a desk's) as it was.
+    page.get_by_role("link", name="← Pick another time").click()
+    arrive(page, f"Pick a time for {world.name}")
+    expect(page.get_by_role("link", name=slot_label(start), exact=True)).to_be_visible()
+    page.get_by_role("link", name=slot_label(start), exact=True).click()
+    page.get_by_role("button", name="Confirm booking").click()
+    expect(page.get_by_text(f"Booked with Gus {world.tag}.")).to_be_visible()
+    expect(page.get_by_test_id("booking-when")).to_contain_text(f"{start:%H:%M}")
+    assert world.bookings_of(learner_id) == 1
+
+
+def test_without_javascript_a_phone_picks_a_day_from_the_month(
+    browser: Any, base_url: str, world: World, size: str
+) -> None:
+    world.coach("Hex")
+    learner_id, email = world.learner()
+    start = outside_cutoff()
+    context = browser.new_context(
+        base_url=base_url, java_script_enabled=False, viewport=SIZES[size]
+    )
+    page = context.new_page()
+    try:
+        sign_in(page, email, PASSWORD)
+        page.goto(f"/learn/bookings/new?type={world.slug}")
+        if size == "phone":
+            pick_day(page, start.date())  # each a page of its own
+            assert f"day={start.date().isoformat()}" in page.url
+        else:
+            open_week_of(page, world, start)
+        page.get_by_role("link", name=slot_label(start), exact=True).click()
+        page.get_by_role("button", name="Confirm booking").click()
+        expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
+        assert world.bookings_of(learner_id) == 1
+    finally:
+        context.close()
+
+
+# --- 7. the booker in another zone: the times, the confirmation, the account's zone kept ---------
+
+
+def test_a_booking_made_while_viewing_another_zone_states_that_zones_time(
+    page: Any, world: World
+) -> None:
+    world.coach("Ivo")
+    learner_id, email = world.learner()  # in UTC
+    sign_in(page, email, PASSWORD)
+    start = outside_cutoff()
+    open_week_of(page, world, start)
+    expect(page.get_by_test_id("zone-now")).to_contain_text("Times in UTC")
+
+    page.get_by_text("Show times in another time zone").click()
+    combo = page.get_by_role("combobox", name="Show times in")
+    combo.click()
+    combo.fill("tokyo")
+    option = page.get_by_role("option", name="Asia/Tokyo")
+    expect(option.first).to_have_attribute("aria-selected", "true")
+    combo.press("Enter")  # picks the zone; the form is sent by its button
+    expect(combo).to_have_value(re.compile(r"Asia/Tokyo$"))
+    world.look(page, "zone-switch")
+    page.get_by_role("button", name="Show times", exact=True).click()
+    arrive(page, f"Pick a time for {world.name}")
+    expect(page.get_by_test_id("zone-now")).to_contain_text("Times in Asia/Tokyo")
+    expect(page.get_by_test_id("zone-now")).to_contain_text("not your own time zone (UTC)")
+    assert "tz=Asia%2FTokyo" in page.url or "tz=Asia/Tokyo" in page.url
+    world.look(page, "other-zone")
+
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo"))
+    if world.size == "desk":
+        later = page.get_by_role("link", name="Later →")
+        if later.count():  # the zone is kept from week to week
+            later.click()
+            expect(page.get_by_test_id("zone-now")).to_contain_text("Times in Asia/Tokyo")
+            page.go_back()
+    else:
+        pick_day(page, tokyo.date())
+        expect(page.get_by_test_id("zone-now")).to_contain_text("Times in Asia/Tokyo")
+    slot = page.get_by_role("link", name=in_zone(start, "Asia/Tokyo"), exact=True)
+    expect(slot).to_have_text(f"{tokyo:%H:%M}")
+    slot.click()
+
+    expect(page.get_by_test_id("confirm-when")).to_contain_text(f"{tokyo:%a %-d %b %Y, %H:%M} JST")
+    expect(page.get_by_test_id("confirm-own-zone")).to_contain_text(
+        f"{start:%a %-d %b %Y, %H:%M} UTC"
+    )
+    expect(page.get_by_label("Also make Asia/Tokyo my time zone")).not_to_be_checked()
+    world.look(page, "confirm-other-zone")
+    page.get_by_role("button", name="Confirm booking").click()
+
+    expect(
+        page.get_by_text(
+            f"Booked with Ivo {world.tag} for {tokyo:%a %-d %b %Y, %H:%M} JST (Asia/Tokyo), "
+            f"which is {start:%a %-d %b %Y, %H:%M} UTC in your own time zone, UTC."
+        )
+    ).to_be_visible()
+    expect(page.get_by_test_id("booking-status")).to_have_text("Confirmed")
+    with world.app.app_context():
+        assert db.session.scalar(select(User.timezone).where(User.id == learner_id)) == "UTC"
+    assert world.bookings_of(learner_id) == 1

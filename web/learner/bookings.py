@@ -3,29 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, Form, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from services import availability, calendar, interview_types, waitlist
+from services import accounts, availability, calendar, interview_types, localtime, waitlist
 from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
-from web.formatting import clock_time, viewer_zone
+from web.fields import ZoneField
+from web.formatting import clock_time, local, viewer_zone
 from web.forms import flash_errors
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
 
 WEEK = dt.timedelta(days=7)
+DAY = dt.timedelta(days=1)
 
 
 class ConfirmForm(FlaskForm):
@@ -34,6 +40,8 @@ class ConfirmForm(FlaskForm):
     coach_id = HiddenField()
     # The coach the confirm page named: tried first when the learner confirms.
     prefer = HiddenField()
+    # Booking while the booker shows another zone than the learner's own: also make it theirs.
+    save_zone = BooleanField()
     notes = TextAreaField(
         "Notes for your coach (optional)",
         validators=[Optional(), Length(max=2000)],
@@ -70,18 +78,6 @@ class ActionForm(FlaskForm):
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _today() -> dt.date:
-    return dt.datetime.now(viewer_zone()).date()
-
-
-def _week_start(raw: str | None) -> dt.date:
-    try:
-        day = dt.date.fromisoformat(raw) if raw else _today()
-    except ValueError:
-        day = _today()
-    return max(day, _today())
-
-
 def _parse_start(raw: str | None) -> dt.datetime | None:
     try:
         moment = dt.datetime.fromisoformat(raw or "")
@@ -104,57 +100,6 @@ def own_booking(booking_id: int) -> Booking:
     return booking
 
 
-def _slot_days(
-    itype: InterviewType,
-    week: dt.date,
-    link: Any,
-    *,
-    coach_id: int | None = None,
-    exclude_booking_id: int | None = None,
-) -> OrderedDict[dt.date, list[dict[str, Any]]]:
-    """The week's free slots grouped by day in the learner's zone, each with its link."""
-    tz = viewer_zone()
-    slots = availability.find_slots(
-        availability.SlotQuery(
-            itype.slug, week, week + WEEK - dt.timedelta(days=1), tz.key, coach_id
-        ),
-        learner_id=current_user.id,
-        exclude_booking_id=exclude_booking_id,
-    )
-    days: OrderedDict[dt.date, list[dict[str, Any]]] = OrderedDict()
-    for slot in slots:
-        local = slot.start.astimezone(tz)
-        start_text, end_text = clock_time(local.time()), clock_time(slot.end.astimezone(tz).time())
-        days.setdefault(local.date(), []).append(
-            {
-                "start": slot.start,
-                "label": start_text,
-                "aria": f"{local:%A %-d %B}, {start_text} to {end_text}",
-                "url": link(slot),
-            }
-        )
-    return days
-
-
-def _last_final(itype: InterviewType, days: OrderedDict[dt.date, list[dict[str, Any]]]) -> Any:
-    """The latest slot shown that is already inside the cancellation cutoff (final once booked,
-    when the minimum notice is shorter than the cutoff), or None."""
-    now = utcnow()
-    final = [
-        slot["start"]
-        for slots in days.values()
-        for slot in slots
-        if now >= booking_service.change_cutoff(itype, slot["start"])
-    ]
-    return max(final, default=None)
-
-
-def _last_day(itype: InterviewType) -> dt.date:
-    """The last day (in the learner's zone) with a bookable start: the horizon's."""
-    _, latest = availability.booking_window(itype, utcnow())
-    return latest.astimezone(viewer_zone()).date()
-
-
 def _horizon_text(itype: InterviewType) -> str:
     """``4 weeks``, ``30 days``: how far ahead the type can be booked."""
     days = itype.horizon_days
@@ -164,22 +109,315 @@ def _horizon_text(itype: InterviewType) -> str:
     return f"{days} day{'' if days == 1 else 's'}"
 
 
-def _week_links(
-    endpoint: str, week: dt.date, last_day: dt.date, **args: Any
-) -> dict[str, str | None]:
-    """Earlier and later weeks: none before today, none starting past the horizon's last day; and
-    the last bookable week, for a page beyond it."""
+# --- the booker: the zone it shows, a week (at a desk), a month and a day (on a phone) ----------
+
+
+class ZoneViewForm(Form):
+    """The booker's zone switcher: a GET form (it only changes what the page shows, so it needs no
+    CSRF token)."""
+
+    tz = ZoneField("Show times in")
+
+
+@dataclass(frozen=True)
+class ShownZone:
+    """The zone the booker shows times in: the learner's own, or another one they look at
+    (``?tz=``, e.g. while travelling), which leaves their account's zone as it is."""
+
+    name: str
+    own: str
+    form: ZoneViewForm
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return localtime.zone(self.name)
+
+    @property
+    def other(self) -> bool:
+        return self.name != self.own
+
+    @property
+    def param(self) -> str | None:
+        """What the booker's links carry: the zone when it is not the learner's own."""
+        return self.name if self.other else None
+
+    @property
+    def display(self) -> str:
+        return localtime.display_name(self.name)
+
+    @property
+    def own_display(self) -> str:
+        return localtime.display_name(self.own)
+
+    @property
+    def offset(self) -> str:
+        return localtime.offset_label(localtime.utc_offset(self.name, utcnow()))
+
+
+def _shown_zone() -> ShownZone:
+    """The zone ``?tz=`` names when a person may pick it (the learner's own, even an old name, is
+    always fine); otherwise their own, with the reason on the switcher's field."""
+    own = str(current_user.timezone)
+    raw = (request.args.get("tz") or "").strip()
+    form = ZoneViewForm(formdata=request.args if raw else None, tz=own)
+    form.tz.offer(keep=own)
+    if not raw or raw == own:
+        return ShownZone(own, own, form)
+    if form.validate():
+        return ShownZone(str(form.tz.data), own, form)
+    form.tz.data = own  # the switcher shows the zone the times are in, with the message
+    return ShownZone(own, own, form)
+
+
+def _today(tz: zoneinfo.ZoneInfo) -> dt.date:
+    return dt.datetime.now(tz).date()
+
+
+def _date_arg(name: str) -> dt.date | None:
+    raw = request.args.get(name) or ""
+    try:
+        return dt.date.fromisoformat(raw) if len(raw) == 10 else None
+    except ValueError:
+        return None
+
+
+def _month_arg() -> dt.date | None:
+    """``?month=2026-12``: that month's first day."""
+    raw = request.args.get("month") or ""
+    try:
+        return dt.date.fromisoformat(f"{raw}-01") if len(raw) == 7 else None
+    except ValueError:
+        return None
+
+
+def _month_end(month: dt.date) -> dt.date:
+    return _next_month(month) - DAY
+
+
+def _next_month(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _last_day(itype: InterviewType, tz: zoneinfo.ZoneInfo) -> dt.date:
+    """The last day (in ``tz``) with a bookable start: the horizon's."""
+    _, latest = availability.booking_window(itype, utcnow())
+    return latest.astimezone(tz).date()
+
+
+SlotLink = Callable[[availability.Slot, dict[str, Any]], str]
+
+
+@dataclass(frozen=True)
+class BookerView:
+    """What differs between booking and moving a booking: where the page and its slots link, the
+    coach asked for, the booking being moved (its own time is shown, not offered)."""
+
+    endpoint: str
+    args: dict[str, Any]  # the page's own: the type or the booking
+    slot_link: SlotLink  # a slot's confirm page, given the arguments that lead back here
+    coach_id: int | None = None
+    moving: Booking | None = None
+
+
+def _free_days(
+    itype: InterviewType,
+    tz: zoneinfo.ZoneInfo,
+    spans: list[tuple[dt.date, dt.date]],
+    view: BookerView,
+) -> dict[dt.date, list[availability.Slot]]:
+    """The free slots in the spans of days (in ``tz``), by day: one query when they fit in one."""
+    spans = [(lo, hi) for lo, hi in spans if lo <= hi]
+    if not spans:
+        return {}
+    lo, hi = min(s[0] for s in spans), max(s[1] for s in spans)
+    if (hi - lo).days < availability.MAX_RANGE_DAYS:
+        spans = [(lo, hi)]
+    found: dict[dt.datetime, availability.Slot] = {}
+    for first, last in spans:
+        for slot in availability.find_slots(
+            availability.SlotQuery(itype.slug, first, last, tz.key, view.coach_id),
+            learner_id=current_user.id,
+            exclude_booking_id=view.moving.id if view.moving else None,
+        ):
+            found[slot.start] = slot
+    days: dict[dt.date, list[availability.Slot]] = {}
+    for start in sorted(found):
+        days.setdefault(start.astimezone(tz).date(), []).append(found[start])
+    return days
+
+
+def _slot_items(
+    slots: list[availability.Slot],
+    tz: zoneinfo.ZoneInfo,
+    view: BookerView,
+    back: dict[str, Any],
+) -> list[dict[str, Any]]:
+    """A day's slots as the page lists them: the time on the viewer's clock in ``tz``, a full
+    label for screen readers, the link to confirm (or, moving, the booking's own time marked)."""
+    items = []
+    for slot in slots:
+        moment = slot.start.astimezone(tz)
+        start_text, end_text = clock_time(moment.time()), clock_time(slot.end.astimezone(tz).time())
+        items.append(
+            {
+                "start": slot.start,
+                "label": start_text,
+                "aria": f"{moment:%A %-d %B}, {start_text} to {end_text}",
+                "url": view.slot_link(slot, {**back, "day": moment.date().isoformat()}),
+                "current": view.moving is not None and slot.start == view.moving.start_at,
+            }
+        )
+    return items
+
+
+def _day_state(day: dt.date, free: bool, today: dt.date, last_day: dt.date) -> str:
+    if day < today:
+        return "past"
+    if day > last_day:
+        return "beyond"
+    return "free" if free else "none"
+
+
+def _month_rows(
+    month: dt.date,
+    days: dict[dt.date, list[availability.Slot]],
+    chosen: dt.date | None,
+    today: dt.date,
+    last_day: dt.date,
+    day_link: Callable[[dt.date], str],
+) -> list[list[dict[str, Any] | None]]:
+    """The month as weeks from Monday: each of its days with its state and, when it has free
+    times, its link; None for the days of the months around it."""
+    rows: list[list[dict[str, Any] | None]] = []
+    day = month - dt.timedelta(days=month.weekday())
+    end = _month_end(month)
+    while day <= end:
+        row: list[dict[str, Any] | None] = []
+        for _ in range(7):
+            if day.month != month.month:
+                row.append(None)
+            else:
+                state = _day_state(day, day in days, today, last_day)
+                row.append(
+                    {
+                        "date": day,
+                        "state": state,
+                        "count": len(days.get(day, ())),
+                        "url": day_link(day) if state == "free" else None,
+                        "chosen": day == chosen,
+                        "today": day == today,
+                    }
+                )
+            day += DAY
+        rows.append(row)
+    return rows
+
+
+def _booker(itype: InterviewType, view: BookerView) -> dict[str, Any]:
+    """Everything the booker page shows: the zone, the week (desk), the month and the chosen
+    day's times (phone; the CSS shows one or the other, both work without JavaScript)."""
+    shown = _shown_zone()
+    tz = shown.zone
+    today = _today(tz)
+    last_day = _last_day(itype, tz)
+    day = _date_arg("day")
+    # Moving a booking opens on its own day: its neighbours first, earlier weeks a click away.
+    default = view.moving.start_at.astimezone(tz).date() if view.moving else today
+    week = max(_date_arg("week") or day or default, today)
+    month = max(_month_arg() or (day or week).replace(day=1), today.replace(day=1))
+    # What every link of the page keeps: the page's own arguments, the zone, the coach.
+    keep = {**view.args, "tz": shown.param, "coach_id": view.coach_id}
+
+    def here(**args: Any) -> str:
+        return url_for(view.endpoint, **keep, **args)
+
+    page = urlsplit(url_for(view.endpoint, **view.args))
+    beyond = week > last_day
+    week_end = week + WEEK - DAY
+    month_from, month_to = max(month, today), min(_month_end(month), last_day)
+    days = _free_days(itype, tz, [(week, min(week_end, last_day)), (month_from, month_to)], view)
+    # The chosen day: the one asked for (in the month shown), else the month's first free day
+    # from the week shown on.
+    if day is not None and (day.year, day.month) == (month.year, month.month):
+        chosen: dt.date | None = day
+    else:
+        start_from = week if (week.year, week.month) == (month.year, month.month) else month
+        chosen = next((d for d in sorted(days) if d >= start_from and d <= month_to), None)
+        if chosen is None:
+            chosen = next((d for d in sorted(days) if month_from <= d <= month_to), None)
+    back = {"week": week.isoformat(), "tz": shown.param}
+    week_days = OrderedDict(
+        (d, _slot_items(slots, tz, view, back))
+        for d, slots in days.items()
+        if not beyond and week <= d <= week_end
+    )
+    chosen_slots = _slot_items(days.get(chosen, []), tz, view, back) if chosen else []
+    now = utcnow()
+    final = [
+        item["start"]
+        for items in [*week_days.values(), chosen_slots]
+        for item in items
+        if now >= booking_service.change_cutoff(itype, item["start"])
+    ]
     earlier = week - WEEK
+    next_month = _next_month(month)
+    previous_month = (month - DAY).replace(day=1)
     return {
-        "earlier": url_for(endpoint, week=max(earlier, _today()).isoformat(), **args)
-        if week > _today()
-        else None,
-        "later": url_for(endpoint, week=(week + WEEK).isoformat(), **args)
-        if week + WEEK <= last_day
-        else None,
-        "last": url_for(
-            endpoint, week=max(_today(), last_day - WEEK + dt.timedelta(days=1)).isoformat(), **args
+        "itype": itype,
+        "zone": shown,
+        "days": week_days,
+        "week": week,
+        "week_end": week_end,
+        "beyond": beyond,
+        "last_day": last_day,
+        "horizon": _horizon_text(itype),
+        # The latest slot shown that is already inside the cancellation cutoff (final once
+        # booked, when the minimum notice is shorter than the cutoff).
+        "last_final": max(final, default=None),
+        "cutoff_text": booking_service.hours_text(itype.cancel_cutoff_hours),
+        "links": {
+            # Earlier and later weeks: none before today, none starting past the horizon's last
+            # day; and the last bookable week, for a page beyond it.
+            "earlier": here(week=max(earlier, today).isoformat()) if week > today else None,
+            "later": here(week=(week + WEEK).isoformat()) if week + WEEK <= last_day else None,
+            "last": here(week=max(today, last_day - WEEK + DAY).isoformat()),
+            "previous_month": here(month=f"{previous_month:%Y-%m}") + "#month"
+            if month > today
+            else None,
+            "next_month": here(month=f"{next_month:%Y-%m}") + "#month"
+            if next_month <= last_day
+            else None,
+            # The same page in the learner's own zone.
+            "own_zone": url_for(
+                view.endpoint,
+                **{**keep, "tz": None},
+                week=request.args.get("week") or None,
+                day=request.args.get("day") or None,
+                month=request.args.get("month") or None,
+            ),
+        },
+        "month": month,
+        "previous_month": previous_month,
+        "next_month": next_month,
+        "month_rows": _month_rows(
+            month, days, chosen, today, last_day, lambda d: here(day=d.isoformat()) + "#times"
         ),
+        "month_has_beyond": last_day < _month_end(month),
+        "chosen": chosen,
+        "chosen_state": _day_state(chosen, chosen in days, today, last_day) if chosen else None,
+        "chosen_slots": chosen_slots,
+        # The page's address and what its GET forms (the zone switcher, the coach filter) keep
+        # when they are sent: a form's own query string is not (the browser replaces it).
+        "page_url": page.path,
+        "state": {
+            **dict(parse_qsl(page.query)),
+            **{
+                name: request.args[name]
+                for name in ("week", "day", "month")
+                if request.args.get(name)
+            },
+        },
+        "coach_id": view.coach_id,
     }
 
 
@@ -258,54 +496,61 @@ def booking_ics(booking_id: int) -> Response:
 
 @bp.route("/bookings/new")
 @role_required("learner")
-def new_booking() -> str:
+def new_booking() -> str | tuple[str, int]:
     types = interview_types.list_active()
     slug = request.args.get("type")
     itype = next((t for t in types if t.slug == slug), None)
     if itype is None:
         return render_template("learner/bookings/choose_type.html", types=types)
-    week = _week_start(request.args.get("week"))
-    last_day = _last_day(itype)
     coach_id = _coach_id(request.args.get("coach_id"))
-    coaches = availability.bookable_coaches(itype)
 
-    def link(slot: availability.Slot) -> str:
+    def link(slot: availability.Slot, back: dict[str, Any]) -> str:
         return url_for(
             "learner.confirm_booking",
             type=itype.slug,
             start=slot.start.isoformat(),
             coach_id=coach_id or "",
-            week=week.isoformat(),
+            **back,
         )
 
-    beyond = week > last_day
-    days = OrderedDict() if beyond else _slot_days(itype, week, link, coach_id=coach_id)
+    booker = _booker(
+        itype, BookerView("learner.new_booking", {"type": itype.slug}, link, coach_id=coach_id)
+    )
     form = WaitlistForm(type=itype.slug)
-    # Only days some coach who runs the type works, inside the horizon: the days worth waiting for.
+    # Only days some coach who runs the type works, inside the horizon: the days worth waiting
+    # for, in the learner's own zone (the waitlist's).
     form.day.choices = [SelectChoice("", f"Any day in the next {itype.horizon_days} days")] + [
         SelectChoice(day.isoformat(), f"{day:%A %-d %B}")
         for day in waitlist.covered_days(itype.slug, viewer_zone().key)
     ]
-    return render_template(
-        "learner/bookings/pick.html",
-        itype=itype,
-        days=days,
-        week=week,
-        week_end=week + WEEK - dt.timedelta(days=1),
-        beyond=beyond,
-        last_day=last_day,
-        horizon=_horizon_text(itype),
-        last_final=_last_final(itype, days),
-        cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
-        links=_week_links(
-            "learner.new_booking", week, last_day, type=itype.slug, coach_id=coach_id or ""
-        ),
-        coaches=coaches,
-        coach_id=coach_id,
+    return _pick_page(
+        booker,
+        coaches=availability.bookable_coaches(itype),
         waitlist_form=form,
+        waitlist_until=_last_day(itype, viewer_zone()),
         heading=f"Pick a time for {itype.name}",
         rescheduling=None,
     )
+
+
+def _pick_page(booker: dict[str, Any], **extra: Any) -> str | tuple[str, int]:
+    """The booker; 400 when the zone asked for was refused (it shows the learner's own, and
+    says why)."""
+    page = render_template("learner/bookings/pick.html", **booker, **extra)
+    return (page, 400) if booker["zone"].form.tz.errors else page
+
+
+def _booked_in(shown: ShownZone, start: dt.datetime, saved: bool) -> str:
+    """The time booked, as the flash after booking states it: in the zone the booker showed;
+    when that is not the learner's own, their own zone's time too, which their bookings and
+    emails use (unless they just made the shown zone theirs)."""
+    when = local(start, tz=shown.name)
+    if not shown.other:
+        return when
+    if saved:
+        return f"{when}; your time zone is now {shown.display}"
+    own = local(start, tz=shown.own)
+    return f"{when} ({shown.display}), which is {own} in your own time zone, {shown.own_display}"
 
 
 @bp.route("/bookings/new/confirm", methods=["GET", "POST"])
@@ -322,12 +567,18 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         flash("Pick a time from the list.", "error")
         return redirect(url_for("learner.new_booking", type=itype.slug if itype else None))
     coach_id = _coach_id(form.coach_id.data)
+    shown = _shown_zone()
     picker = url_for(
         "learner.new_booking",
         type=itype.slug,
         week=request.args.get("week") or None,
+        day=request.args.get("day") or None,
+        tz=shown.param,
         coach_id=coach_id or None,
     )
+    if shown.form.tz.errors:
+        flash(" ".join(shown.form.tz.errors), "error")
+        return redirect(picker)
     wanted = booking_service.BookingRequest(
         type=itype.slug,
         start=start,
@@ -337,9 +588,12 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     )
     learner_id = current_user.id
     if form.validate_on_submit():
+        save_zone = shown.other and form.save_zone.data
         try:
             with writing():
                 booking, _ = booking_service.book(learner_id, wanted)
+                if save_zone:
+                    accounts.update_profile(learner_id, accounts.ProfileChange(timezone=shown.name))
         except booking_service.AlreadyBooked:
             return redirect(request.full_path)  # the confirm page links to the booking
         except DomainError as exc:
@@ -348,8 +602,9 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         coach = booking.coach.name
         if wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
             flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
+        booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
         flash(
-            f"Booked with {coach}. We sent you a confirmation with a calendar invitation.",
+            f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
             "success",
         )
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
@@ -369,6 +624,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         preview=preview,
         picked=coach_id is not None,
         picker=picker,
+        zone=shown,
         cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
     ), (422 if form.is_submitted() else 200)
 
@@ -378,45 +634,27 @@ def confirm_booking() -> str | Response | tuple[str, int]:
 
 @bp.route("/bookings/<int:booking_id>/reschedule")
 @role_required("learner")
-def reschedule_booking(booking_id: int) -> str | Response:
+def reschedule_booking(booking_id: int) -> str | tuple[str, int] | Response:
     booking = own_booking(booking_id)
     if booking.status != BookingStatus.CONFIRMED:
         flash("Only an upcoming session can be moved.", "error")
         return redirect(url_for("learner.booking_detail", booking_id=booking.id))
-    # Open on the booking's own day: its neighbours first, earlier weeks a click away.
-    week = _week_start(
-        request.args.get("week") or booking.start_at.astimezone(viewer_zone()).date().isoformat()
-    )
 
-    def link(slot: availability.Slot) -> str:
+    def link(slot: availability.Slot, back: dict[str, Any]) -> str:
         return url_for(
             "learner.confirm_reschedule",
             booking_id=booking.id,
             start=slot.start.isoformat(),
-            week=week.isoformat(),
+            **back,
         )
 
-    itype = booking.interview_type
-    last_day = _last_day(itype)
-    beyond = week > last_day
-    days = OrderedDict() if beyond else _slot_days(itype, week, link, exclude_booking_id=booking.id)
-    for slots in days.values():
-        for slot in slots:
-            slot["current"] = slot["start"] == booking.start_at
-    return render_template(
-        "learner/bookings/pick.html",
-        itype=itype,
-        days=days,
-        week=week,
-        week_end=week + WEEK - dt.timedelta(days=1),
-        beyond=beyond,
-        last_day=last_day,
-        horizon=_horizon_text(itype),
-        last_final=_last_final(itype, days),
-        cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
-        links=_week_links("learner.reschedule_booking", week, last_day, booking_id=booking.id),
+    booker = _booker(
+        booking.interview_type,
+        BookerView("learner.reschedule_booking", {"booking_id": booking.id}, link, moving=booking),
+    )
+    return _pick_page(
+        booker,
         coaches=[],
-        coach_id=None,
         waitlist_form=None,
         heading=f"Move your {booking.interview_type.name} session",
         rescheduling=booking,
@@ -429,11 +667,19 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
     booking = own_booking(booking_id)
     form = RescheduleForm(start=request.args.get("start", ""))
     start = _parse_start(form.start.data)
+    shown = _shown_zone()
     picker = url_for(
-        "learner.reschedule_booking", booking_id=booking.id, week=request.args.get("week") or None
+        "learner.reschedule_booking",
+        booking_id=booking.id,
+        week=request.args.get("week") or None,
+        day=request.args.get("day") or None,
+        tz=shown.param,
     )
     if start is None:
         flash("Pick a time from the list.", "error")
+        return redirect(picker)
+    if shown.form.tz.errors:
+        flash(" ".join(shown.form.tz.errors), "error")
         return redirect(picker)
     learner_id = current_user.id
     wanted = booking_service.RescheduleRequest(start=start)
@@ -444,7 +690,8 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
         except DomainError as exc:
             flash_errors(exc)
             return redirect(url_for("learner.booking_detail", booking_id=booking_id))
-        flash("Moved. Your calendar invitation is updated.", "success")
+        moved = "" if not shown.other else f" The new time: {_booked_in(shown, start, False)}."
+        flash(f"Moved. Your calendar invitation is updated.{moved}", "success")
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     try:
         preview = booking_service.preview_move(booking_id, learner_id, wanted)
@@ -457,6 +704,7 @@ def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
         booking=booking,
         preview=preview,
         picker=picker,
+        zone=shown,
         cutoff_text=booking_service.hours_text(booking.interview_type.cancel_cutoff_hours),
     ), (422 if form.is_submitted() else 200)
 

@@ -481,11 +481,11 @@ def pick_day(page: Any, day: dt.date) -> None:
 def test_the_booker_is_a_week_at_a_desk_and_a_month_and_a_day_on_a_phone(
     page: Any, world: World
 ) -> None:
-    """The demo's Behavioural sessions, as a learner in New York sees them (the screenshots for
-    the docs, with BOOKING_SCREENSHOTS)."""
+    """The demo's Behavioral sessions, as a learner in New York sees them (the screenshots for
+    the docs, with SCREENSHOTS)."""
     _, email = world.learner("Nia", tz="America/New_York")
     sign_in(page, email, PASSWORD)
-    page.goto("/learn/bookings/new?type=behavioural")
+    page.goto("/learn/bookings/new?type=behavioral")
     expect(page.get_by_test_id("zone-now")).to_contain_text("Times in America/New York")
     week, month = page.locator(".booker-week"), page.locator(".booker-month")
     if world.size == "desk":

@@ -4,7 +4,7 @@ on the server (it survives a reload and a sign-out); leaving with unsaved change
 outcome has no default; sending shows the review as the learner will see it first (a dialog, or a
 step page without JavaScript); a sent review can be corrected and the learner sees it corrected.
 
-Screenshots of the pages go to $REVIEW_SCREENSHOTS when it is set."""
+Screenshots of the pages go to $SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 

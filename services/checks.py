@@ -138,7 +138,7 @@ SKILLS: tuple[Skill, ...] = (
         "A/B testing",
         _words("a/b test\\w*", "ab test\\w*", "experiment design", "experimentation", "uplift"),
         ("data-science", "analytics"),
-        "Mention an A/B test or experiment you designed or analysed, and what it changed.",
+        "Mention an A/B test or experiment you designed or analyzed, and what it changed.",
     ),
     Skill(
         "visualisation",
@@ -176,7 +176,7 @@ SKILLS: tuple[Skill, ...] = (
         "dbt",
         _words("dbt"),
         ("data-engineering", "sql"),
-        "Mention dbt (or how you modelled and tested data in the warehouse).",
+        "Mention dbt (or how you modeled and tested data in the warehouse).",
     ),
     Skill(
         "streaming",

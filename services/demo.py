@@ -503,7 +503,7 @@ def seed_history() -> bool:
         "technical-ml",
         _before_this_week(ada, 3, 11) - 7 * days,
         BookingStatus.COMPLETED,
-        feedback=(4, 4, 3, 4, "Solid on metrics; practise explaining regularisation simply."),
+        feedback=(4, 4, 3, 4, "Solid on metrics; practice explaining regularization simply."),
     )
     history.session(
         "lin",
@@ -519,7 +519,7 @@ def seed_history() -> bool:
             "Clear on bias and variance. Next time, walk through the feature work before "
             "the model, and say how you would measure it.",
         ),
-        notes="I would like to practise explaining model metrics.",
+        notes="I would like to practice explaining model metrics.",
     )
     history.session(
         "omar", "grace", "behavioral", _before_this_week(grace, 2, 10), BookingStatus.NO_SHOW

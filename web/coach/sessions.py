@@ -67,7 +67,7 @@ class FeedbackForm(FlaskForm):
     notes = TextAreaField(
         "Notes for the learner",
         validators=[Optional(), Length(max=10000)],
-        description="What went well, what to practise next.",
+        description="What went well, what to practice next.",
     )
 
 

@@ -45,7 +45,7 @@ class ConfirmForm(FlaskForm):
     notes = TextAreaField(
         "Notes for your coach (optional)",
         validators=[Optional(), Length(max=2000)],
-        description="What you would like to practise, the role you are applying for.",
+        description="What you would like to practice, the role you are applying for.",
     )
 
 

@@ -132,6 +132,7 @@ MATRIX: dict[str, Row] = {
     # coach pages
     "GET /coach/sessions": COACH_ONLY,
     "GET /coach/sessions/<int:booking_id>": OWNER_COACH,
+    "GET /coach/sessions/<int:booking_id>/cancel": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/cancel": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/feedback": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/outcome": OWNER_COACH,

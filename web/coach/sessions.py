@@ -167,6 +167,12 @@ def sessions() -> str:
     )
 
 
+def _changeable(booking: Booking) -> tuple[bool, dt.datetime]:
+    """Whether the coach may still cancel the session online, and until when (its cutoff)."""
+    cutoff = booking_service.change_cutoff(booking.interview_type, booking.start_at)
+    return booking.status == BookingStatus.CONFIRMED and utcnow() < cutoff, cutoff
+
+
 @bp.route("/sessions/<int:booking_id>")
 @role_required("coach")
 def session_detail(booking_id: int) -> str:
@@ -176,13 +182,13 @@ def session_detail(booking_id: int) -> str:
         for name in booking_service.SCORES:
             getattr(form, name).data = str(getattr(booking.feedback, name))
     now = utcnow()
-    cutoff = booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
+    changeable, cutoff = _changeable(booking)
     return render_template(
         "coach/sessions/detail.html",
         booking=booking,
         resume=resumes.latest_visible_of(current_user._get_current_object(), booking.learner_id),
         started=booking.start_at <= now,
-        can_cancel=booking.status == BookingStatus.CONFIRMED and now < cutoff,
+        changeable=changeable,
         cutoff=cutoff,
         feedback_form=form,
         action_form=ActionForm(),
@@ -227,6 +233,22 @@ def save_feedback(booking_id: int) -> Response | tuple[str, int]:
     if _write(lambda: booking_service.save_feedback(booking_id, coach_id, data)):
         flash("Feedback saved. The learner can read it now.", "success")
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
+
+
+@bp.route("/sessions/<int:booking_id>/cancel", methods=["GET"])
+@role_required("coach")
+def cancel_session_page(booking_id: int) -> str | Response:
+    """The cancel question as a page of its own: where the session page's dialog cannot open
+    (no JavaScript), its link leads here."""
+    booking = _session(booking_id)
+    changeable, _ = _changeable(booking)
+    if not changeable:
+        if booking.status == BookingStatus.CANCELLED:
+            flash("This session is already cancelled.", "info")
+        else:
+            flash("This session can no longer be cancelled online; ask staff.", "error")
+        return redirect(url_for("coach.session_detail", booking_id=booking.id))
+    return render_template("coach/sessions/cancel.html", booking=booking, cancel_form=CancelForm())
 
 
 @bp.route("/sessions/<int:booking_id>/cancel", methods=["POST"])

@@ -116,6 +116,8 @@ MATRIX: dict[str, Row] = {
     "POST /learn/bookings/<int:booking_id>/reschedule/confirm": OWNER_LEARNER,
     "GET /learn/bookings/<int:booking_id>/contact": OWNER_LEARNER,
     "POST /learn/bookings/<int:booking_id>/contact": OWNER_LEARNER,
+    "POST /learn/bookings/<int:booking_id>/proposal/accept": OWNER_LEARNER,
+    "POST /learn/bookings/<int:booking_id>/proposal/decline": OWNER_LEARNER,
     "GET /learn/bookings/waitlist": LEARNER_ONLY,
     "POST /learn/bookings/waitlist": LEARNER_ONLY,
     "POST /learn/bookings/waitlist/<int:entry_id>/accept": OWNER_LEARNER,
@@ -336,6 +338,13 @@ def bodies(world: Any) -> dict[str, dict[str, Any]]:
         },
         "POST /coach/sessions/<int:booking_id>/proposal/withdraw": {
             "proposal": str(ids["proposal_id"])
+        },
+        "POST /learn/bookings/<int:booking_id>/proposal/accept": {
+            "proposal": str(ids["proposal_id"])
+        },
+        "POST /learn/bookings/<int:booking_id>/proposal/decline": {
+            "proposal": str(ids["proposal_id"]),
+            "reply": "access matrix",
         },
         "POST /staff/interview-types/<slug>/edit": {
             "name": "Coding",

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from services import booking, localtime, outbox
 from services.availability import valid_id
 from services.db import begin_write, db, utcnow
-from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus, ProposalStatus, Role, TimeProposal, User
 from services.notifications import Message, handles, register_kind
 
@@ -104,7 +104,7 @@ def _free(proposal: TimeProposal, now: dt.datetime) -> bool:
             now,
             counted=False,
         )
-    except (ValidationFailed, booking.SlotUnavailable):
+    except DomainError:  # any rule that refuses the move now: not free, not acceptable
         return False
     return True
 
@@ -112,7 +112,7 @@ def _free(proposal: TimeProposal, now: dt.datetime) -> bool:
 def standing(session: Booking, *, now: dt.datetime | None = None) -> Standing | None:
     """The latest proposal about the session's current time that its pages should mention (open,
     declined or withdrawn), with its state; None when there is none or the session is not an
-    upcoming confirmed one. Two or three queries."""
+    upcoming confirmed one. A fixed handful of queries (the free-time check is the move's)."""
     now = now or utcnow()
     if session.status != BookingStatus.CONFIRMED or session.start_at <= now:
         return None

@@ -15,11 +15,13 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
-    # (accounts, booking, waitlist, resumes, routing, staff and staff_requests hold handlers.)
+    # (accounts, booking, proposals, waitlist, resumes, routing, staff and staff_requests hold
+    # handlers.)
     from services import (  # noqa: F401
         accounts,
         booking,
         models,
+        proposals,
         resumes,
         routing,
         staff,

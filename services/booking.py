@@ -39,8 +39,10 @@ from services.models import (
     IdempotencyKey,
     InterviewType,
     LearnerSuspension,
+    ProposalStatus,
     Role,
     SessionFeedback,
+    TimeProposal,
     User,
 )
 from services.models.booking import OCCUPYING, VISIBLE
@@ -755,6 +757,7 @@ def cancel(
             f"Sessions can be cancelled up to {hours} hours before they start "
             f"(until {localtime.for_user(_cutoff(booking), actor)}). Ask staff if you must."
         )
+    close_proposals(booking, actor.id, now)
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
     booking.cancelled_by_id = actor.id
@@ -771,6 +774,12 @@ def cancel(
     outbox.record("booking.cancelled", **_snapshot(booking, by=actor.id, reason=reason))
     outbox.enqueue_after_commit("bookings.match_waitlist")
     return booking
+
+
+COACHES_PROPOSE = (
+    "Coaches do not move a session themselves: propose a new time, which the learner accepts or "
+    "declines, or ask staff."
+)
 
 
 @dataclass(frozen=True)
@@ -793,15 +802,33 @@ def reschedule(
     actor = _user(actor_id)
     booking = get_booking(booking_id, actor, for_update=True)
     if actor.role == Role.COACH:
-        raise Forbidden("Coaches cannot move a session; cancel it or ask staff.")
+        raise Forbidden(COACHES_PROPOSE)
     lock_users(booking.learner_id)
     now = now or utcnow()
-    itype = booking.interview_type
     start, candidates = _check_move(booking, actor, request, now)
+    close_proposals(booking, actor.id, now)
+    return move(booking, actor, start, candidates, now)
+
+
+def move(
+    booking: Booking,
+    actor: User,
+    start: dt.datetime,
+    candidates: _Candidates,
+    now: dt.datetime,
+    *,
+    counted: bool = True,
+    **detail: Any,
+) -> Booking:
+    """Put a booking checked by ``_check_move`` at ``start``: the one way a session moves (its
+    history, the calendar's SEQUENCE, the moved notice with its invitation to both, the waitlist
+    offered the freed time). ``counted``: it uses up one of the learner's own moves. Raises
+    SlotUnavailable when the time was taken meanwhile."""
     old_start, old_coach_id = booking.start_at, booking.coach_id
-    coach = _place(booking, candidates, start, Shape.of(itype), now, new=False)
+    coach = _place(booking, candidates, start, Shape.of(booking.interview_type), now, new=False)
     booking.sequence += 1
-    booking.reschedule_count += 1
+    if counted:
+        booking.reschedule_count += 1
     _history(
         booking,
         "rescheduled",
@@ -810,6 +837,7 @@ def reschedule(
         start=start.isoformat(),
         old_coach_id=old_coach_id,
         coach_id=coach.id,
+        **detail,
     )
     db.session.flush()
     outbox.record(
@@ -822,10 +850,28 @@ def reschedule(
     return booking
 
 
+def close_proposals(booking: Booking, actor_id: int | None, now: dt.datetime) -> None:
+    """The session is cancelled or moved another way: a time its coach proposed no longer
+    applies (services/proposals.py)."""
+    for proposal in db.session.scalars(
+        select(TimeProposal).where(
+            TimeProposal.booking_id == booking.id, TimeProposal.status == ProposalStatus.OPEN
+        )
+    ):
+        proposal.status = ProposalStatus.CLOSED
+        proposal.closed_at, proposal.closed_by_id = now, actor_id
+
+
 def _check_move(
-    booking: Booking, actor: User, request: RescheduleRequest, now: dt.datetime
+    booking: Booking,
+    actor: User,
+    request: RescheduleRequest,
+    now: dt.datetime,
+    *,
+    counted: bool = True,
 ) -> tuple[dt.datetime, _Candidates]:
-    """The new start and the coaches free then, if the actor may move the booking there."""
+    """The new start and the coaches free then, if the actor may move the booking there
+    (``counted``: a move of the learner's own, which has a limit)."""
     rules, staff = policy(), actor.role == Role.STAFF
     itype = booking.interview_type
     if booking.status != BookingStatus.CONFIRMED:
@@ -835,7 +881,7 @@ def _check_move(
             f"Sessions can be moved up to {itype.cancel_cutoff_hours} hours before they start "
             f"(until {localtime.for_user(_cutoff(booking), actor)}). Ask staff if you must."
         )
-    if not staff and booking.reschedule_count >= rules.max_reschedules:
+    if counted and not staff and booking.reschedule_count >= rules.max_reschedules:
         raise RescheduleLimitReached(
             f"A booking can be moved at most {rules.max_reschedules} times. Cancel it and book "
             "again, or ask staff."
@@ -863,7 +909,7 @@ def preview_move(
     actor = _user(actor_id)
     booking = get_booking(booking_id, actor)
     if actor.role == Role.COACH:
-        raise Forbidden("Coaches cannot move a session; cancel it or ask staff.")
+        raise Forbidden(COACHES_PROPOSE)
     now = now or utcnow()
     start, candidates = _check_move(booking, actor, request, now)
     itype = booking.interview_type

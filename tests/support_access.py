@@ -60,15 +60,17 @@ def is_api(rule: str) -> bool:
 
 
 def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> World:
-    """Learner A's booking with coach 1, résumé offered to coach 1, notification, waitlist entry and
-    suspension; coach 1's availability exception and calendar feed; a failed delivery; the FAQ;
-    interview types; a rebalance plan; learner A's open request to staff about the booking; a
-    bearer token and a signed-in browser per caller."""
+    """Learner A's booking with coach 1 (and coach 1's proposal of a new time for it), résumé
+    offered to coach 1, notification, waitlist entry and suspension; coach 1's availability
+    exception and calendar feed; a failed delivery; the FAQ; interview types; a rebalance plan;
+    learner A's open request to staff about the booking; a bearer token and a signed-in browser
+    per caller."""
     from services import (
         accounts,
         availability,
         faq,
         interview_types,
+        proposals,
         rebalance,
         resumes,
         routing,
@@ -100,6 +102,11 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     booking, _ = booking_service.book(
         learner_a.id,
         booking_service.BookingRequest(type="coding", start=at(day, 10), coach_id=coach_1.id),
+    )
+    db_session.commit()
+    # Coach 1 proposes moving it to the afternoon: open, for learner A to answer.
+    proposal = proposals.propose(
+        booking.id, coach_1.id, proposals.ProposalRequest(start=at(day, 15))
     )
     db_session.commit()
 
@@ -207,6 +214,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         "coach_2_id": users["coach_2"].id,
         "plan_id": plan.id,
         "request_id": request.id,
+        "proposal_id": proposal.id,
         "feed_token": feed_secret,
         "day": day,
         "slug": "coding",

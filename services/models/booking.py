@@ -239,6 +239,65 @@ class BookingEvent(Model):
     actor: Mapped[User | None] = relationship()
 
 
+class ProposalStatus(enum.StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    WITHDRAWN = "withdrawn"
+    # The coach proposed another time instead (or this one had expired by then).
+    REPLACED = "replaced"
+    EXPIRED = "expired"
+    # The session was cancelled or moved another way while the proposal was open.
+    CLOSED = "closed"
+
+
+PROPOSAL_STATUSES = tuple(s.value for s in ProposalStatus)
+
+
+class TimeProposal(Model):
+    """A coach's proposal to move a session to another time, which the learner accepts or
+    declines. At most one is open per booking (a unique partial index); an open one stops counting
+    at ``expires_at`` (the original time's cancellation cutoff, or the last moment the proposed
+    start may still be booked, whichever comes first)."""
+
+    __tablename__ = "time_proposal"
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="window"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in PROPOSAL_STATUSES) + ")", name="status"
+        ),
+        Index(
+            "uq_time_proposal_open_booking",
+            "booking_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), index=True
+    )
+    proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # The session's time when the coach proposed (the proposal is about moving it from there).
+    original_start_at: Mapped[dt.datetime]
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]
+    message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=ProposalStatus.OPEN)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    # When and by whom it stopped being open (accepted, declined, withdrawn, replaced, closed).
+    closed_at: Mapped[dt.datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    # The learner's note to the coach when declining.
+    reply: Mapped[str] = mapped_column(Text, default="")
+
+    booking: Mapped[Booking] = relationship()
+    proposed_by: Mapped[User | None] = relationship(foreign_keys=[proposed_by_id])
+
+
 class IdempotencyKey(Model):
     """A learner's ``Idempotency-Key``: a repeated POST answers with the booking it first made."""
 

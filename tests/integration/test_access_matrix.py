@@ -116,6 +116,8 @@ MATRIX: dict[str, Row] = {
     "POST /learn/bookings/<int:booking_id>/reschedule/confirm": OWNER_LEARNER,
     "GET /learn/bookings/<int:booking_id>/contact": OWNER_LEARNER,
     "POST /learn/bookings/<int:booking_id>/contact": OWNER_LEARNER,
+    "POST /learn/bookings/<int:booking_id>/proposal/accept": OWNER_LEARNER,
+    "POST /learn/bookings/<int:booking_id>/proposal/decline": OWNER_LEARNER,
     "GET /learn/bookings/waitlist": LEARNER_ONLY,
     "POST /learn/bookings/waitlist": LEARNER_ONLY,
     "POST /learn/bookings/waitlist/<int:entry_id>/accept": OWNER_LEARNER,
@@ -132,7 +134,12 @@ MATRIX: dict[str, Row] = {
     # coach pages
     "GET /coach/sessions": COACH_ONLY,
     "GET /coach/sessions/<int:booking_id>": OWNER_COACH,
+    "GET /coach/sessions/<int:booking_id>/cancel": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/cancel": OWNER_COACH,
+    "GET /coach/sessions/<int:booking_id>/propose": OWNER_COACH,
+    "GET /coach/sessions/<int:booking_id>/propose/confirm": OWNER_COACH,
+    "POST /coach/sessions/<int:booking_id>/propose/confirm": OWNER_COACH,
+    "POST /coach/sessions/<int:booking_id>/proposal/withdraw": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/feedback": OWNER_COACH,
     "POST /coach/sessions/<int:booking_id>/outcome": OWNER_COACH,
     "GET /coach/availability": COACH_ONLY,
@@ -324,6 +331,21 @@ def bodies(world: Any) -> dict[str, dict[str, Any]]:
             "notes": "Good.",
         },
         "POST /coach/sessions/<int:booking_id>/cancel": {"reason": "access matrix"},
+        "GET /coach/sessions/<int:booking_id>/propose/confirm": {"__query__": True, "start": later},
+        "POST /coach/sessions/<int:booking_id>/propose/confirm": {
+            "start": later,
+            "message": "access matrix",
+        },
+        "POST /coach/sessions/<int:booking_id>/proposal/withdraw": {
+            "proposal": str(ids["proposal_id"])
+        },
+        "POST /learn/bookings/<int:booking_id>/proposal/accept": {
+            "proposal": str(ids["proposal_id"])
+        },
+        "POST /learn/bookings/<int:booking_id>/proposal/decline": {
+            "proposal": str(ids["proposal_id"]),
+            "reply": "access matrix",
+        },
         "POST /staff/interview-types/<slug>/edit": {
             "name": "Coding",
             "duration_minutes": "45",
@@ -358,7 +380,7 @@ def request_body(table: dict[str, Any], key: str) -> dict[str, Any] | None:
 def assert_world_unchanged(world: Any, db_session: Any) -> None:
     """Every cell was rolled back: the next cell met the same world as the first."""
     from services import accounts
-    from services.models import Booking, Notification, Resume, WaitlistEntry
+    from services.models import Booking, Notification, Resume, TimeProposal, WaitlistEntry
 
     db_session.remove()
     ids = world.ids
@@ -366,6 +388,7 @@ def assert_world_unchanged(world: Any, db_session: Any) -> None:
     assert db_session.get(Notification, ids["notification_id"]).read_at is None
     assert db_session.get(Resume, ids["resume_id"]).status == "assigned"
     assert db_session.get(WaitlistEntry, ids["waitlist_entry_id"]).status == "waiting"
+    assert db_session.get(TimeProposal, ids["proposal_id"]).status == "open"
     for name, token in world.tokens.items():
         assert accounts.user_for_token(token) is not None, f"{name}'s token was revoked"
     for name, browser in world.clients.items():

@@ -1,6 +1,7 @@
 """A coach's own pages: availability (refusals kept on the day they concern, past time off
 refused), the private calendar feed (shown again to its owner, links to the coach's own session
-page), the session page's link to the learner's résumé, and an invited coach's first steps.
+page), the session page's link to the learner's résumé, its cancel question, and an invited
+coach's first steps.
 SQLite and PostgreSQL, each test rolled back."""
 
 from __future__ import annotations
@@ -332,6 +333,45 @@ def test_the_session_page_links_to_the_learners_resume_the_coach_may_see(client,
     page = html.unescape(text_of(client.get(f"/coach/sessions/{booking_id}")))
     assert f"/coach/reviews/{resume.id}" in page and "Data scientist" not in page
     assert client.get(f"/coach/reviews/{newer.id}").status_code == 404
+
+
+# --- cancelling a session ------------------------------------------------------------------------
+
+
+def test_the_coach_cancels_in_a_dialog_or_on_a_page_of_its_own(client, world):
+    """The learner's cancel question, asked of the coach: a dialog in the session page (no
+    window.confirm), and a page of its own where the link leads without JavaScript."""
+    start = at(future_weekday(3, BERLIN), 10, tz=BERLIN)
+    booking_id = book(client, world["token"], start).json["id"]
+    sign_in(client, world["coach"].email)
+    page = html.unescape(text_of(client.get(f"/coach/sessions/{booking_id}")))
+    assert "data-confirm" not in page
+    assert (
+        '<dialog id="cancel-dialog"' in page and 'aria-labelledby="cancel-dialog-heading"' in page
+    )
+    assert f'href="/coach/sessions/{booking_id}/cancel" data-opens-dialog="cancel-dialog"' in page
+    dialog = page[page.index('<dialog id="cancel-dialog"') : page.index("</dialog>")]
+    assert "Lee Learner is told" in dialog and "Reason (shown to the learner)" in dialog
+    assert 'formmethod="dialog"' in dialog and "Keep session" in dialog
+
+    fallback = client.get(f"/coach/sessions/{booking_id}/cancel")
+    assert fallback.status_code == 200
+    fallback_page = html.unescape(text_of(fallback))
+    assert "Cancel this session?" in fallback_page
+    assert f'href="/coach/sessions/{booking_id}">Keep session</a>' in fallback_page
+
+    cancelled = post_form(
+        client,
+        f"/coach/sessions/{booking_id}/cancel",
+        {"reason": "Ill, sorry."},
+        form_page=f"/coach/sessions/{booking_id}/cancel",
+    )
+    assert cancelled.status_code == 302
+    page = text_of(client.get(f"/coach/sessions/{booking_id}"))
+    assert "Cancelled. The learner is told." in page and "cancel-dialog" not in page
+    again = client.get(f"/coach/sessions/{booking_id}/cancel")
+    assert again.status_code == 302
+    assert "This session is already cancelled." in text_of(client.get(again.headers["Location"]))
 
 
 # --- an invited coach ----------------------------------------------------------------------------

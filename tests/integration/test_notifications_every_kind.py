@@ -25,6 +25,7 @@ from services import (
     mail,
     notifications,
     outbox,
+    proposals,
     resumes,
     staff,
     staff_requests,
@@ -37,7 +38,7 @@ from tests.conftest import RUN_DIR, Mailbox, flush_dispatch
 from workers.notifications import send_claimed
 
 PROBE = "test.every_kind"
-DOMAINS = (accounts, booking, resumes, staff, staff_requests, waitlist)
+DOMAINS = (accounts, booking, proposals, resumes, staff, staff_requests, waitlist)
 
 
 def _context() -> dict[str, Any]:
@@ -69,6 +70,10 @@ def _context() -> dict[str, Any]:
         "type_name": "Coding",
         "when": "Mon 1 Jun 2026, 10:00-11:00 UTC",
         "old_when": "Fri 29 May 2026, 10:00 UTC",
+        "proposed_when": "Tue 2 Jun 2026, 14:00-15:00 UTC",
+        "proposal_message": "I am travelling that day; could we do Tuesday?",
+        "respond_by": "Thu 28 May 2026, 10:00 UTC",
+        "learner_reply": "Tuesday does not work for me.",
         "other_name": coach.name,
         "learner_name": learner.name,
         "coach_name": coach.name,

@@ -1,4 +1,5 @@
-"""Coach pages: upcoming sessions, outcomes and feedback; weekly availability as a calendar."""
+"""Coach pages: upcoming sessions, a new time proposed to the learner, outcomes and feedback;
+weekly availability as a calendar."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from werkzeug.wrappers import Response
 from wtforms import (
     BooleanField,
     DateField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -25,15 +27,15 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import availability, calendar, outbox, resumes
+from services import availability, calendar, outbox, proposals, resumes
 from services import booking as booking_service
 from services.db import db, utcnow
-from services.errors import DomainError, NotFound
+from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus
 from web.coach import bp
 from web.fields import ZoneField
-from web.formatting import clock_time, viewer_zone
-from web.forms import flash_errors
+from web.formatting import clock_time, local, viewer_zone
+from web.forms import apply_errors, flash_errors
 from web.roles import role_required
 from web.transactions import writing
 
@@ -53,6 +55,21 @@ class CancelForm(FlaskForm):
     reason = TextAreaField(
         "Reason (shown to the learner)", validators=[Optional(), Length(max=1000)]
     )
+
+
+class ProposeForm(FlaskForm):
+    start = HiddenField(validators=[DataRequired()])
+    message = TextAreaField(
+        "Message for the learner (optional)",
+        validators=[Optional(), Length(max=proposals.MAX_TEXT)],
+        description="Why the new time, or anything else they should know.",
+    )
+
+
+class ProposalForm(FlaskForm):
+    """A button about one proposal (withdraw it)."""
+
+    proposal = HiddenField(validators=[DataRequired()])
 
 
 class FeedbackForm(FlaskForm):
@@ -163,8 +180,16 @@ def sessions() -> str:
         upcoming=upcoming,
         to_record=to_record,
         recent=recent,
+        proposed=proposals.open_for([b.id for b in upcoming], now=now),
         needs_feedback={b.id for b in recent if b.status == "completed" and b.feedback is None},
     )
+
+
+def _changeable(booking: Booking) -> tuple[bool, dt.datetime]:
+    """Whether the coach may still cancel the session or propose a new time online, and until
+    when (its cancellation cutoff)."""
+    cutoff = booking_service.change_cutoff(booking.interview_type, booking.start_at)
+    return booking.status == BookingStatus.CONFIRMED and utcnow() < cutoff, cutoff
 
 
 @bp.route("/sessions/<int:booking_id>")
@@ -176,14 +201,17 @@ def session_detail(booking_id: int) -> str:
         for name in booking_service.SCORES:
             getattr(form, name).data = str(getattr(booking.feedback, name))
     now = utcnow()
-    cutoff = booking.start_at - dt.timedelta(hours=booking.interview_type.cancel_cutoff_hours)
+    changeable, cutoff = _changeable(booking)
+    standing = proposals.standing(booking, now=now)
     return render_template(
         "coach/sessions/detail.html",
         booking=booking,
         resume=resumes.latest_visible_of(current_user._get_current_object(), booking.learner_id),
         started=booking.start_at <= now,
-        can_cancel=booking.status == BookingStatus.CONFIRMED and now < cutoff,
+        changeable=changeable,
         cutoff=cutoff,
+        standing=standing,
+        proposal_form=ProposalForm(proposal=str(standing.proposal.id)) if standing else None,
         feedback_form=form,
         action_form=ActionForm(),
         cancel_form=CancelForm(),
@@ -229,6 +257,22 @@ def save_feedback(booking_id: int) -> Response | tuple[str, int]:
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
 
 
+@bp.route("/sessions/<int:booking_id>/cancel", methods=["GET"])
+@role_required("coach")
+def cancel_session_page(booking_id: int) -> str | Response:
+    """The cancel question as a page of its own: where the session page's dialog cannot open
+    (no JavaScript), its link leads here."""
+    booking = _session(booking_id)
+    changeable, _ = _changeable(booking)
+    if not changeable:
+        if booking.status == BookingStatus.CANCELLED:
+            flash("This session is already cancelled.", "info")
+        else:
+            flash("This session can no longer be cancelled online; ask staff.", "error")
+        return redirect(url_for("coach.session_detail", booking_id=booking.id))
+    return render_template("coach/sessions/cancel.html", booking=booking, cancel_form=CancelForm())
+
+
 @bp.route("/sessions/<int:booking_id>/cancel", methods=["POST"])
 @role_required("coach")
 def cancel_session(booking_id: int) -> Response:
@@ -238,6 +282,177 @@ def cancel_session(booking_id: int) -> Response:
     coach_id, reason = current_user.id, form.reason.data or ""
     if _write(lambda: booking_service.cancel(booking_id, coach_id, reason=reason)):
         flash("Cancelled. The learner is told.", "success")
+    return redirect(url_for("coach.session_detail", booking_id=booking_id))
+
+
+# --- proposing a new time ------------------------------------------------------------------------
+
+WEEK = dt.timedelta(days=7)
+
+
+def _start_arg(raw: str | None) -> dt.datetime | None:
+    """A start time from a link (ISO 8601 with its offset), or None."""
+    try:
+        moment = dt.datetime.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+def _movable(booking: Booking) -> Response | None:
+    """A redirect back to the session, with why, when its time can no longer be changed online."""
+    changeable, cutoff = _changeable(booking)
+    if changeable:
+        return None
+    if booking.status != BookingStatus.CONFIRMED:
+        flash("Only an upcoming session can move.", "error")
+    else:
+        hours = booking_service.hours_text(booking.interview_type.cancel_cutoff_hours)
+        flash(
+            f"Sessions can be moved until {hours} before they start "
+            f"({local(cutoff)}); after that, ask staff.",
+            "error",
+        )
+    return redirect(url_for("coach.session_detail", booking_id=booking.id))
+
+
+@bp.route("/sessions/<int:booking_id>/propose")
+@role_required("coach")
+def propose_time(booking_id: int) -> str | Response:
+    """The coach's free times for this session, a week at a time (the booking rules' slots, the
+    learner's other sessions left out), each leading to the proposal's confirm page."""
+    booking = _session(booking_id)
+    refused = _movable(booking)
+    if refused is not None:
+        return refused
+    tz, itype, now = viewer_zone(), booking.interview_type, utcnow()
+    today = now.astimezone(tz).date()
+    last_day = availability.booking_window(itype, now)[1].astimezone(tz).date()
+    try:
+        asked = dt.date.fromisoformat(request.args.get("week", ""))
+    except ValueError:
+        asked = booking.start_at.astimezone(tz).date()
+    week = min(max(asked, today), last_day)
+    try:
+        slots = availability.find_slots(
+            availability.SlotQuery(
+                itype.slug,
+                week,
+                min(week + WEEK - dt.timedelta(days=1), last_day),
+                tz.key,
+                booking.coach_id,
+            ),
+            learner_id=booking.learner_id,
+            exclude_booking_id=booking.id,
+        )
+    except DomainError as exc:
+        flash_errors(exc)
+        return redirect(url_for("coach.session_detail", booking_id=booking.id))
+    standing = proposals.standing(booking, now=now)
+    proposed = standing.proposal.start_at if standing and standing.pending else None
+    days: dict[dt.date, list[dict[str, Any]]] = {}
+    for slot in slots:
+        moment = slot.start.astimezone(tz)
+        start_text, end_text = clock_time(moment.time()), clock_time(slot.end.astimezone(tz).time())
+        days.setdefault(moment.date(), []).append(
+            {
+                "label": start_text,
+                "aria": f"{moment:%A %-d %B}, {start_text} to {end_text}",
+                "current": slot.start == booking.start_at,
+                "proposed": slot.start == proposed,
+                "url": url_for(
+                    "coach.confirm_proposal",
+                    booking_id=booking.id,
+                    start=slot.start.isoformat(),
+                    week=week.isoformat(),
+                ),
+            }
+        )
+    return render_template(
+        "coach/sessions/propose.html",
+        booking=booking,
+        days=days,
+        week=week,
+        week_end=min(week + WEEK - dt.timedelta(days=1), last_day),
+        last_day=last_day,
+        earlier=url_for(
+            "coach.propose_time",
+            booking_id=booking.id,
+            week=max(week - WEEK, today).isoformat(),
+        )
+        if week > today
+        else None,
+        later=url_for("coach.propose_time", booking_id=booking.id, week=(week + WEEK).isoformat())
+        if week + WEEK <= last_day
+        else None,
+        standing=standing,
+    )
+
+
+@bp.route("/sessions/<int:booking_id>/propose/confirm", methods=["GET", "POST"])
+@role_required("coach")
+def confirm_proposal(booking_id: int) -> str | Response | tuple[str, int]:
+    booking = _session(booking_id)
+    form = ProposeForm(start=request.args.get("start", ""))
+    picker = url_for(
+        "coach.propose_time", booking_id=booking.id, week=request.args.get("week") or None
+    )
+    start = _start_arg(form.start.data)
+    if start is None:
+        flash("Pick a time from the list.", "error")
+        return redirect(picker)
+    coach_id = current_user.id
+    wanted = proposals.ProposalRequest(start=start, message=form.message.data or "")
+    if form.validate_on_submit():
+        try:
+            with writing():
+                proposals.propose(booking_id, coach_id, wanted)
+        except NotFound:
+            abort(404)
+        except ValidationFailed as exc:
+            if not exc.errors.keys() <= {"message"}:
+                flash_errors(exc)
+                return redirect(picker)
+            apply_errors(form, exc.errors)
+        except DomainError as exc:
+            flash_errors(exc)
+            return redirect(picker)
+        else:
+            flash(
+                f"New time proposed. {booking.learner.name} is asked to accept or decline it; "
+                "until then the session keeps its time.",
+                "success",
+            )
+            return redirect(url_for("coach.session_detail", booking_id=booking_id))
+    elif "csrf_token" in form.errors:
+        abort(400)
+    # Checked before the coach sends it: a time no longer free goes back to the list, with why.
+    try:
+        draft = proposals.preview(booking_id, coach_id, proposals.ProposalRequest(start=start))
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_errors(exc)
+        return redirect(picker)
+    return render_template(
+        "coach/sessions/propose_confirm.html",
+        form=form,
+        booking=booking,
+        draft=draft,
+        picker=picker,
+        cutoff_text=booking_service.hours_text(booking.interview_type.cancel_cutoff_hours),
+    ), (422 if form.is_submitted() else 200)
+
+
+@bp.route("/sessions/<int:booking_id>/proposal/withdraw", methods=["POST"])
+@role_required("coach")
+def withdraw_proposal(booking_id: int) -> Response:
+    form = ProposalForm()
+    if not form.validate_on_submit() or not (form.proposal.data or "").isdigit():
+        abort(400)
+    coach_id, proposal_id = current_user.id, int(form.proposal.data or 0)
+    if _write(lambda: proposals.withdraw(booking_id, coach_id, proposal_id)):
+        flash("Proposal withdrawn. The session keeps its time.", "success")
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
 
 

@@ -18,7 +18,15 @@ from wtforms import BooleanField, Form, HiddenField, RadioField, SelectField, Te
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from services import accounts, availability, calendar, interview_types, localtime, waitlist
+from services import (
+    accounts,
+    availability,
+    calendar,
+    interview_types,
+    localtime,
+    proposals,
+    waitlist,
+)
 from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
@@ -56,6 +64,19 @@ class RescheduleForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = TextAreaField("Reason (optional)", validators=[Optional(), Length(max=1000)])
+
+
+class AcceptProposalForm(FlaskForm):
+    proposal = HiddenField(validators=[DataRequired()])
+
+
+class DeclineProposalForm(FlaskForm):
+    proposal = HiddenField(validators=[DataRequired()])
+    reply = TextAreaField(
+        "Note for your coach (optional)",
+        validators=[Optional(), Length(max=proposals.MAX_TEXT)],
+        description="A time that would suit you better, for example.",
+    )
 
 
 class WaitlistForm(FlaskForm):
@@ -465,10 +486,20 @@ def booking_detail(booking_id: int) -> str:
     booking = own_booking(booking_id)
     upcoming = booking.status == BookingStatus.CONFIRMED and booking.end_at > utcnow()
     event = booking_service.session_event(booking, viewer=current_user) if upcoming else None
+    standing = proposals.standing(booking)
+    answer = {"proposal": str(standing.proposal.id)} if standing else {}
+    # Accepting a time already inside its own cutoff fixes the session there.
+    final = bool(standing) and utcnow() >= booking_service.change_cutoff(
+        booking.interview_type, standing.proposal.start_at
+    )
     return render_template(
         "learner/bookings/detail.html",
         booking=booking,
         upcoming=upcoming,
+        standing=standing,
+        proposal_final=final,
+        accept_form=AcceptProposalForm(**answer),
+        decline_form=DeclineProposalForm(**answer),
         google_link=calendar.google_link(event) if event else None,
         outlook_link=calendar.outlook_link(event) if event else None,
         reschedules_left=max(
@@ -744,6 +775,56 @@ def cancel_booking(booking_id: int) -> Response:
         flash_errors(exc)
         return redirect(url_for("learner.booking_detail", booking_id=booking_id))
     flash("Cancelled. The calendar event will be removed.", "success")
+    return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+
+
+# --- a new time the coach proposed ---------------------------------------------------------------
+
+
+def _answer_proposal(booking_id: int, form: FlaskForm, answer: Any) -> bool:
+    """Run the learner's answer to a proposal (``answer(learner_id, proposal_id)``) as one write;
+    flash why it was refused."""
+    valid = form.validate_on_submit()
+    if "csrf_token" in form.errors or not (form.proposal.data or "").isdigit():
+        abort(400)
+    if not valid:
+        for name, messages in form.errors.items():
+            for message in messages:
+                flash(f"{form[name].label.text}: {message}", "error")
+        return False
+    learner_id, proposal_id = current_user.id, int(form.proposal.data or 0)
+    try:
+        with writing():
+            answer(learner_id, proposal_id)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_errors(exc)
+        return False
+    return True
+
+
+@bp.route("/bookings/<int:booking_id>/proposal/accept", methods=["POST"])
+@role_required("learner")
+def accept_proposal(booking_id: int) -> Response:
+    def accept(learner_id: int, proposal_id: int) -> None:
+        proposals.accept(booking_id, learner_id, proposal_id)
+
+    if _answer_proposal(booking_id, AcceptProposalForm(), accept):
+        flash("Moved to the new time. Your calendar invitation is updated.", "success")
+    return redirect(url_for("learner.booking_detail", booking_id=booking_id))
+
+
+@bp.route("/bookings/<int:booking_id>/proposal/decline", methods=["POST"])
+@role_required("learner")
+def decline_proposal(booking_id: int) -> Response:
+    form = DeclineProposalForm()
+
+    def decline(learner_id: int, proposal_id: int) -> None:
+        proposals.decline(booking_id, learner_id, proposal_id, form.reply.data or "")
+
+    if _answer_proposal(booking_id, form, decline):
+        flash("Declined. Your session keeps its time, and your coach is told.", "success")
     return redirect(url_for("learner.booking_detail", booking_id=booking_id))
 
 

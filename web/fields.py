@@ -1,7 +1,9 @@
-"""Form fields more than one page uses: the time zone picker and the clock choice."""
+"""Form fields more than one page uses: the time zone picker, the clock choice, and a slot's start
+as a link or a hidden field carries it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from wtforms import SelectField
@@ -41,3 +43,13 @@ CLOCK_CHOICES = [
     SelectChoice("12h", "12-hour: 2:30 PM"),
     SelectChoice("24h", "24-hour: 14:30"),
 ]
+
+
+def slot_start(raw: str | None) -> dt.datetime | None:
+    """A slot's start as its link carries it (ISO 8601 with its offset); None for anything else,
+    a time without an offset included (it would be read in no one's zone)."""
+    try:
+        moment = dt.datetime.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None

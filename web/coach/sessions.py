@@ -33,7 +33,7 @@ from services.db import db, utcnow
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus
 from web.coach import bp
-from web.fields import ZoneField
+from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import apply_errors, flash_errors
 from web.roles import role_required
@@ -290,15 +290,6 @@ def cancel_session(booking_id: int) -> Response:
 WEEK = dt.timedelta(days=7)
 
 
-def _start_arg(raw: str | None) -> dt.datetime | None:
-    """A start time from a link (ISO 8601 with its offset), or None."""
-    try:
-        moment = dt.datetime.fromisoformat(raw or "")
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
-
-
 def _movable(booking: Booking) -> Response | None:
     """A redirect back to the session, with why, when its time can no longer be changed online."""
     changeable, cutoff = _changeable(booking)
@@ -397,7 +388,7 @@ def confirm_proposal(booking_id: int) -> str | Response | tuple[str, int]:
     picker = url_for(
         "coach.propose_time", booking_id=booking.id, week=request.args.get("week") or None
     )
-    start = _start_arg(form.start.data)
+    start = slot_start(form.start.data)
     if start is None:
         flash("Pick a time from the list.", "error")
         return redirect(picker)

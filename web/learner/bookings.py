@@ -31,7 +31,7 @@ from services import booking as booking_service
 from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
-from web.fields import ZoneField
+from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import flash_errors
 from web.learner import bp
@@ -97,14 +97,6 @@ class ActionForm(FlaskForm):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _parse_start(raw: str | None) -> dt.datetime | None:
-    try:
-        moment = dt.datetime.fromisoformat(raw or "")
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else None
 
 
 def _coach_id(raw: str | None) -> int | None:
@@ -592,7 +584,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         start=request.args.get("start", ""),
         coach_id=request.args.get("coach_id", ""),
     )
-    start = _parse_start(form.start.data)
+    start = slot_start(form.start.data)
     itype = next((t for t in interview_types.list_active() if t.slug == form.type.data), None)
     if start is None or itype is None:
         flash("Pick a time from the list.", "error")
@@ -697,7 +689,7 @@ def reschedule_booking(booking_id: int) -> str | tuple[str, int] | Response:
 def confirm_reschedule(booking_id: int) -> str | Response | tuple[str, int]:
     booking = own_booking(booking_id)
     form = RescheduleForm(start=request.args.get("start", ""))
-    start = _parse_start(form.start.data)
+    start = slot_start(form.start.data)
     shown = _shown_zone()
     picker = url_for(
         "learner.reschedule_booking",

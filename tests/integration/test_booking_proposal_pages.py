@@ -213,6 +213,10 @@ def test_the_learner_sees_the_proposal_in_their_zone_and_clock_and_accepts(clien
     client.post("/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")})
 
     sign_in(client, world["learner"].email)
+    # The list of their sessions says a new time waits for an answer, and leads to it.
+    listed = text(client.get("/learn/bookings"))
+    assert 'data-testid="proposal-flag"' in listed
+    assert f'href="/learn/bookings/{world["id"]}#proposal">accept or decline it' in listed
     page = text(client.get(f"/learn/bookings/{world['id']}"))
     assert "Casey Coach proposes a new time" in page
     assert f"<del>{ny(berlin(world['day'], 10))}</del>" in page
@@ -232,6 +236,7 @@ def test_the_learner_sees_the_proposal_in_their_zone_and_clock_and_accepts(clien
     assert f'data-testid="booking-when">{ny(berlin(world["day"], 14))}' in page
     assert "proposes a new time" not in page
     assert "rescheduled to the time the coach proposed by Lee Learner" in page
+    assert 'data-testid="proposal-flag"' not in text(client.get("/learn/bookings"))
     session = row(world["id"])
     assert session.start_at == berlin(world["day"], 14) and session.reschedule_count == 0
     # Still both of the learner's own moves left.

@@ -451,6 +451,7 @@ def bookings() -> str:
     return render_template(
         "learner/bookings/list.html",
         upcoming=upcoming,
+        proposed=proposals.open_for([b.id for b in upcoming], now=now),
         past=past,
         entries=waitlist.list_entries(user),
         suspension=booking_service.active_suspension(user.id),

@@ -264,7 +264,7 @@ def test_confirmation_reschedule_and_cancel_emails_carry_one_evolving_event(clie
     uid = str(ics(confirmed[0].ics)[1]["UID"])
     learner_mail = next(d for d in confirmed if d.to_address == world["learner"].email)
     # The learner reads New York time, the coach Berlin time.
-    assert "America/New_York" in learner_mail.text_body
+    assert "America/New York" in learner_mail.text_body
     assert booking["meeting_url"] in learner_mail.text_body
     coach_mail = next(d for d in confirmed if d.to_address == world["coach"].email)
     assert "10:00 CET" in coach_mail.text_body or "10:00 CEST" in coach_mail.text_body

@@ -15,14 +15,13 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
-    # (accounts, booking, waitlist, resumes, routing, staff and staff_requests hold handlers.)
+    # (accounts, booking, waitlist, staff, staff_requests and resumes.messages hold handlers.)
     from services import (  # noqa: F401
         accounts,
         booking,
         models,
-        resumes,
-        routing,
         staff,
         staff_requests,
         waitlist,
     )
+    from services.resumes import messages  # noqa: F401

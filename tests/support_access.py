@@ -64,20 +64,12 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     suspension; coach 1's availability exception and calendar feed; a failed delivery; the FAQ;
     interview types; a rebalance plan; learner A's open request to staff about the booking; a
     bearer token and a signed-in browser per caller."""
-    from services import (
-        accounts,
-        availability,
-        faq,
-        interview_types,
-        rebalance,
-        resumes,
-        routing,
-        staff_requests,
-    )
+    from services import accounts, availability, faq, interview_types, resumes, staff_requests
     from services import booking as booking_service
     from services import waitlist as waitlist_service
     from services.db import utcnow
     from services.models import Delivery, FaqEntry, LearnerSuspension, Notification
+    from services.resumes import rebalance, routing
     from tests.support_resumes import make_pdf
 
     interview_types.ensure_defaults()

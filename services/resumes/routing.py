@@ -50,14 +50,10 @@ from services.models import (
     User,
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
-from services.resumes import (
-    InvalidStatus,
-    Settings,
-    current_version,
-    exclude,
-    live_assignment,
-    log_event,
-)
+from services.resumes.errors import InvalidStatus
+from services.resumes.operations import exclude, log_event
+from services.resumes.settings import Settings
+from services.resumes.views import current_version, live_assignment
 
 POLICY = "filters > continuity > skill band > spare capacity % > longest idle"
 WARN_FRACTION = 0.75

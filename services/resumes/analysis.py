@@ -8,9 +8,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from services import checks, extraction, files, outbox
+from services import outbox
 from services.db import begin_write, db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
+from services.resumes import checks, extraction, files
 from services.resumes.operations import log_event
 from services.resumes.settings import Settings
 

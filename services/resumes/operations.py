@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select, update
 
-from services import audit, files, outbox
+from services import audit, outbox
 from services.db import begin_write, db, utcnow
 from services.errors import Forbidden, ValidationFailed
 from services.models import (
@@ -28,6 +28,7 @@ from services.models import (
     User,
 )
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
+from services.resumes import files
 from services.resumes.errors import CorrectionClosed, InvalidStatus, OfferExpired, ReviewInProgress
 from services.resumes.settings import Settings
 from services.resumes.views import get_visible, live_assignment, review_of_current

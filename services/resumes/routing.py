@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from services import checks, outbox
+from services import outbox
 from services.access import require_staff
 from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
@@ -50,6 +50,7 @@ from services.models import (
     User,
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
+from services.resumes import checks
 from services.resumes.errors import InvalidStatus
 from services.resumes.operations import exclude, log_event
 from services.resumes.settings import Settings

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, exists, select
 
-from services import files, localtime
+from services import localtime
 from services.db import MAX_ID, db
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -30,6 +30,7 @@ from services.models import (
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
+from services.resumes import files
 from services.resumes.settings import Settings
 
 # --- reading --------------------------------------------------------------------------------------

@@ -426,8 +426,8 @@ def test_an_offer_notification_gives_the_accept_by_time_in_app_and_by_email(worl
 
 
 def test_the_demo_has_a_history_for_every_dashboard_and_chart(app, db_session):
-    from services import accounts, files
-    from services.resumes import Settings
+    from services import accounts
+    from services.resumes import Settings, files
 
     demo.seed_demo()
     db.session.commit()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from services.errors import Conflict
+from services.errors import Conflict, OfferExpired
+
+__all__ = ["CorrectionClosed", "InvalidStatus", "OfferExpired", "ReviewInProgress"]
 
 
 class ReviewInProgress(Conflict):
@@ -11,10 +13,6 @@ class ReviewInProgress(Conflict):
 
 class InvalidStatus(Conflict):
     code = "invalid_status"
-
-
-class OfferExpired(Conflict):
-    code = "offer_expired"
 
 
 class CorrectionClosed(Conflict):

@@ -3,7 +3,9 @@
 errors and the settings; routing, rebalance, the queue, the figures, files, extraction, checks
 and the notifications (messages) are submodules, imported by name.
 
-The notifications register when ``services.init_app`` imports ``services.resumes.messages``."""
+The notifications register when ``services.init_app`` imports ``services.resumes.messages``.
+``views`` here is the function (``resumes.views(rows, viewer)``), which shadows the module of the
+same name: import names from the module (``from services.resumes.views import status_label``)."""
 
 from services.resumes.analysis import (
     AnalysisJob,

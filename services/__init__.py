@@ -15,16 +15,15 @@ def init_app(app: Flask) -> None:
     db.init_app(app)
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
-    # (accounts, booking, proposals, waitlist, resumes, routing, staff and staff_requests hold
+    # (accounts, booking, proposals, waitlist, staff, staff_requests and resumes.messages hold
     # handlers.)
     from services import (  # noqa: F401
         accounts,
         booking,
         models,
         proposals,
-        resumes,
-        routing,
         staff,
         staff_requests,
         waitlist,
     )
+    from services.resumes import messages  # noqa: F401

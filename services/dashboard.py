@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import booking, interview_types, localtime, notifications, queue, resumes
+from services import booking, interview_types, localtime, notifications, resumes
 from services.access import require_staff
 from services.db import db, utcnow
 from services.errors import Forbidden
@@ -36,6 +36,7 @@ from services.models import (
     User,
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
+from services.resumes import queue
 
 # How many résumés a learner's dashboard lists (newest first); the rest are on the résumé page.
 LEARNER_RESUMES = 5

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import accounts, checks, faq, files, interview_types, outbox
+from services import accounts, faq, interview_types, outbox
 from services.db import db, utcnow
 from services.models import (
     AnalysisStatus,
@@ -43,7 +43,7 @@ from services.models import (
     SessionFeedback,
     User,
 )
-from services.resumes import Settings
+from services.resumes import Settings, checks, files
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class OfferExpired(Conflict):
+    """An offer (a résumé to review, a waitlist's held slot) lapsed or went to someone else."""
+
+    code = "offer_expired"
+
+
 class InvalidCredentials(DomainError):
     code = "invalid_credentials"
 

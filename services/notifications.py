@@ -157,35 +157,6 @@ register_kind(
     description="A reminder shortly before a session.",
 )
 register_kind(
-    "resume_assigned",
-    "Résumé assigned to you",
-    email_template="resume_assigned",
-    roles=(Role.COACH,),
-    description="A résumé was routed to you for review.",
-)
-register_kind(
-    "resume_moved",
-    "Résumé moved by staff",
-    email_template="resume_moved",
-    roles=(Role.COACH,),
-    description="Staff moved a résumé offered to you, or in your review, to another coach, "
-    "or gave you back one you held before.",
-)
-register_kind(
-    "resume_reviewed",
-    "Résumé reviewed",
-    email_template="resume_reviewed",
-    roles=(Role.LEARNER,),
-    description="A coach finished reviewing your résumé.",
-)
-register_kind(
-    "review_overdue",
-    "Review overdue",
-    email_template="resume_overdue",
-    roles=(Role.STAFF, Role.COACH),
-    description="A résumé review passed its due time.",
-)
-register_kind(
     "booking_request",
     "A learner asks staff about a session",
     email_template="booking_request",
@@ -198,13 +169,6 @@ register_kind(
     email_template="booking_request_answered",
     roles=(Role.LEARNER,),
     description="Staff replied to what you wrote about one of your sessions.",
-)
-register_kind(
-    "resume_unassigned",
-    "Résumé without a reviewer",
-    email_template="resume_unassigned",
-    roles=(Role.STAFF,),
-    description="No coach could take a résumé: someone must assign it.",
 )
 
 

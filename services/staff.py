@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import ColumnElement, Select, String, func, literal_column, or_, select
 
-from services import audit, booking, localtime, outbox, queue, routing
+from services import audit, booking, localtime, outbox
 from services.access import require_staff
 from services.accounts import find_coach, hash_password, normalise_email, password_problem
 from services.db import MAX_ID, db, utcnow
@@ -39,7 +39,7 @@ from services.models.booking import VISIBLE
 from services.models.resumes import LIVE_ASSIGNMENT_STATES, OPEN_STATUS_VALUES
 from services.notifications import Message, base_url, handles, register_kind
 from services.pagination import Page, _decode, _encode, check_limit, paginate
-from services.resumes import current_version, live_assignment, log_event
+from services.resumes import current_version, live_assignment, log_event, queue, routing
 
 FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 INVITE_TTL = dt.timedelta(days=7)
@@ -168,7 +168,7 @@ def queue_page(
         )
     else:
         page = _due_page(query, limit, cursor)
-    return Page(items=queue._items(page.items, now, viewer), next_cursor=page.next_cursor)
+    return Page(items=queue.queue_items(page.items, now, viewer), next_cursor=page.next_cursor)
 
 
 def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:

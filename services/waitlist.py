@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from services import audit, availability, booking, localtime, outbox
 from services.access import require_staff
 from services.db import begin_write, db, utcnow
-from services.errors import Conflict, NotFound, ValidationFailed
+from services.errors import Conflict, NotFound, OfferExpired, ValidationFailed
 from services.models import (
     Booking,
     BookingStatus,
@@ -37,10 +37,6 @@ from services.pagination import Page, paginate
 
 class SlotsAvailable(Conflict):
     code = "slots_available"
-
-
-class OfferExpired(Conflict):
-    code = "offer_expired"
 
 
 # When in the day a waiting learner accepts a session to start, in their own zone: from the first

@@ -71,15 +71,14 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         faq,
         interview_types,
         proposals,
-        rebalance,
         resumes,
-        routing,
         staff_requests,
     )
     from services import booking as booking_service
     from services import waitlist as waitlist_service
     from services.db import utcnow
     from services.models import Delivery, FaqEntry, LearnerSuspension, Notification
+    from services.resumes import rebalance, routing
     from tests.support_resumes import make_pdf
 
     interview_types.ensure_defaults()

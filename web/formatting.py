@@ -11,7 +11,8 @@ from flask import Flask, has_request_context, request
 from flask_login import current_user
 from markupsafe import Markup
 
-from services import extraction, localtime
+from services import localtime
+from services.resumes import extraction
 
 
 def viewer_zone(tz: str | None = None) -> zoneinfo.ZoneInfo:

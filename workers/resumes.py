@@ -10,8 +10,9 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy.exc import OperationalError
 
-from services import resumes, routing
+from services import resumes
 from services.db import db
+from services.resumes import routing
 
 _RETRY = {
     "acks_late": True,

@@ -157,8 +157,8 @@ class ResumeVersion(Model):
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Active PDF content found by the full parse (JavaScript, launch actions, embedded files).
     active_content: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # A DOCX as HTML for the coach, sanitised (services.extraction.clean_preview); None for a PDF,
-    # or when it could not be converted or is too big (the text is shown instead).
+    # A DOCX as HTML for the coach, sanitised (services.resumes.extraction.clean_preview); None for
+    # a PDF, or when it could not be converted or is too big (the text is shown instead).
     preview_html: Mapped[str | None] = mapped_column(Text)
 
     resume: Mapped[Resume] = relationship(back_populates="versions")

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, resumes, routing
+from services import accounts, resumes
 from services.db import db
 from services.models.resumes import CRITERIA
+from services.resumes import routing
 from tests.e2e import steps
 from tests.support_staff import make_resume
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, interview_types, routing, staff
+from services import accounts, interview_types, staff
 from services.db import db
+from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
 from tests.support_booking import add_rules, at, future_weekday, insert_booking

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, resumes, routing
+from services import accounts, resumes
 from services.db import db, utcnow
 from services.models import Notification
 from services.models.resumes import CRITERIA
+from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import open_menu, sign_in, sign_in_staff_first_time
 from tests.support_booking import at, future_weekday, insert_booking

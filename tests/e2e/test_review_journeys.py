@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, resumes, routing
+from services import accounts, resumes
 from services.db import db
+from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
 from tests.support_resumes import make_pdf

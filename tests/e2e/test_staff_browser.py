@@ -7,8 +7,9 @@ import uuid
 
 import pytest
 
-from services import accounts, routing
+from services import accounts
 from services.db import db
+from services.resumes import routing
 from tests.e2e.steps import sign_in_staff_first_time
 from tests.support_staff import make_resume
 

@@ -20,9 +20,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from services import accounts, notifications, routing, staff
+from services import accounts, notifications, staff
 from services.db import db, utcnow
 from services.models import Notification, OutboxEvent
+from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_in_staff_first_time, sign_out
 from tests.e2e.test_accessibility import audit, serve_axe

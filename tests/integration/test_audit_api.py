@@ -3,9 +3,10 @@ filters and keyset pages; bad filters are 422 problems; nobody else reads it."""
 
 from __future__ import annotations
 
-from services import audit, resumes, routing
+from services import audit, resumes
 from services.db import db
 from services.models import Resume
+from services.resumes import routing
 from tests.support_resumes import make_pdf, upload
 
 

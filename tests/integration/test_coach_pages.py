@@ -14,7 +14,7 @@ import zoneinfo
 import pytest
 from sqlalchemy import select, text
 
-from services import availability, notifications, routing, staff
+from services import availability, notifications, staff
 from services.db import db, utcnow
 from services.errors import ValidationFailed
 from services.models import (
@@ -24,6 +24,7 @@ from services.models import (
     CoachInvite,
     OutboxEvent,
 )
+from services.resumes import routing
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import at, book, future_weekday, make_coach, seed_types
 from tests.support_staff import make_resume

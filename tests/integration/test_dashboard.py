@@ -11,7 +11,7 @@ import zoneinfo
 import pytest
 from sqlalchemy import func, select
 
-from services import dashboard, demo, resumes, routing, stats
+from services import dashboard, demo, resumes
 from services.db import db, utcnow
 from services.errors import Forbidden
 from services.models import (
@@ -25,6 +25,7 @@ from services.models import (
     SessionFeedback,
 )
 from services.models.resumes import CRITERIA
+from services.resumes import routing, stats
 from tests.support_auth import sign_in
 from tests.support_booking import at, future_weekday, insert_booking, make_coach, process_all
 from tests.support_staff import QueryCounter, make_resume
@@ -425,8 +426,8 @@ def test_an_offer_notification_gives_the_accept_by_time_in_app_and_by_email(worl
 
 
 def test_the_demo_has_a_history_for_every_dashboard_and_chart(app, db_session):
-    from services import accounts, files
-    from services.resumes import Settings
+    from services import accounts
+    from services.resumes import Settings, files
 
     demo.seed_demo()
     db.session.commit()

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from services import resumes, routing
+from services import resumes
 from services.db import db
 from services.models import Assignment, Resume, ResumeVersion, RoutingDecision
+from services.resumes import routing
 from tests.support_resumes import bad_uploads, make_docx, make_pdf, upload
 
 

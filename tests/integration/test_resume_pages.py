@@ -8,9 +8,10 @@ import re
 
 import pytest
 
-from services import resumes, routing
+from services import resumes
 from services.db import db
 from services.models import Resume, ResumeVersion
+from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import make_pdf, make_png
 from tests.unit.test_resume_preview import make_formatted_docx

@@ -8,9 +8,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import select, update
 
-from services import notifications, resumes, routing
+from services import notifications, resumes
 from services.db import db, utcnow
 from services.models import Assignment, OutboxEvent, Resume
+from services.resumes import routing
 from tests.support_resumes import make_pdf, upload
 
 

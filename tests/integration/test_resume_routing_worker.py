@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from services import accounts, resumes
-from services.db import db
+from services import accounts
+from services.db import begin_write, db
 from services.models import (
     Assignment,
     Notification,
@@ -69,7 +69,7 @@ class World:
     def writing() -> None:
         """Start a writing transaction (SQLite: a stale read snapshot cannot write)."""
         db.session.rollback()
-        resumes.begin_write()
+        begin_write()
 
     def reset(self) -> None:
         self.writing()

@@ -8,10 +8,11 @@ import io
 import pytest
 from sqlalchemy import select
 
-from services import audit, notifications, resumes, routing
+from services import audit, notifications, resumes
 from services.db import db
 from services.models import Assignment, Notification, OutboxEvent, Resume
 from services.models.resumes import AssignmentStatus
+from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import make_pdf, upload
 

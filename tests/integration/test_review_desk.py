@@ -11,9 +11,10 @@ import re
 import pytest
 from sqlalchemy import select
 
-from services import notifications, resumes, routing
+from services import notifications, resumes
 from services.db import db
 from services.models import Notification, OutboxEvent, Resume, Review, ReviewDraft
+from services.resumes import routing
 from services.rubric import RUBRIC
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import upload

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from services import rebalance, routing, staff, staff_requests
+from services import staff, staff_requests
 from services.db import db, utcnow
 from services.errors import NotFound
 from services.models import (
@@ -25,6 +25,7 @@ from services.models import (
     StaffRequest,
     User,
 )
+from services.resumes import rebalance, routing
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, process_all, seed_types
 from tests.support_staff import console_people, make_resume

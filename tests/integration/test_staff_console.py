@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from services import audit, faq, notifications, rebalance, routing, staff
+from services import audit, faq, notifications, staff
 from services.db import db, utcnow
 from services.models import (
     Assignment,
@@ -25,6 +25,7 @@ from services.models import (
     StaffAction,
     User,
 )
+from services.resumes import rebalance, routing
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, seed_types
 from tests.support_staff import bulk_resumes, console_people, make_resume

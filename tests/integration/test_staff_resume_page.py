@@ -7,9 +7,10 @@ import html as htmllib
 
 import pytest
 
-from services import audit, resumes, routing
+from services import audit, resumes
 from services.db import db
 from services.models import Resume
+from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import make_pdf, upload
 

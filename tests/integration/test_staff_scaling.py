@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, insert, select, text, update
 
-from services import queue, resumes, routing, staff, stats
+from services import resumes, staff
 from services.db import db, utcnow
 from services.models import Assignment, Booking, Resume, ResumeVersion, Review
 from services.models.resumes import OPEN_STATUS_VALUES
 from services.pagination import _encode
-from services.resumes import OPEN_STATUSES
+from services.resumes import OPEN_STATUSES, queue, routing, stats
 from tests.support_booking import insert_booking, seed_types
 from tests.support_staff import bulk_resumes, make_resume
 
@@ -109,14 +109,14 @@ def _python_turnaround(since: dt.datetime) -> dict:
         .join(ResumeVersion, Review.version_id == ResumeVersion.id)
         .where(Review.created_at >= since)
     ).all()
-    hours = [queue._hours(reviewed - uploaded) for reviewed, uploaded in rows]
+    hours = [queue.hours(reviewed - uploaded) for reviewed, uploaded in rows]
     per_week: dict[dt.date, list[float]] = {}
     for (reviewed, _), value in zip(rows, hours, strict=True):
-        per_week.setdefault(queue._week_start(reviewed), []).append(value)
+        per_week.setdefault(queue.week_start(reviewed), []).append(value)
     return {
-        "all": (len(hours), queue._quantile(hours, 0.5), queue._quantile(hours, 0.9)),
+        "all": (len(hours), queue.quantile(hours, 0.5), queue.quantile(hours, 0.9)),
         "weeks": {
-            week: (len(v), queue._quantile(v, 0.5), queue._quantile(v, 0.9))
+            week: (len(v), queue.quantile(v, 0.5), queue.quantile(v, 0.9))
             for week, v in per_week.items()
         },
     }
@@ -252,7 +252,7 @@ def test_sql_bookings_backlog_and_no_shows_equal_the_python_definition(make_user
     weeks = [w["week_start"] for w in figures["bookings_per_week"]]
     first_at = dt.datetime.combine(weeks[0], dt.time(), tzinfo=dt.UTC)
     counted = Counter(
-        queue._week_start(b.start_at)
+        queue.week_start(b.start_at)
         for b in db.session.scalars(select(Booking))
         if first_at <= b.start_at < first_at + dt.timedelta(weeks=12)
         and b.status in ("confirmed", "completed", "no_show")

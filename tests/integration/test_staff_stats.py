@@ -6,9 +6,9 @@ import datetime as dt
 
 from sqlalchemy import select, update
 
-from services import routing, stats
 from services.db import db, utcnow
 from services.models import Assignment, ResumeVersion, Review
+from services.resumes import routing, stats
 from tests.support_staff import make_resume
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from services import checks
+from services.resumes import checks
 
 ROOT = Path(__file__).resolve().parents[2]
 # British forms seen in this codebase's copy, and their near relatives.

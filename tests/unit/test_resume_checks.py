@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services import checks
+from services.resumes import checks
 from tests.support_resumes import GOOD_TEXT
 
 DATA_SCIENTIST = "\n".join(

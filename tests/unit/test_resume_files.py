@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services import checks, extraction, files
+from services.resumes import checks, extraction, files
 from tests.support_resumes import (
     GOOD_TEXT,
     make_docx,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services import extraction
+from services.resumes import extraction
 from tests.support_resumes import make_docx, make_pdf, make_png
 
 HOSTILE_TEXT = "<script>alert(1)</script>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from services.routing import Candidate, choose
+from services.resumes.routing import Candidate, choose
 
 TAGS = {"ml", "python", "sql"}
 T0 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)

@@ -12,10 +12,10 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from services import files, resumes, routing
+from services import resumes
 from services.db import db
 from services.models import ResumeStatus, ReviewOutcome, User
-from services.resumes import ResumeView
+from services.resumes import ResumeView, files, routing
 from services.rubric import RUBRIC
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema, person

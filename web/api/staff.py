@@ -7,9 +7,9 @@ from typing import Any
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from services import queue
-from services import stats as staff_stats
 from services.models import ResumeStatus
+from services.resumes import queue
+from services.resumes import stats as staff_stats
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import NamedKeys, PersonSchema, page_schema, person
 from web.api.security import current_user, token_required

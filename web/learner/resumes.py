@@ -13,9 +13,10 @@ from werkzeug.wrappers import Response
 from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from services import files, resumes
+from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
+from services.resumes import files
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp

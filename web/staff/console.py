@@ -19,10 +19,11 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from services import audit, interview_types, queue, staff, stats
+from services import audit, interview_types, staff
 from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models import ResumeStatus, Role, User
+from services.resumes import queue, stats
 from web.roles import role_required
 from web.staff import bp
 from web.staff.charts import bar_chart

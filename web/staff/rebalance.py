@@ -8,9 +8,9 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from services import rebalance
 from services.db import db
 from services.errors import DomainError, NotFound
+from services.resumes import rebalance
 from web.roles import role_required
 from web.staff import bp
 

@@ -12,9 +12,10 @@ from werkzeug.wrappers import Response
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import resumes, routing, staff
+from services import resumes, staff
 from services.db import db
 from services.errors import DomainError, NotFound
+from services.resumes import routing
 from web import downloads
 from web.roles import role_required
 from web.staff import bp

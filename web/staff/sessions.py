@@ -6,10 +6,11 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from services import queue, staff
+from services import staff
 from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models.booking import VISIBLE
+from services.resumes import queue
 from web.roles import role_required
 from web.staff import bp
 from web.staff.console import _csv, _date_arg, _int_arg, active_coaches

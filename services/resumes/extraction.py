@@ -4,7 +4,8 @@ under CPU-time, memory and wall-clock limits: a hostile file can fail only its o
 A DOCX is also converted to HTML (mammoth) for the coach's formatted view, images dropped, then
 sanitised (nh3) to a small allow-list: ``clean_preview`` is the one sanitiser, used again at render.
 
-``extract()`` forks the child; ``python -m services.extraction KIND PATH`` parses for a person.
+``extract()`` forks the child; ``python -m services.resumes.extraction KIND PATH`` parses for a
+person.
 """
 
 from __future__ import annotations
@@ -355,7 +356,8 @@ def _answer(kind: str, path: str) -> dict[str, Any]:
 
 
 def main(argv: list[str]) -> int:
-    """``python -m services.extraction KIND PATH``: the same parse, unlimited, for a person."""
+    """``python -m services.resumes.extraction KIND PATH``: the same parse, unlimited, for a
+    person."""
     sys.stdout.write(json.dumps(_answer(argv[1], argv[2])))
     return 0
 

@@ -371,7 +371,7 @@ SECTIONS: dict[str, Section] = {
     ),
 }
 
-# Target-role words that say which expertise a coach needs (routing; services/routing.py).
+# Target-role words that say which expertise a coach needs (routing; services/resumes/routing.py).
 ROLE_TAGS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (_words("machine learning", "ml", "mle", "ai", "artificial intelligence"), ("ml",)),
     (_words("mlops", "ml ops", "ml platform", "ml infrastructure"), ("mlops", "ml")),

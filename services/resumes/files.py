@@ -2,7 +2,8 @@
 request can afford, and content-addressed storage outside every served folder.
 
 The full parse (text, pages, active content) is not here: it runs in a worker, in a child process
-under time and memory limits (services/extraction.py), so a hostile file can only fail its own task.
+under time and memory limits (services/resumes/extraction.py), so a hostile file can only fail its
+own task.
 """
 
 from __future__ import annotations

@@ -36,8 +36,9 @@ from services.models import (
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
-from services.resumes import OPEN_STATUSES, StatusLabel, status_label
-from services.routing import open_counts
+from services.resumes.operations import OPEN_STATUSES
+from services.resumes.routing import open_counts
+from services.resumes.views import StatusLabel, status_label
 
 IN_HANDS = (ResumeStatus.ASSIGNED, ResumeStatus.IN_REVIEW)
 AGE_BUCKETS = (
@@ -92,10 +93,10 @@ def queue(
         cursor=cursor,
         key=lambda r: (r.queued_at, r.id),
     )
-    return Page(items=_items(page.items, now, viewer), next_cursor=page.next_cursor)
+    return Page(items=queue_items(page.items, now, viewer), next_cursor=page.next_cursor)
 
 
-def _items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[QueueItem]:
+def queue_items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[QueueItem]:
     if not resumes:
         return []
     ids = [r.id for r in resumes]
@@ -171,7 +172,7 @@ def backlog(now: dt.datetime | None = None) -> dict[str, Any]:
 # --- stats ----------------------------------------------------------------------------------------
 #
 # Every figure is an aggregate the database computes: a request reads a handful of rows back,
-# whatever the number of résumés, reviews or sessions. ``_quantile`` and ``_hours`` stay the
+# whatever the number of résumés, reviews or sessions. ``quantile`` and ``hours`` stay the
 # definition (nearest rank over hours rounded to 0.01); the SQL gives the same numbers. Turnaround
 # reads Review.turnaround_us (stored when the review is recorded) from the index
 # ix_review_created_turnaround alone: no join, and a time range is a range of that index.
@@ -179,7 +180,7 @@ def backlog(now: dt.datetime | None = None) -> dict[str, Any]:
 QUANTILES = (0.5, 0.9)
 
 
-def _quantile(values: list[float], q: float) -> float | None:
+def quantile(values: list[float], q: float) -> float | None:
     """Nearest-rank quantile; None for no values."""
     if not values:
         return None
@@ -189,16 +190,16 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 def _rank(q: float, n: int) -> int:
-    """The 1-based nearest rank of quantile ``q`` among ``n`` values (as ``_quantile``)."""
+    """The 1-based nearest rank of quantile ``q`` among ``n`` values (as ``quantile``)."""
     return max(1, math.ceil(q * n))
 
 
-def _hours(delta: dt.timedelta) -> float:
+def hours(delta: dt.timedelta) -> float:
     return round(delta.total_seconds() / 3600, 2)
 
 
 def _micro_hours(micros: int) -> float:
-    return _hours(dt.timedelta(microseconds=int(micros)))
+    return hours(dt.timedelta(microseconds=int(micros)))
 
 
 def _dialect() -> str:
@@ -237,7 +238,7 @@ def _turnarounds(ranges: list[tuple[dt.datetime, dt.datetime | None]]) -> list[T
     """The turnaround of the reviews made in each of the disjoint ranges [start, end) (end None:
     open), in one statement. PostgreSQL: one ``percentile_disc`` aggregate per range, each an
     index-only range scan. SQLite: the rows at the two ranks, found by a window over the same
-    index. Either way the chosen value goes through ``_hours`` here, so the figures are those of
+    index. Either way the chosen value goes through ``hours`` here, so the figures are those of
     the Python definition."""
     within = [
         and_(Review.created_at >= start, *([Review.created_at < end] if end is not None else []))
@@ -363,7 +364,7 @@ def stats(viewer: User, *, days: int = 90, weeks: int = 12) -> dict[str, Any]:
     }
 
 
-def _week_start(at: dt.datetime) -> dt.date:
+def week_start(at: dt.datetime) -> dt.date:
     day = at.astimezone(dt.UTC).date()
     return day - dt.timedelta(days=day.weekday())
 
@@ -374,7 +375,7 @@ HELD_STATUSES = ("confirmed", "completed", "no_show")
 def _booking_stats(now: dt.datetime, *, days: int, weeks: int) -> dict[str, Any]:
     """Sessions per week (one count per week, each a range of ix_booking_status_start, in one
     statement) and the no-show rate."""
-    first = _week_start(now) - dt.timedelta(weeks=weeks - 1)
+    first = week_start(now) - dt.timedelta(weeks=weeks - 1)
     starts = [first + dt.timedelta(weeks=i) for i in range(weeks)]
     per_week = union_all(
         *(

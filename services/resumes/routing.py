@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from services import checks, outbox
+from services import outbox
 from services.access import require_staff
 from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
@@ -50,14 +50,11 @@ from services.models import (
     User,
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
-from services.resumes import (
-    InvalidStatus,
-    Settings,
-    current_version,
-    exclude,
-    live_assignment,
-    log_event,
-)
+from services.resumes import checks
+from services.resumes.errors import InvalidStatus
+from services.resumes.operations import exclude, log_event
+from services.resumes.settings import Settings
+from services.resumes.views import current_version, live_assignment
 
 POLICY = "filters > continuity > skill band > spare capacity % > longest idle"
 WARN_FRACTION = 0.75

@@ -30,7 +30,7 @@ from typing import Any
 import networkx as nx
 from sqlalchemy import func, select
 
-from services import audit, routing
+from services import audit
 from services.access import require_staff
 from services.db import MAX_ID, db, utcnow
 from services.errors import Conflict, NotFound
@@ -41,7 +41,8 @@ from services.models import (
     Resume,
     User,
 )
-from services.resumes import current_version, live_assignment
+from services.resumes import routing
+from services.resumes.views import current_version, live_assignment
 
 TOP_COACHES = 3
 FIT_WEIGHT = 400

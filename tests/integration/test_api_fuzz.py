@@ -9,70 +9,136 @@ deliberate refusals listed in DOCUMENTED_REFUSALS with their reasons; a missing 
 The same run by hand, against any server (the config: the role's sign-in and the refusals):
 
     python -m tests.integration.test_api_fuzz EMAIL PASSWORD > st.toml
-    st --config-file st.toml run http://127.0.0.1:5000/api/v1/openapi.json --checks all \\
-        --phases examples,coverage,fuzzing
+    SCHEMATHESIS_HOOKS=tests/integration/test_api_fuzz.py st --config-file st.toml run \\
+        http://127.0.0.1:5000/api/v1/openapi.json --checks all --phases examples,coverage,fuzzing
+
+(the hooks add refusals_are_the_documented_ones to the checks).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
+import schemathesis
+
+
+class Refusal(NamedTuple):
+    why: str
+    fields: tuple[str, ...]  # the problem's `errors` keys it may name (fnmatch patterns)
+
 
 # A request the document calls valid that the API refuses on purpose, because what decides it is
 # not the request's shape: an order between two fields, what the database holds now (slots, which
 # types and coaches are active), the caller's role, the bytes of a file. Each operation lists the
 # statuses it may answer such a request with besides schemathesis' own (2xx, 3xx, 401, 403, 404,
-# 409, 429), and why.
-DOCUMENTED_REFUSALS: dict[str, dict[int, str]] = {
-    "GET /api/v1/audit": {422: "`until` must be after `since`."},
-    "GET /api/v1/bookings": {422: "`to` must be after `from`."},
+# 409, 429), why, and the fields such a refusal names (refusals_are_the_documented_ones checks).
+DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
+    "GET /api/v1/audit": {422: Refusal("`until` must be after `since`.", ("until",))},
+    "GET /api/v1/bookings": {422: Refusal("`to` must be after `from`.", ("to",))},
     "GET /api/v1/slots": {
-        422: "`end` before `start` or more than 62 days after it; a type staff made inactive; "
-        "a coach who is not active or does not run the type.",
+        422: Refusal(
+            "`end` before `start` or more than 62 days after it; a type staff made inactive; a "
+            "coach who is not active or does not run the type.",
+            ("end", "type", "coach_id"),
+        ),
     },
     "POST /api/v1/bookings": {
-        422: "A start that is not a free slot now (past, inside the minimum notice, beyond the "
-        "horizon, off the grid of start times); a type staff made inactive; a coach who is not "
-        "active or does not run the type; an Idempotency-Key used for another request.",
+        422: Refusal(
+            "A start that is not a free slot now (past, inside the minimum notice, beyond the "
+            "horizon, off the grid of start times); a type staff made inactive; a coach who is "
+            "not active or does not run the type; an Idempotency-Key used for another request.",
+            ("start", "type", "coach_id", "Idempotency-Key"),
+        ),
     },
     "POST /api/v1/bookings/{booking_id}/reschedule": {
-        422: "The new start is not a free slot now, or the coach does not run the type.",
+        422: Refusal(
+            "The new start is not a free slot now, or the coach does not run the type.",
+            ("start", "coach_id"),
+        ),
     },
     "POST /api/v1/waitlist": {
-        422: "A type staff made inactive; a coach who is not active or does not run it; a day "
-        "outside the horizon, or a day and time of day no coach works.",
+        422: Refusal(
+            "A type staff made inactive; a coach who is not active or does not run it; a day "
+            "outside the horizon, or a day and time of day no coach works.",
+            ("type", "coach_id", "day", "time_of_day"),
+        ),
     },
     "PUT /api/v1/coaches/me/availability": {
-        422: "Weekly windows or exceptions that end before they start, windows that overlap, an "
-        "exception longer than a year.",
+        422: Refusal(
+            "Weekly windows or exceptions that end before they start, windows that overlap, an "
+            "exception longer than a year.",
+            ("rules.*.start", "rules.*.end", "exceptions.*.start", "exceptions.*.end"),
+        ),
     },
     "PATCH /api/v1/interview-types/{slug}": {
-        422: "A minimum notice not shorter than the booking horizon.",
+        422: Refusal(
+            "A minimum notice not shorter than the booking horizon.", ("min_notice_hours",)
+        ),
     },
     "PUT /api/v1/coaches/{coach_id}/interview-types": {
-        422: "A type staff made inactive; neither or both of `runs_all_types: true` and "
-        "`interview_types`.",
+        422: Refusal(
+            "A type staff made inactive; neither or both of `runs_all_types: true` and "
+            "`interview_types`.",
+            ("interview_types",),
+        ),
     },
     "PUT /api/v1/notifications/preferences": {
-        422: "A kind of notification the caller's role does not get (the document names every "
-        "role's kinds).",
+        422: Refusal(
+            "A kind of notification the caller's role does not get (the document names every "
+            "role's kinds).",
+            ("email.*",),
+        ),
     },
     "POST /api/v1/resumes": {
-        415: "A file whose content is not a PDF or DOCX (sniffed; the part's type is not trusted).",
-        422: "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
+        415: Refusal(
+            "A file whose content is not a PDF or DOCX (sniffed, not declared).", ("file",)
+        ),
+        422: Refusal(
+            "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
+            ("file",),
+        ),
     },
     "POST /api/v1/resumes/{resume_id}/versions": {
-        415: "A file whose content is not a PDF or DOCX.",
-        422: "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
+        415: Refusal("A file whose content is not a PDF or DOCX.", ("file",)),
+        422: Refusal(
+            "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
+            ("file",),
+        ),
     },
-    "POST /api/v1/resumes/{resume_id}/assign": {422: "A coach who is not active."},
+    "POST /api/v1/resumes/{resume_id}/assign": {
+        422: Refusal("A coach who is not active.", ("coach_id",)),
+    },
 }
+
+
+@schemathesis.check
+def refusals_are_the_documented_ones(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A valid request refused with a status DOCUMENTED_REFUSALS lists (which
+    positive_data_acceptance lets pass): the problem names only that refusal's fields."""
+    if case.meta is None or not case.meta.generation.mode.is_positive:
+        return None
+    listed = DOCUMENTED_REFUSALS.get(f"{case.method.upper()} {case.path}", {})
+    refusal = listed.get(response.status_code)
+    if refusal is None:
+        return None
+    named = sorted((response.json() or {}).get("errors") or {})
+    others = [n for n in named if not any(fnmatch(n, f) for f in refusal.fields)]
+    if not named or others:
+        raise AssertionError(
+            f"{response.status_code} for {others or 'no field'}: not the documented refusal "
+            f"({refusal.why})"
+        )
+    return True
+
+
 # The operations that take no token answer alike whoever runs the fuzzer: only the learner's run
 # fuzzes them (signing in costs an Argon2 hash each time, the bulk of a run's server time).
 TOKENLESS = ("POST /api/v1/auth/token", "GET /api/v1/calendar-feeds/{token}.ics")
@@ -195,6 +261,7 @@ def st_runs(
         output = (folder / "output.txt").open("w")
         process = subprocess.Popen(
             st_command(config, live_server),
+            env={**os.environ, "SCHEMATHESIS_HOOKS": __file__},  # refusals_are_the_documented_ones
             # schemathesis keeps a cache in the working directory: a fresh one each run.
             cwd=folder,
             stdout=output,

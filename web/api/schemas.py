@@ -117,9 +117,8 @@ class Zone(fields.String):
 def type_slug(**kwargs: Any) -> fields.String:
     """An interview type's slug: one of the desk's types (an inactive one is refused with 422)."""
     slugs = [spec.slug for spec in interview_types.DEFAULT_TYPES]
-    return fields.String(
-        validate=validate.OneOf(slugs, error="There is no interview type {input!r}."), **kwargs
-    )
+    refusal = "There is no interview type {input!r}. Use any of: {choices}."
+    return fields.String(validate=validate.OneOf(slugs, error=refusal), **kwargs)
 
 
 class NamedKeys(fields.Dict):

@@ -112,3 +112,64 @@ def test_a_client_can_read_the_review_criteria_and_the_upload_fields(client):
     form = schemas[body["$ref"].rsplit("/", 1)[1]]
     assert set(form["properties"]) == {"file", "target_role", "notes"}
     assert set(form["required"]) == {"file", "target_role"}
+
+
+def _strings(schema: Any, schemas: dict[str, Any], where: str, seen: frozenset[str]) -> list[str]:
+    """Every string a schema takes, with where it is, following $refs (each once)."""
+    if not isinstance(schema, dict):
+        return []
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        if name in seen:
+            return []
+        return _strings(schemas[name], schemas, where, seen | {name})
+    found = []
+    declared = schema.get("type")
+    if declared == "string" or (isinstance(declared, list) and "string" in declared):
+        found.append((where, schema))
+    for name, inner in schema.get("properties", {}).items():
+        if not inner.get("readOnly"):
+            found += _strings(inner, schemas, f"{where}.{name}", seen)
+    for key in ("items", "additionalProperties"):
+        found += _strings(schema.get(key), schemas, f"{where}[]", seen)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for inner in schema.get(key, []):
+            found += _strings(inner, schemas, where, seen)
+    return found
+
+
+def test_every_string_a_client_sends_says_what_it_may_hold(client):
+    """An enum, a format or a pattern: free text is `^[^\\u0000]*$` (PostgreSQL stores no NUL),
+    so a client, and a fuzzer, can tell the text the API refuses from the text it takes."""
+    document = _document(client)
+    schemas = document["components"]["schemas"]
+    vague = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            sent = [(p["name"], p["schema"]) for p in operation.get("parameters", [])]
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                sent.append(("body", media["schema"]))
+            for name, schema in sent:
+                for where, string in _strings(schema, schemas, name, frozenset()):
+                    said = [string, *string.get("anyOf", [])]
+                    if not any({"enum", "format", "pattern"} & set(s) for s in said):
+                        vague.append(f"{method} {path} {where}")
+                    elif "pattern" in string and "format" not in string:
+                        assert "\x00" not in string["pattern"]
+    assert vague == []
+
+
+def test_every_json_body_documents_its_refusals(client):
+    """Not JSON: 415; not valid JSON: 400; a missing required body or a bad field: 422."""
+    faults = []
+    for path, operations in _document(client)["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            body = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in body:
+                missing = {"400", "415", "422"} - set(operation["responses"])
+                faults += [f"{method} {path}: {status}" for status in sorted(missing)]
+    assert faults == []

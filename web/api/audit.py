@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services import audit
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema, cursor_field
-from web.api.schemas import page_schema
+from web.api.schemas import Text, page_schema, query_id
 from web.api.security import token_required
 
 bp = Blueprint(
@@ -20,8 +20,6 @@ bp = Blueprint(
     description="Staff: the append-only audit log, newest first.",
 )
 
-MAX_ID = 2**31 - 1
-
 
 class AuditArgsSchema(PageArgsSchema):
     cursor = cursor_field(audit.CURSOR_PATTERN)
@@ -30,21 +28,21 @@ class AuditArgsSchema(PageArgsSchema):
         validate=validate.OneOf(audit.SOURCES),
         metadata={"description": "`staff` (actions) or `routing` (decisions); default both."},
     )
-    action = fields.String(
+    action = Text(
         load_default=None,
         validate=validate.Length(min=1, max=64),
         metadata={"description": "e.g. resume.assign, coach.deactivate, offered, unassigned."},
     )
-    actor_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
-    subject_type = fields.String(
+    actor_id = query_id(load_default=None)
+    subject_type = Text(
         load_default=None,
         validate=validate.Length(min=1, max=32),
         metadata={"description": "e.g. resume, coach, booking, faq, rebalance, export."},
     )
-    subject_id = fields.Integer(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
+    subject_id = query_id(load_default=None)
     since = fields.AwareDateTime(load_default=None, metadata={"description": "From (inclusive)."})
     until = fields.AwareDateTime(load_default=None, metadata={"description": "Before (exclusive)."})
-    q = fields.String(
+    q = Text(
         load_default=None,
         validate=validate.Length(max=100),
         metadata={"description": "Text in the reason."},

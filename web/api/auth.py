@@ -4,11 +4,11 @@ import datetime as dt
 from typing import Any
 
 from flask import current_app, g
-from flask_smorest import Blueprint
 
 from services import accounts, mfa
 from services.db import db
 from services.errors import InvalidCredentials
+from web.api.blueprint import Blueprint
 from web.api.schemas import MeSchema, MeUpdateSchema, TokenRequestSchema, TokenSchema
 from web.api.security import bearer_secret, current_user, token_required
 from web.extensions import limiter
@@ -84,7 +84,6 @@ def me() -> Any:
 @token_required(bp)
 @bp.arguments(MeUpdateSchema)
 @bp.response(200, MeSchema)
-@_problem(400, "`malformed_json`: the body is not JSON.")
 @_problem(422, "`validation_error`: an empty name, a zone that is not a place's, a bad clock.")
 def update_me(body: dict[str, Any]) -> Any:
     """Change the caller's own name, time zone or clock. Audited, like the account page's

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, abort, make_response
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from services import availability, interview_types, outbox
 from services import booking as booking_service
+from web.api.blueprint import Blueprint
+from web.api.schemas import JsonBoolean, JsonInteger, Text, Zone
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 from web.transactions import writing
@@ -26,6 +28,9 @@ bp = Blueprint(
 _problem = problem_doc(bp)
 
 
+CLOCK_TIME = "([01][0-9]|2[0-3]):[0-5][0-9]"
+
+
 class ClockTime(fields.Field):
     """``HH:MM`` on a 24-hour clock."""
 
@@ -35,16 +40,13 @@ class ClockTime(fields.Field):
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         import datetime as dt
 
-        if not isinstance(value, str) or len(value) != 5 or value[2] != ":":
+        if not isinstance(value, str) or not re.fullmatch(CLOCK_TIME, value):
             raise ValidationError("Use HH:MM, e.g. 09:30.")
-        try:
-            return dt.time(int(value[:2]), int(value[3:]))
-        except ValueError as exc:
-            raise ValidationError("Use HH:MM, e.g. 09:30.") from exc
+        return dt.time(int(value[:2]), int(value[3:]))
 
 
 class RuleSchema(Schema):
-    weekday = fields.Integer(
+    weekday = JsonInteger(
         required=True,
         validate=validate.Range(min=0, max=6),
         metadata={"description": "0 = Monday ... 6 = Sunday."},
@@ -53,13 +55,13 @@ class RuleSchema(Schema):
         required=True,
         attribute="start_time",
         data_key="start",
-        metadata={"type": "string", "example": "09:00"},
+        metadata={"type": "string", "pattern": f"^{CLOCK_TIME}$", "example": "09:00"},
     )
     end = ClockTime(
         required=True,
         attribute="end_time",
         data_key="end",
-        metadata={"type": "string", "example": "17:00"},
+        metadata={"type": "string", "pattern": f"^{CLOCK_TIME}$", "example": "17:00"},
     )
 
 
@@ -67,11 +69,11 @@ class ExceptionSchema(Schema):
     id = fields.Integer(dump_only=True)
     start = fields.AwareDateTime(required=True, attribute="start_at", data_key="start")
     end = fields.AwareDateTime(required=True, attribute="end_at", data_key="end")
-    available = fields.Boolean(
+    available = JsonBoolean(
         load_default=False,
         metadata={"description": "false: time off; true: extra hours outside the weekly rules."},
     )
-    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    reason = Text(load_default="", validate=validate.Length(max=500))
 
 
 class AvailabilitySchema(Schema):
@@ -87,9 +89,11 @@ class AvailabilitySchema(Schema):
     exceptions = fields.List(
         fields.Nested(ExceptionSchema), load_default=list, validate=validate.Length(max=500)
     )
-    daily_session_cap = fields.Integer(
+    daily_session_cap = JsonInteger(
         load_default=None,
         allow_none=True,
+        # As services.availability checks it.
+        validate=validate.Range(min=1, max=24),
         metadata={"description": "Most sessions a day (null: the default)."},
     )
 
@@ -99,6 +103,19 @@ class AvailabilitySchema(Schema):
             data = {**data, "rules": data["weekly"]}
             data.pop("weekly")
         return data
+
+
+class AvailabilityInputSchema(AvailabilitySchema):
+    """What a coach sends: the zone is one a person may pick now (an answer may show an older
+    name the coach was given before)."""
+
+    timezone = Zone(
+        required=True,
+        metadata={
+            "description": "IANA zone of the weekly rules: a place's zone, or the coach's current "
+            "one."
+        },
+    )
 
 
 class FeedSchema(Schema):
@@ -112,24 +129,37 @@ class FeedSchema(Schema):
     created_at = fields.AwareDateTime(required=True)
 
 
+def _setting(name: str, description: str = "") -> JsonInteger:
+    """A whole-number setting of an interview type, in the range the type accepts."""
+    low, high = interview_types.LIMITS[name]
+    return JsonInteger(
+        validate=validate.Range(
+            min=low, max=high, error=f"Use a whole number from {low} to {high}."
+        ),
+        metadata={"description": description} if description else {},
+    )
+
+
 class TypeSettingsSchema(Schema):
     slug = fields.String(dump_only=True)
-    name = fields.String(validate=validate.Length(min=1, max=120))
-    description = fields.String(validate=validate.Length(max=2000))
-    duration_minutes = fields.Integer()
-    buffer_before_minutes = fields.Integer()
-    buffer_after_minutes = fields.Integer()
-    min_notice_hours = fields.Integer()
-    horizon_days = fields.Integer()
-    cancel_cutoff_hours = fields.Integer()
-    expertise = fields.String(
+    name = Text(validate=validate.Length(min=1, max=120))
+    description = Text(validate=validate.Length(max=2000))
+    duration_minutes = _setting("duration_minutes")
+    buffer_before_minutes = _setting("buffer_before_minutes")
+    buffer_after_minutes = _setting("buffer_after_minutes")
+    min_notice_hours = _setting(
+        "min_notice_hours", "Shorter than the horizon (`horizon_days` x 24)."
+    )
+    horizon_days = _setting("horizon_days")
+    cancel_cutoff_hours = _setting("cancel_cutoff_hours")
+    expertise = Text(
         validate=validate.Length(max=200),
         metadata={
             "description": "Comma-separated tags that may rank coaches for this type; which "
             "coaches run it is set per coach (`/api/v1/coaches/<id>/interview-types`)."
         },
     )
-    active = fields.Boolean()
+    active = JsonBoolean()
     warnings = fields.Method(
         "_warnings",
         dump_only=True,
@@ -174,9 +204,8 @@ def get_availability() -> Any:
 
 @bp.route("/coaches/me/availability", methods=["PUT"])
 @token_required(bp, "coach")
-@bp.arguments(AvailabilitySchema)
+@bp.arguments(AvailabilityInputSchema)
 @bp.response(200, AvailabilitySchema)
-@_problem(400, "`malformed_json`: the body is not JSON.")
 @_problem(422, "`validation_error`: bad times, overlapping windows, an unknown time zone.")
 def put_availability(body: dict[str, Any]) -> Any:
     """Replace the caller's availability. Booked sessions keep their times; freed time is offered

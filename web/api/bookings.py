@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from flask import Response, current_app, json, make_response, request
-from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services import availability
 from services import booking as booking_service
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import PersonSchema, page_schema
+from web.api.schemas import (
+    NO_NUL,
+    JsonInteger,
+    PersonSchema,
+    Text,
+    Zone,
+    object_id,
+    page_schema,
+    query_id,
+    type_slug,
+)
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 from web.transactions import writing
@@ -29,11 +40,11 @@ bp = Blueprint(
 
 
 class FeedbackSchema(Schema):
-    communication = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    technical_depth = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    problem_solving = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    ml_knowledge = fields.Integer(required=True, validate=validate.Range(min=1, max=5))
-    notes = fields.String(load_default="", validate=validate.Length(max=10000))
+    communication = JsonInteger(required=True, validate=validate.Range(min=1, max=5))
+    technical_depth = JsonInteger(required=True, validate=validate.Range(min=1, max=5))
+    problem_solving = JsonInteger(required=True, validate=validate.Range(min=1, max=5))
+    ml_knowledge = JsonInteger(required=True, validate=validate.Range(min=1, max=5))
+    notes = Text(load_default="", validate=validate.Length(max=10000))
     updated_at = fields.AwareDateTime(dump_only=True)
 
 
@@ -72,23 +83,30 @@ class BookingSchema(Schema):
 
 
 class BookingCreateSchema(Schema):
-    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    type = type_slug(required=True)
     start = fields.AwareDateTime(required=True, metadata={"description": "With its offset."})
-    coach_id = fields.Integer(
+    coach_id = object_id(
         load_default=None,
         allow_none=True,
         metadata={"description": "Omit to let the server pick a free coach (round robin)."},
     )
-    notes = fields.String(load_default="", validate=validate.Length(max=2000))
+    notes = Text(load_default="", validate=validate.Length(max=2000))
 
 
 class CancelSchema(Schema):
-    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    reason = Text(load_default="", validate=validate.Length(max=1000))
 
 
 class RescheduleSchema(Schema):
     start = fields.AwareDateTime(required=True)
-    coach_id = fields.Integer(load_default=None, allow_none=True)
+    coach_id = object_id(load_default=None, allow_none=True)
+
+
+_DATE_OR_TIME = "Use YYYY-MM-DD or an ISO 8601 time with an offset."
+# RFC 3339's full-date and date-time, which the document's formats name (ASCII digits only).
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_LOCAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?")
+_DATE_TIME = re.compile(_LOCAL_TIME.pattern + r"([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 class DateOrDateTime(fields.Field):
@@ -106,20 +124,21 @@ class DateOrDateTime(fields.Field):
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
         if not isinstance(value, str):
-            raise ValidationError("Use YYYY-MM-DD or an ISO 8601 time with an offset.")
+            raise ValidationError(_DATE_OR_TIME)
+        # An unencoded "+" in a query string arrives as a space: "...T10:00:00 00:00".
+        if len(value) > 10 and value[-6] == " ":
+            value = value[:-6] + "+" + value[-5:]
         try:
-            if len(value) == 10:
+            if _DATE.fullmatch(value):
                 day = dt.date.fromisoformat(value) + dt.timedelta(days=int(self.end_of_day))
                 return dt.datetime.combine(day, dt.time(0), dt.UTC)
-            # An unencoded "+" in a query string arrives as a space: "...T10:00:00 00:00".
-            if len(value) > 10 and value[-6] == " ":
-                value = value[:-6] + "+" + value[-5:]
-            moment = dt.datetime.fromisoformat(value)
+            if _LOCAL_TIME.fullmatch(value):
+                raise ValidationError("Give the time with its offset, e.g. +00:00.")
+            if not _DATE_TIME.fullmatch(value):
+                raise ValidationError(_DATE_OR_TIME)
+            return dt.datetime.fromisoformat(value.upper())
         except (ValueError, OverflowError) as exc:
-            raise ValidationError("Use YYYY-MM-DD or an ISO 8601 time with an offset.") from exc
-        if moment.tzinfo is None:
-            raise ValidationError("Give the time with its offset, e.g. +00:00.")
-        return moment
+            raise ValidationError(_DATE_OR_TIME) from exc
 
 
 class BookingListArgsSchema(PageArgsSchema):
@@ -137,23 +156,28 @@ class BookingListArgsSchema(PageArgsSchema):
         load_default=None,
         metadata={
             "type": "string",
-            "description": "Sessions starting before this (a date includes that whole day).",
+            "description": "Sessions starting before this (a date includes that whole day); "
+            "after `from`.",
         },
     )
 
+    @validates_schema
+    def _ordered(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("from_") and data.get("to") and data["from_"] >= data["to"]:
+            raise ValidationError("`to` must be after `from`.", "to")
+
 
 class SlotArgsSchema(Schema):
-    type = fields.String(required=True, metadata={"description": "Interview type slug."})
+    type = type_slug(required=True, metadata={"description": "Interview type slug."})
     start = fields.Date(load_default=None, metadata={"description": "First day (default today)."})
     end = fields.Date(
         load_default=None, metadata={"description": "Last day, inclusive (default start + 6)."}
     )
-    tz = fields.String(
+    tz = Zone(
         load_default=None,
-        validate=validate.Length(max=64),
         metadata={"description": "IANA zone of the days and of the answer (default: yours)."},
     )
-    coach_id = fields.Integer(load_default=None)
+    coach_id = query_id(load_default=None)
 
 
 class SlotSchema(Schema):
@@ -235,13 +259,12 @@ def list_slots(args: dict[str, Any]) -> Any:
             "in": "header",
             "name": "Idempotency-Key",
             "required": False,
-            "schema": {"type": "string", "maxLength": 255},
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": NO_NUL},
             "description": "Repeat a POST with the same key to get the first answer again; "
             "nothing more is booked.",
         }
     ]
 )
-@_problem(400, "`malformed_json`: the body is not JSON.")
 @_problem(403, "`booking_suspended`: booking is paused for the learner (missed sessions).")
 @_problem(
     409,
@@ -304,7 +327,7 @@ def get_booking(booking_id: int) -> Any:
 
 @bp.route("/bookings/<int:booking_id>/cancel", methods=["POST"])
 @token_required(bp)
-@bp.arguments(CancelSchema)
+@bp.arguments(CancelSchema, required=False)
 @bp.response(200, BookingSchema)
 @_problem(404, "`not_found`: no such booking, or not yours.")
 @_problem(

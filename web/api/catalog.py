@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from services import availability, interview_types
 from services.db import db
 from services.models import Role, User
+from web.api.blueprint import Blueprint
 from web.api.schemas import (
     CoachSchema,
     CoachTypesChangeSchema,
@@ -80,7 +80,6 @@ def get_coach_types(coach_id: int) -> Any:
 @token_required(bp, "staff")
 @bp.arguments(CoachTypesChangeSchema)
 @bp.response(200, CoachTypesSchema)
-@_problem(400, "`malformed_json`: the body is not JSON.")
 @_problem(404, "`not_found`: no such coach.")
 @_problem(
     422,

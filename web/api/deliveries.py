@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services import notifications
 from services.db import db
 from services.models import DeliveryStatus
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema
 from web.api.security import current_user, token_required

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from services import notifications
 from services.db import db
 from services.errors import ValidationFailed
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import NamedKeys, StrictBoolean, page_schema
+from web.api.schemas import JsonBoolean, NamedKeys, QueryBoolean, page_schema
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 
@@ -39,7 +39,7 @@ class NotificationSchema(Schema):
 
 
 class NotificationListArgsSchema(PageArgsSchema):
-    unread = fields.Boolean(
+    unread = QueryBoolean(
         load_default=False, metadata={"description": "Only notifications not yet read."}
     )
 
@@ -83,7 +83,7 @@ class PreferencesSchema(Schema):
 class PreferencesUpdateSchema(Schema):
     email = NamedKeys(
         _choosable,
-        values=StrictBoolean(required=True),
+        values=JsonBoolean(required=True),
         required=True,
         metadata={
             "description": "Kinds to change; kinds not named keep their setting. Only the kinds "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from services.pagination import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from web.api.schemas import QueryInteger
 
 
 def cursor_field(pattern: str = CURSOR_PATTERN) -> fields.String:
@@ -18,7 +19,7 @@ def cursor_field(pattern: str = CURSOR_PATTERN) -> fields.String:
 
 
 class PageArgsSchema(Schema):
-    limit = fields.Integer(
+    limit = QueryInteger(
         load_default=DEFAULT_LIMIT,
         validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"Items per page, 1 to {MAX_LIMIT}."},

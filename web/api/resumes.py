@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 from webargs.flaskparser import FlaskParser
@@ -13,12 +12,21 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from services import resumes
-from services.db import db
+from services.db import MAX_ID, db
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, routing
 from services.rubric import RUBRIC
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import PersonSchema, page_schema, person
+from web.api.schemas import (
+    JsonInteger,
+    PersonSchema,
+    QueryInteger,
+    Text,
+    object_id,
+    page_schema,
+    person,
+)
 from web.api.security import current_user, token_required
 from web.downloads import attachment
 from web.problems import problem_doc
@@ -75,8 +83,7 @@ class ResumeCheckSchema(Schema):
 # by the rubric's anchors (services/rubric.py), the ones the coach's page shows.
 ReviewScoresSchema = Schema.from_dict(
     {
-        c.id: fields.Integer(
-            strict=True,
+        c.id: JsonInteger(
             validate=validate.Range(1, 5),
             metadata={"description": f"{c.label}. {c.describe()}"},
         )
@@ -197,24 +204,24 @@ def _file_field() -> Upload:
 
 class ResumeUploadFormSchema(Schema):
     file = _file_field()
-    target_role = fields.String(
+    target_role = Text(
         required=True,
         validate=validate.Length(min=1, max=resumes.MAX_TARGET_ROLE),
         metadata={"description": "The role the résumé targets, e.g. “ML engineer”."},
     )
-    notes = fields.String(load_default="", validate=validate.Length(max=resumes.MAX_NOTES))
+    notes = Text(load_default="", validate=validate.Length(max=resumes.MAX_NOTES))
 
 
 class ResumeVersionFormSchema(Schema):
     file = _file_field()
-    notes = fields.String(load_default=None, validate=validate.Length(max=resumes.MAX_NOTES))
+    notes = Text(load_default=None, validate=validate.Length(max=resumes.MAX_NOTES))
 
 
 class ResumeDeclineSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=resumes.MAX_REASON))
+    reason = Text(required=True, validate=validate.Length(min=1, max=resumes.MAX_REASON))
 
 
-class CommentsField(fields.String):
+class CommentsField(Text):
     """Free text; a list of strings is accepted too and kept one per line."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
@@ -224,7 +231,7 @@ class CommentsField(fields.String):
 
 
 class ResumeReviewInputSchema(Schema):
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=resumes.MAX_SUMMARY))
+    summary = Text(required=True, validate=validate.Length(min=1, max=resumes.MAX_SUMMARY))
     scores = fields.Nested(
         ReviewScoresSchema,
         required=True,
@@ -239,12 +246,12 @@ class ResumeReviewInputSchema(Schema):
 
 
 class ResumeWithdrawSchema(Schema):
-    reason = fields.String(load_default="", validate=validate.Length(max=resumes.MAX_REASON))
+    reason = Text(load_default="", validate=validate.Length(max=resumes.MAX_REASON))
 
 
 class ResumeAssignSchema(Schema):
-    coach_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    coach_id = object_id(required=True)
+    reason = Text(load_default="", validate=validate.Length(max=1000))
 
 
 class RoutingDecisionSchema(Schema):
@@ -259,7 +266,7 @@ class RoutingDecisionSchema(Schema):
 
 
 class ResumeFileArgsSchema(Schema):
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1, max=2**31 - 1))
+    version = QueryInteger(load_default=None, validate=validate.Range(min=1, max=MAX_ID))
 
 
 # --- shaping --------------------------------------------------------------------------------------
@@ -531,7 +538,7 @@ def correct_review(body: dict[str, Any], resume_id: int) -> Any:
 
 @bp.route("/resumes/<int:resume_id>/cancel", methods=["POST"])
 @token_required(bp, "learner", "staff")
-@bp.arguments(ResumeWithdrawSchema)
+@bp.arguments(ResumeWithdrawSchema, required=False)
 @bp.response(200, ResumeSchema)
 @_problems(
     (404, "`not_found`: no such résumé, or not yours."),

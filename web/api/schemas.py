@@ -2,21 +2,123 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from services import interview_types, localtime
+from services.db import MAX_ID
+from services.errors import ValidationFailed
+from services.resumes import NUL_MESSAGE
 
 _pages: dict[type[Schema], type[Schema]] = {}
 
+# --- what a client sends: each field takes exactly what the OpenAPI document says it takes -------
 
-class StrictBoolean(fields.Boolean):
+# PostgreSQL cannot store a NUL character, so no text a client sends may hold one.
+NO_NUL = r"^[^\u0000]*$"
+
+
+class Text(fields.String):
+    """Text a client sends: any string but one holding a NUL character (documented as a pattern)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"pattern": NO_NUL, **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError(NUL_MESSAGE)
+        return text
+
+
+class JsonInteger(fields.Integer):
+    """An integer in a JSON body, as JSON Schema's `integer` means it: 3 (or 3.0), never "3",
+    true or 3.5."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
+
+class QueryInteger(fields.Integer):
+    """An integer in a query string: its ASCII digits (an optional minus first), nothing else
+    (not " 3", "3.0", "3_000" or other scripts' digits, which int() would take)."""
+
+    def _validated(self, value: Any) -> int:
+        if not isinstance(value, str) or not re.fullmatch(r"-?[0-9]{1,20}", value):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+def object_id(**kwargs: Any) -> JsonInteger:
+    """The id of a row, in a JSON body: 1 to the largest id the database holds."""
+    return JsonInteger(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def query_id(**kwargs: Any) -> QueryInteger:
+    """The id of a row, in a query string."""
+    return QueryInteger(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+class JsonBoolean(fields.Boolean):
     """JSON true or false only (not 1, "yes" or "true"), as the document's `boolean` says."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, bool):
             raise self.make_error("invalid", input=value)
         return value
+
+
+class QueryBoolean(fields.Boolean):
+    """A boolean in a query string: `true` or `false`."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if value not in ("true", "false"):
+            raise self.make_error("invalid", input=value)
+        return value == "true"
+
+
+class Zone(fields.String):
+    """A time zone a person may pick (services.localtime): documented as the list of them. The
+    caller's own zone is taken too, even an old name (US/Eastern) they were given before; an
+    answer may show such a name, a request may not choose one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {
+            "description": "An IANA zone of a place, e.g. Europe/Berlin (the caller's current "
+            "zone is accepted too, as `GET /api/v1/me` shows it).",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
+        names: list[str | None] = sorted(localtime.selectable_zones())
+        self.metadata["enum"] = [*names, None] if self.allow_none else names
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        caller = g.get("api_user")
+        try:
+            picked = localtime.check_zone(name, current=caller.timezone if caller else None)
+        except ValidationFailed as exc:
+            raise ValidationError(exc.detail) from None
+        if picked != name:  # check_zone forgives spaces around the name; the document does not
+            raise ValidationError("Give the zone's name without spaces around it.")
+        return picked
+
+
+def type_slug(**kwargs: Any) -> fields.String:
+    """An interview type's slug: one of the desk's types (an inactive one is refused with 422)."""
+    slugs = [spec.slug for spec in interview_types.DEFAULT_TYPES]
+    refusal = "There is no interview type {input!r}. Use any of: {choices}."
+    return fields.String(validate=validate.OneOf(slugs, error=refusal), **kwargs)
 
 
 class NamedKeys(fields.Dict):
@@ -63,11 +165,9 @@ def person(user: Any) -> dict[str, Any] | None:
 
 
 class TokenRequestSchema(Schema):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
-    password = fields.String(
-        required=True, validate=validate.Length(min=1, max=1024), load_only=True
-    )
-    otp = fields.String(
+    email = Text(required=True, validate=validate.Length(min=1, max=254))
+    password = Text(required=True, validate=validate.Length(min=1, max=1024), load_only=True)
+    otp = Text(
         load_default=None,
         validate=validate.Length(max=32),
         metadata={"description": "A TOTP or recovery code; required when two-factor is on."},
@@ -86,7 +186,11 @@ class MeSchema(Schema):
     role = fields.String(required=True, validate=validate.OneOf(["learner", "coach", "staff"]))
     timezone = fields.String(
         required=True,
-        metadata={"description": "The IANA time zone times are shown in, e.g. Europe/Berlin."},
+        metadata={
+            "description": "The IANA time zone times are shown in, e.g. Europe/Berlin. It may be "
+            "an older name (US/Eastern) the account was given before, which a change can no "
+            "longer choose."
+        },
     )
     clock = fields.String(
         required=True,
@@ -98,9 +202,8 @@ class MeSchema(Schema):
 class MeUpdateSchema(Schema):
     """The caller's own settings; a field left out stays as it is."""
 
-    name = fields.String(validate=validate.Length(min=1, max=120))
-    timezone = fields.String(
-        validate=validate.Length(min=1, max=64),
+    name = Text(validate=validate.Length(min=1, max=120))
+    timezone = Zone(
         metadata={
             "description": "An IANA zone of a place, e.g. America/New_York. Old or technical "
             "names (US/Eastern, Etc/GMT+1) are refused, except the one the caller already has."
@@ -167,15 +270,15 @@ class CoachTypesChangeSchema(Schema):
     """Staff choose the types a coach runs: ``{"runs_all_types": true}`` for every active type
     (also later ones), or ``{"interview_types": [slug, ...]}`` for exactly those (``[]``: none)."""
 
-    runs_all_types = fields.Boolean(
+    runs_all_types = JsonBoolean(
         metadata={"description": "true: every active type. Leave out when naming the types."},
     )
     interview_types = fields.List(
-        fields.String(validate=validate.Length(min=1, max=64)),
+        type_slug(),
         validate=validate.Length(max=100),
         metadata={"description": "Slugs of active types: the coach runs exactly these."},
     )
-    reason = fields.String(
+    reason = Text(
         load_default="",
         validate=validate.Length(max=1000),
         metadata={"description": "Why, for the audit log."},

@@ -7,10 +7,10 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, request
-from flask_smorest import Blueprint
 
 from services import accounts
 from services.models import User
+from web.api.blueprint import Blueprint
 from web.problems import PROBLEM_TYPE, ApiProblem, ProblemSchema
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services.models import ResumeStatus
 from services.resumes import queue
 from services.resumes import stats as staff_stats
+from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
-from web.api.schemas import NamedKeys, PersonSchema, page_schema, person
+from web.api.schemas import (
+    NamedKeys,
+    PersonSchema,
+    QueryBoolean,
+    page_schema,
+    person,
+    query_id,
+)
 from web.api.security import current_user, token_required
 
 bp = Blueprint(
@@ -30,12 +37,8 @@ class QueueArgsSchema(PageArgsSchema):
             "description": "Default: the open ones (submitted, assigned, in_review, unassigned)."
         },
     )
-    coach_id = fields.Integer(
-        load_default=None,
-        validate=validate.Range(min=1, max=2**31 - 1),
-        metadata={"description": "Held by this coach."},
-    )
-    overdue = fields.Boolean(
+    coach_id = query_id(load_default=None, metadata={"description": "Held by this coach."})
+    overdue = QueryBoolean(
         load_default=False, metadata={"description": "Only reviews past their due time."}
     )
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from services import booking as booking_service
 from services import waitlist
+from web.api.blueprint import Blueprint
 from web.api.bookings import BookingSchema
-from web.api.schemas import PersonSchema
+from web.api.schemas import PersonSchema, QueryBoolean, Text, Zone, object_id, type_slug
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 from web.transactions import writing
@@ -76,12 +76,12 @@ class WaitlistEntrySchema(Schema):
 
 
 class WaitlistJoinSchema(Schema):
-    type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    type = type_slug(required=True)
     day = fields.Date(
         load_default=None, metadata={"description": "A wanted day (in `tz`); omit for any."}
     )
-    tz = fields.String(load_default=None, validate=validate.Length(max=64))
-    coach_id = fields.Integer(load_default=None, allow_none=True)
+    tz = Zone(load_default=None, allow_none=True)
+    coach_id = object_id(load_default=None, allow_none=True)
     time_of_day = fields.String(
         load_default="any",
         validate=validate.OneOf(list(waitlist.TIMES_OF_DAY)),
@@ -109,11 +109,11 @@ class SuspensionListSchema(Schema):
 
 
 class SuspensionArgsSchema(Schema):
-    active = fields.Boolean(load_default=True)
+    active = QueryBoolean(load_default=True)
 
 
 class LiftSchema(Schema):
-    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    reason = Text(load_default="", validate=validate.Length(max=1000))
 
 
 @bp.route("/waitlist", methods=["POST"])
@@ -208,7 +208,7 @@ def list_suspensions(args: dict[str, Any]) -> Any:
 
 @bp.route("/suspensions/<int:suspension_id>/lift", methods=["POST"])
 @token_required(bp, "staff")
-@bp.arguments(LiftSchema)
+@bp.arguments(LiftSchema, required=False)
 @bp.response(200, SuspensionSchema)
 @_problem(404, "`not_found`: no such suspension.")
 @_problem(409, "`conflict`: already lifted, or already over.")

@@ -40,6 +40,7 @@ MAX_RANGE_DAYS = 62
 # Ids are 32-bit integers in the database; anything larger names nothing (and must not reach it).
 DEFAULT_STEP_MINUTES = 30
 DEFAULT_DAILY_CAP = 6
+MAX_DAILY_CAP = 24  # sessions a coach may set for a day, at most
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PAST_EXCEPTION = (
     "That time has already passed: time off and extra hours are for times still to come."
@@ -626,8 +627,8 @@ def _validate(data: AvailabilityInput, current_zone: str) -> None:
             errors.setdefault(f"exceptions.{i}.end", []).append("The end must be after the start.")
         elif exc.end - exc.start > dt.timedelta(days=366):
             errors.setdefault(f"exceptions.{i}.end", []).append("Use at most a year.")
-    if data.daily_session_cap is not None and not 1 <= data.daily_session_cap <= 24:
-        errors["daily_session_cap"] = ["Use 1 to 24 sessions a day."]
+    if data.daily_session_cap is not None and not 1 <= data.daily_session_cap <= MAX_DAILY_CAP:
+        errors["daily_session_cap"] = [f"Use 1 to {MAX_DAILY_CAP} sessions a day."]
     if errors:
         raise ValidationFailed("Some availability is not valid.", errors)
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-from flask import flash
+from flask import abort, flash
 from flask_wtf import FlaskForm
 from wtforms import Field
 
-from services.errors import DomainError
+from services.errors import DomainError, NotFound
+from web.transactions import writing
 
 
 def apply_errors(
@@ -32,3 +34,17 @@ def flash_errors(error: DomainError) -> None:
     it names no field) flashed as an error."""
     for message in [m for ms in error.errors.values() for m in ms] or [error.detail]:
         flash(message, "error")
+
+
+def write_or_flash(action: Callable[[], Any]) -> bool:
+    """Run ``action`` as one write transaction: True when it was made; a refused change is rolled
+    back and its messages flashed (False); what is not there, or not the caller's, is a 404."""
+    try:
+        with writing():
+            action()
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash_errors(exc)
+        return False
+    return True

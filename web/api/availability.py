@@ -92,8 +92,7 @@ class AvailabilitySchema(Schema):
     daily_session_cap = JsonInteger(
         load_default=None,
         allow_none=True,
-        # As services.availability checks it.
-        validate=validate.Range(min=1, max=24),
+        validate=validate.Range(min=1, max=availability.MAX_DAILY_CAP),
         metadata={"description": "Most sessions a day (null: the default)."},
     )
 

@@ -35,7 +35,7 @@ from services.models import Booking, BookingStatus
 from web.coach import bp
 from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
-from web.forms import apply_errors, flash_errors
+from web.forms import apply_errors, flash_errors, write_or_flash
 from web.roles import role_required
 from web.transactions import writing
 
@@ -136,19 +136,6 @@ def _session(booking_id: int) -> Booking:
     return booking
 
 
-def _write(action: Any) -> bool:
-    """Run a service call as one write transaction; flash its domain error (rolled back)."""
-    try:
-        with writing():
-            action()
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        flash_errors(exc)
-        return False
-    return True
-
-
 # --- sessions ------------------------------------------------------------------------------------
 
 
@@ -225,7 +212,7 @@ def record_outcome(booking_id: int) -> Response:
     if not ActionForm().validate_on_submit() or outcome not in ("completed", "no_show"):
         abort(400)
     coach_id = current_user.id
-    if _write(lambda: booking_service.mark_outcome(booking_id, coach_id, outcome)):
+    if write_or_flash(lambda: booking_service.mark_outcome(booking_id, coach_id, outcome)):
         flash(
             "Marked completed. Write your feedback below."
             if outcome == "completed"
@@ -252,7 +239,7 @@ def save_feedback(booking_id: int) -> Response | tuple[str, int]:
         ml_knowledge=int(form.ml_knowledge.data or 0),
         notes=form.notes.data or "",
     )
-    if _write(lambda: booking_service.save_feedback(booking_id, coach_id, data)):
+    if write_or_flash(lambda: booking_service.save_feedback(booking_id, coach_id, data)):
         flash("Feedback saved. The learner can read it now.", "success")
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
 
@@ -280,7 +267,7 @@ def cancel_session(booking_id: int) -> Response:
     if not form.validate_on_submit():
         abort(400)
     coach_id, reason = current_user.id, form.reason.data or ""
-    if _write(lambda: booking_service.cancel(booking_id, coach_id, reason=reason)):
+    if write_or_flash(lambda: booking_service.cancel(booking_id, coach_id, reason=reason)):
         flash("Cancelled. The learner is told.", "success")
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
 
@@ -442,7 +429,7 @@ def withdraw_proposal(booking_id: int) -> Response:
     if not form.validate_on_submit() or not (form.proposal.data or "").isdigit():
         abort(400)
     coach_id, proposal_id = current_user.id, int(form.proposal.data or 0)
-    if _write(lambda: proposals.withdraw(booking_id, coach_id, proposal_id)):
+    if write_or_flash(lambda: proposals.withdraw(booking_id, coach_id, proposal_id)):
         flash("Proposal withdrawn. The session keeps its time.", "success")
     return redirect(url_for("coach.session_detail", booking_id=booking_id))
 
@@ -699,7 +686,7 @@ def delete_exception(exception_id: int) -> Response:
         availability.delete_exception(coach_id, exception_id)
         outbox.enqueue_after_commit("bookings.match_waitlist")
 
-    if _write(delete):
+    if write_or_flash(delete):
         flash("Removed.", "success")
     return redirect(url_for("coach.availability_page"))
 
@@ -711,7 +698,7 @@ def create_feed() -> Response:
         abort(400)
     coach_id = current_user.id
     had_one = booking_service.feed_created_at(coach_id) is not None
-    if _write(lambda: booking_service.create_feed(coach_id)):
+    if write_or_flash(lambda: booking_service.create_feed(coach_id)):
         flash(
             "Your new calendar address is ready; the old one no longer works."
             if had_one
@@ -727,6 +714,6 @@ def revoke_feed() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     coach_id = current_user.id
-    if _write(lambda: booking_service.revoke_feed(coach_id)):
+    if write_or_flash(lambda: booking_service.revoke_feed(coach_id)):
         flash("The calendar address no longer works.", "success")
     return redirect(url_for("coach.availability_page", _anchor="feed-heading"))

@@ -33,7 +33,7 @@ from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType
 from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
-from web.forms import flash_errors
+from web.forms import flash_errors, write_or_flash
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
@@ -786,15 +786,7 @@ def _answer_proposal(booking_id: int, form: FlaskForm, answer: Any) -> bool:
                 flash(f"{form[name].label.text}: {message}", "error")
         return False
     learner_id, proposal_id = current_user.id, int(form.proposal.data or 0)
-    try:
-        with writing():
-            answer(learner_id, proposal_id)
-    except NotFound:
-        abort(404)
-    except DomainError as exc:
-        flash_errors(exc)
-        return False
-    return True
+    return write_or_flash(lambda: answer(learner_id, proposal_id))
 
 
 @bp.route("/bookings/<int:booking_id>/proposal/accept", methods=["POST"])

@@ -34,14 +34,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     formatting.init_app(app)
     services.init_app(app)
     _init_extensions(app)
-    _init_write_intent(app)
     _init_dispatch(app)
 
     from web import api, auth, cli, coach, errors, learner, public, security_headers, staff
 
-    errors.init_app(app)
-    api.init_app(app)  # registers flask-smorest's error handler; ours below takes precedence
-    errors.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)  # after the API's: its handlers replace flask-smorest's
     public.init_app(app)
     auth.init_app(app)
     learner.init_app(app)
@@ -50,24 +48,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security_headers.init_app(app)
     cli.init_app(app)
     return app
-
-
-def _init_write_intent(app: Flask) -> None:
-    """A request that may change state starts its transactions as a writer (see services.db)."""
-    from flask import g, request
-
-    from services.db import write_intent
-
-    @app.before_request
-    def _mark() -> None:
-        if request.method not in {"GET", "HEAD", "OPTIONS"}:
-            g.write_intent_token = write_intent.set(True)
-
-    @app.teardown_request
-    def _unmark(exc: BaseException | None) -> None:
-        token = g.pop("write_intent_token", None)
-        if token is not None:
-            write_intent.reset(token)
 
 
 def _init_extensions(app: Flask) -> None:

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
 from services import accounts, demo, interview_types
-from services.db import db, writer
 from services.errors import ValidationFailed
-
-F = TypeVar("F", bound=Callable[..., Any])
+from web.transactions import writing
 
 users = AppGroup("users", help="Manage user accounts.")
-
-
-def writes(command: F) -> F:
-    """Every command that changes data runs as a writer (services.db.writer): on SQLite its
-    transactions queue for the write lock instead of failing with "database is locked" when
-    another process writes at the same time."""
-
-    @functools.wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        with writer():
-            return command(*args, **kwargs)
-
-    return run  # type: ignore[return-value]
 
 
 @users.command("create")
@@ -46,7 +27,6 @@ def writes(command: F) -> F:
     help="Comma-separated slugs, for coaches: the types they run (default: every active type).",
 )
 @click.option("--capacity", default=5, show_default=True, help="Open reviews a coach can hold.")
-@writes
 def create_user(
     email: str,
     password: str,
@@ -66,32 +46,30 @@ def create_user(
             raise ValidationFailed.field(
                 "interview_types", "Name one or more types, e.g. coding,behavioral."
             )
-        user = accounts.create_user(
-            email=email,
-            password=password,
-            role=role,
-            name=name,
-            timezone=timezone,
-            expertise=[tag for tag in expertise.split(",") if tag.strip()],
-            review_capacity=capacity,
-        )
-        if slugs is not None:
-            interview_types.set_coach_types(user.id, slugs)
+        with writing():
+            user = accounts.create_user(
+                email=email,
+                password=password,
+                role=role,
+                name=name,
+                timezone=timezone,
+                expertise=[tag for tag in expertise.split(",") if tag.strip()],
+                review_capacity=capacity,
+            )
+            if slugs is not None:
+                interview_types.set_coach_types(user.id, slugs)
     except ValidationFailed as exc:
-        db.session.rollback()
         for field, messages in exc.errors.items():
             click.echo(f"error: {field}: {' '.join(messages)}", err=True)
         raise SystemExit(1) from exc
-    db.session.commit()
     click.echo(user.id)
 
 
 @click.command("seed-demo")
-@writes
 def seed_demo() -> None:
     """Load the FAQ, interview types and demo users with availability (idempotent)."""
-    demo_users = demo.seed_demo()
-    db.session.commit()
+    with writing():
+        demo_users = demo.seed_demo()
     click.echo("Demo data loaded. Sign in with:")
     for user in demo_users:
         click.echo(f"  {user.role:<8} {user.email:<28} {user.password}")

@@ -12,7 +12,14 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from services.errors import DomainError
-from web.problems import STATUS_FOR, ApiProblem, from_domain_error, problem, wants_problem
+from web.problems import (
+    STATUS_FOR,
+    ApiProblem,
+    from_domain_error,
+    problem,
+    wants_problem,
+    webargs_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +34,6 @@ _DETAIL = {
 def handle_http_exception(error: HTTPException) -> Any:
     status = error.code or 500
     if wants_problem():
-        from web.api import webargs_problem
-
         response = webargs_problem(error)
         if response is not None:
             return response
@@ -98,6 +103,8 @@ def handle_unexpected(error: Exception) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    """Call after the API's init_app: flask-smorest registers its own HTTPException handler
+    there, and the one registered last for a class is the one Flask uses."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ApiProblem, lambda e: e.response)
     app.register_error_handler(DomainError, handle_domain_error)

@@ -13,12 +13,12 @@ from services.errors import DomainError, NotFound
 from web.transactions import writing
 
 
-def apply_errors(
-    form: FlaskForm, errors: Mapping[str, Sequence[str]], fallback: Field | None = None
-) -> list[str]:
-    """Put each of a refused change's messages (``DomainError.errors``: field name → messages)
-    on the form's field of that name; a name the form has no field for goes on ``fallback`` when
-    one is given. Returns the messages that found no field, for the view to flash if it likes."""
+def apply_errors(form: FlaskForm, error: DomainError, fallback: Field | None = None) -> list[str]:
+    """Put each of a refused change's messages (``error.errors``: field name → messages) on the
+    form's field of that name; a name the form has no field for, or a refusal that names no field
+    (its ``detail``), goes on ``fallback`` when one is given. Returns the messages that found no
+    field, for the view to flash if it likes."""
+    errors: Mapping[str, Sequence[str]] = error.errors or {"": [error.detail]}
     unplaced: list[str] = []
     for name, messages in errors.items():
         field = form._fields.get(name, fallback)

@@ -144,3 +144,18 @@ def problem_doc(bp: Any) -> Callable[[int, str], Callable[[Any], Any]]:
         )
 
     return doc
+
+
+def webargs_problem(error: Any) -> Response | None:
+    """A webargs/marshmallow failure (an HTTPException carrying ``data``) as a problem: malformed
+    JSON 400, invalid fields 422; None for any other error."""
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors") or {}
+    flat = flatten_webargs(messages)
+    if error.code == 400 and any("Invalid JSON" in m for ms in flat.values() for m in ms):
+        return problem(400, "malformed_json", "The request body is not valid JSON.")
+    if error.code == 422:
+        return problem(
+            422, "validation_error", "Some fields are missing or not valid.", errors=flat
+        )
+    return None

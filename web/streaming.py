@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterable, Iterator
 
 from flask import stream_with_context
 
-from services.db import writer
 from web.transactions import writing
 
 # Records are sent in chunks of about this size: one write per chunk, not one per record.
@@ -60,8 +59,8 @@ def streamed(
             if close is not None:
                 close()  # an abandoned body: its generator ends here, in the request's contexts
         if finished is not None:
-            # No yield in here: the write intent is set and reset within one step of the body.
-            with writer(), writing():
+            # No yield in here: the write is begun and ended within one step of the body.
+            with writing():
                 finished(count)
 
     return stream_with_context(body())

@@ -1,34 +1,32 @@
-"""A change made by a request, as one write transaction: the one way views start and end it."""
+"""A change made by a request, as one write transaction: the one way views make it.
+
+Every view that changes state does it in ``with writing():``, and nowhere else does ``web`` commit
+or roll back. On SQLite there is one writer at a time, and a transaction that read before another
+writer committed can no longer write (services.db): so ``writing`` ends the read transaction the
+request has open (the sign-in or token check's) and starts the change as a writer, which queues for
+the write lock before it reads anything. That is the one place a request asks for the lock.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.db import begin_write, db, reader
-from services.errors import DomainError
-
-
-def start_write() -> None:
-    """End whatever read transaction is open (the sign-in or token check's, or one a caller
-    sharing the session began before the request's write intent applied) and start a writing one,
-    before anything is read for the change: on SQLite a transaction that read before another
-    writer committed can no longer write (services.db.begin_write)."""
-    db.session.commit()
-    begin_write()
+from services.db import db, reader, writer
 
 
 @contextmanager
 def writing() -> Iterator[None]:
-    """``start_write``, the change, then commit; a refused change (DomainError) is rolled back
-    and re-raised for the view to answer."""
-    start_write()
-    try:
-        yield
-    except DomainError:
-        db.session.rollback()
-        raise
+    """The change, as one write transaction: committed when the block ends, rolled back (and the
+    exception re-raised, for the view to answer) when anything in it raises."""
     db.session.commit()
+    with writer():
+        try:
+            yield
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
 
 
 @contextmanager

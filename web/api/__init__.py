@@ -8,9 +8,8 @@ from typing import Any
 from flask import Flask
 from flask_smorest import Api as SmorestApi
 from flask_smorest.utils import prepare_response
-from werkzeug.exceptions import HTTPException
 
-from web.problems import PROBLEM_TYPE, ProblemSchema, flatten_webargs, problem
+from web.problems import PROBLEM_TYPE, ProblemSchema
 
 
 class Api(SmorestApi):  # type: ignore[misc]
@@ -37,28 +36,8 @@ class Api(SmorestApi):  # type: ignore[misc]
         prepare_response(default, self.spec, PROBLEM_TYPE)
         self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, default, lazy=True)
 
-    def handle_http_exception(self, error: HTTPException) -> Any:
-        # flask-smorest registers this for the whole app; errors.py re-registers the app-wide one.
-        from web.errors import handle_http_exception
-
-        return handle_http_exception(error)
-
 
 api = Api()
-
-
-def webargs_problem(error: HTTPException) -> Any:
-    """A webargs/marshmallow failure as a problem: malformed JSON 400, invalid fields 422."""
-    data = getattr(error, "data", None) or {}
-    messages = data.get("messages") or data.get("errors") or {}
-    flat = flatten_webargs(messages)
-    if error.code == 400 and any("Invalid JSON" in m for ms in flat.values() for m in ms):
-        return problem(400, "malformed_json", "The request body is not valid JSON.")
-    if error.code == 422:
-        return problem(
-            422, "validation_error", "Some fields are missing or not valid.", errors=flat
-        )
-    return None
 
 
 def init_app(app: Flask) -> None:

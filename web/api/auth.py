@@ -6,14 +6,13 @@ from typing import Any
 from flask import current_app, g
 
 from services import accounts, mfa
-from services.db import db
 from services.errors import InvalidCredentials
 from web.api.blueprint import Blueprint
 from web.api.schemas import MeSchema, MeUpdateSchema, TokenRequestSchema, TokenSchema
 from web.api.security import bearer_secret, current_user, token_required
 from web.extensions import limiter
 from web.problems import ApiProblem, problem_doc
-from web.transactions import reading_first, start_write, writing
+from web.transactions import reading_first, writing
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Tokens and the caller.")
 _problem = problem_doc(bp)
@@ -45,19 +44,20 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
         except InvalidCredentials as exc:
             g.login_failed = True
             raise ApiProblem(401, exc.code, exc.detail) from exc
-    start_write()
-    user = accounts.record_sign_in(verified)
-    if user.mfa_enabled:
-        if not body.get("otp"):
-            raise ApiProblem(
-                401, "otp_required", "This account signs in with a one-time code: send it as `otp`."
-            )
-        if not mfa.verify(user, body["otp"]):
-            g.login_failed = True
-            raise ApiProblem(401, "invalid_credentials", "The one-time code is not right.")
-    ttl = dt.timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
-    secret, token = accounts.issue_token(user, ttl)
-    db.session.commit()
+    with writing():
+        user = accounts.record_sign_in(verified)
+        if user.mfa_enabled:
+            if not body.get("otp"):
+                raise ApiProblem(
+                    401,
+                    "otp_required",
+                    "This account signs in with a one-time code: send it as `otp`.",
+                )
+            if not mfa.verify(user, body["otp"]):
+                g.login_failed = True
+                raise ApiProblem(401, "invalid_credentials", "The one-time code is not right.")
+        ttl = dt.timedelta(hours=current_app.config["API_TOKEN_TTL_HOURS"])
+        secret, token = accounts.issue_token(user, ttl)
     return {"token": secret, "expires_at": token.expires_at}
 
 
@@ -68,8 +68,8 @@ def revoke_token() -> None:
     """Revoke the token used for this request; it stops working at once."""
     secret = bearer_secret()
     assert secret is not None  # token_required checked it
-    accounts.revoke_token(secret)
-    db.session.commit()
+    with writing():
+        accounts.revoke_token(secret)
 
 
 @bp.route("/me")

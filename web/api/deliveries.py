@@ -7,13 +7,13 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from services import notifications
-from services.db import db
 from services.models import DeliveryStatus
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import PersonSchema, page_schema
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_deliveries",
@@ -92,6 +92,6 @@ def get_delivery(delivery_id: int) -> Any:
 )
 def retry_delivery(delivery_id: int) -> Any:
     """Send a failed delivery again: it goes back to pending and is sent once."""
-    delivery = notifications.retry_delivery(current_user(), delivery_id)
-    db.session.commit()
+    with writing():
+        delivery = notifications.retry_delivery(current_user(), delivery_id)
     return delivery

@@ -7,13 +7,13 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from services import notifications
-from services.db import db
 from services.errors import ValidationFailed
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import JsonBoolean, NamedKeys, QueryBoolean, page_schema
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_notifications",
@@ -137,8 +137,8 @@ def unread_count() -> Any:
 @_problem(404, _NOT_FOUND)
 def mark_read(notification_id: int) -> Any:
     """Mark one of the caller's notifications read; marking it again changes nothing."""
-    notification = notifications.mark_read(current_user().id, notification_id)
-    db.session.commit()
+    with writing():
+        notification = notifications.mark_read(current_user().id, notification_id)
     return notification
 
 
@@ -147,8 +147,8 @@ def mark_read(notification_id: int) -> Any:
 @bp.response(200, ReadAllSchema)
 def mark_all_read() -> Any:
     """Mark every unread notification of the caller read."""
-    marked = notifications.mark_all_read(current_user().id)
-    db.session.commit()
+    with writing():
+        marked = notifications.mark_all_read(current_user().id)
     return {"marked": marked, "unread": 0}
 
 
@@ -171,11 +171,10 @@ def get_preferences() -> Any:
 def put_preferences(body: dict[str, Any]) -> Any:
     """Turn email on or off per kind."""
     try:
-        notifications.set_email_preferences(current_user(), body["email"])
+        with writing():
+            notifications.set_email_preferences(current_user(), body["email"])
     except ValidationFailed as exc:
-        db.session.rollback()
         raise ValidationFailed(
             exc.detail, {f"email.{name}": messages for name, messages in exc.errors.items()}
         ) from exc
-    db.session.commit()
     return _preferences()

@@ -12,7 +12,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from services import resumes
-from services.db import MAX_ID, db
+from services.db import MAX_ID
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, routing
 from services.rubric import RUBRIC
@@ -30,7 +30,7 @@ from web.api.schemas import (
 from web.api.security import current_user, token_required
 from web.downloads import attachment
 from web.problems import problem_doc
-from web.transactions import start_write
+from web.transactions import writing
 
 bp = Blueprint(
     "api_resumes",
@@ -356,14 +356,13 @@ def upload(form: dict[str, Any]) -> Any:
     the automated checks and routes it to a coach."""
     user = current_user()
     storage = form["file"]
-    start_write()
-    resume = resumes.submit(
-        user,
-        storage.stream,
-        storage.filename,
-        resumes.Submission(target_role=form["target_role"], notes=form.get("notes") or ""),
-    )
-    db.session.commit()
+    with writing():
+        resume = resumes.submit(
+            user,
+            storage.stream,
+            storage.filename,
+            resumes.Submission(target_role=form["target_role"], notes=form.get("notes") or ""),
+        )
     return (
         resume_json(resumes.view(resume, user), user),
         201,
@@ -434,11 +433,10 @@ def upload_version(form: dict[str, Any], resume_id: int) -> Any:
     coach who reviewed the last one when they have room)."""
     user = current_user()
     storage = form["file"]
-    start_write()
-    resume = resumes.submit_version(
-        user, resume_id, storage.stream, storage.filename, form.get("notes")
-    )
-    db.session.commit()
+    with writing():
+        resume = resumes.submit_version(
+            user, resume_id, storage.stream, storage.filename, form.get("notes")
+        )
     return resume_json(resumes.view(resume, user), user)
 
 
@@ -452,9 +450,8 @@ def upload_version(form: dict[str, Any], resume_id: int) -> Any:
 def accept(resume_id: int) -> Any:
     """The assigned coach accepts the offer: status `in_review`."""
     user = current_user()
-    start_write()
-    resumes.accept(user, resume_id)
-    db.session.commit()
+    with writing():
+        resumes.accept(user, resume_id)
     return _one(resume_id, user)
 
 
@@ -470,9 +467,8 @@ def accept(resume_id: int) -> Any:
 def decline(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach declines with a reason; the résumé is routed again, to someone else."""
     user = current_user()
-    start_write()
-    resume = resumes.decline(user, resume_id, body["reason"])
-    db.session.commit()
+    with writing():
+        resume = resumes.decline(user, resume_id, body["reason"])
     return resume_json(resumes.view(resume, user), user)
 
 
@@ -498,13 +494,12 @@ def _review_input(body: dict[str, Any]) -> resumes.ReviewInput:
 def review(body: dict[str, Any], resume_id: int) -> Any:
     """The assigned coach's review: status `reviewed`; the learner is notified."""
     user = current_user()
-    start_write()
-    resumes.submit_review(
-        user,
-        resume_id,
-        _review_input(body),
-    )
-    db.session.commit()
+    with writing():
+        resumes.submit_review(
+            user,
+            resume_id,
+            _review_input(body),
+        )
     return _one(resume_id, user)
 
 
@@ -526,13 +521,12 @@ def correct_review(body: dict[str, Any], resume_id: int) -> Any:
     REVIEW_CORRECTION_HOURS (`review.correctable_until`): the whole review is replaced, and the
     learner is notified of what changed. The same review again changes nothing."""
     user = current_user()
-    start_write()
-    resumes.correct_review(
-        user,
-        resume_id,
-        _review_input(body),
-    )
-    db.session.commit()
+    with writing():
+        resumes.correct_review(
+            user,
+            resume_id,
+            _review_input(body),
+        )
     return _one(resume_id, user)
 
 
@@ -550,9 +544,8 @@ def cancel(body: dict[str, Any], resume_id: int) -> Any:
     who held it is told and has the room back. Repeating it answers the same; uploading a new
     version reopens it."""
     user = current_user()
-    start_write()
-    resume = resumes.withdraw(user, resume_id, body["reason"])
-    db.session.commit()
+    with writing():
+        resume = resumes.withdraw(user, resume_id, body["reason"])
     return resume_json(resumes.view(resume, user), user)
 
 
@@ -569,9 +562,10 @@ def assign(body: dict[str, Any], resume_id: int) -> Any:
     """Manual (re)assignment by staff, recorded with who and why; the coach gets an offer,
     pinned to them (a rebalance leaves it there)."""
     user = current_user()
-    start_write()
-    routing.assign_manually(user, resume_id, body["coach_id"], body.get("reason") or "", pin=True)
-    db.session.commit()
+    with writing():
+        routing.assign_manually(
+            user, resume_id, body["coach_id"], body.get("reason") or "", pin=True
+        )
     return _one(resume_id, user)
 
 

@@ -13,7 +13,6 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField
 
 from services import notifications
-from services.db import db
 from services.errors import NotFound, ValidationFailed
 from web.auth.routes import bp
 from web.transactions import writing
@@ -98,12 +97,11 @@ def notification_read(notification_id: int) -> Response:
         flash("The form expired; please try again.", "error")
         return _back(_unread_arg())
     try:
-        notifications.mark_read(current_user.id, notification_id)
+        with writing():
+            notifications.mark_read(current_user.id, notification_id)
     except NotFound:
-        db.session.rollback()
         flash("There is no such notification.", "error")
         return _back(_unread_arg())
-    db.session.commit()
     flash("Marked as read.", "success")
     return _back(_unread_arg())
 
@@ -115,8 +113,8 @@ def notification_read_all() -> Response:
     if not form.validate_on_submit():
         flash("The form expired; please try again.", "error")
         return _back(_unread_arg())
-    marked = notifications.mark_all_read(current_user.id)
-    db.session.commit()
+    with writing():
+        marked = notifications.mark_all_read(current_user.id)
     flash(
         f"Marked {marked} notification{'s' if marked != 1 else ''} as read."
         if marked
@@ -150,10 +148,10 @@ def notification_preferences() -> str | Response | tuple[str, int]:
     if request.method == "POST":
         if not form.validate():
             return render_template("notifications/preferences.html", form=form, kinds=kinds), 400
-        notifications.set_email_preferences(
-            current_user, {kind.name: bool(form[kind.name].data) for kind in kinds}
-        )
-        db.session.commit()
+        with writing():
+            notifications.set_email_preferences(
+                current_user, {kind.name: bool(form[kind.name].data) for kind in kinds}
+            )
         flash("Your email preferences are saved.", "success")
         return redirect(url_for("auth.notification_preferences"))
     return render_template("notifications/preferences.html", form=form, kinds=kinds)

@@ -164,7 +164,6 @@ def sign_in() -> str | Response | tuple[str, int]:
                 verified = accounts.authenticate(form.email.data or "", form.password.data or "")
             except InvalidCredentials as exc:
                 g.login_failed = True
-                db.session.rollback()
                 form.password.errors = [exc.detail]
                 return render_template(
                     "auth/sign_in.html", form=form, attempts=attempts_left()
@@ -208,8 +207,8 @@ def forgot_password() -> str | Response | tuple[str, int]:
     form = ForgotPasswordForm()
     if form.validate_on_submit():
         # The same answer whether or not an account uses the address.
-        accounts.request_password_reset(form.email.data or "")
-        db.session.commit()
+        with writing():
+            accounts.request_password_reset(form.email.data or "")
         minutes = int(current_app.config["PASSWORD_RESET_MINUTES"])
         flash(
             "If an account uses that address, a link to choose a new password is on its way. "
@@ -228,20 +227,17 @@ def reset_password(token: str) -> str | Response | tuple[str, int]:
     try:
         accounts.user_for_reset(token, secret, _reset_ttl())
     except accounts.ResetLinkInvalid:
-        db.session.rollback()
         return render_template("auth/reset_invalid.html"), 404
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.reset_password(token, form.password.data or "", secret, _reset_ttl())
+            with writing():
+                accounts.reset_password(token, form.password.data or "", secret, _reset_ttl())
         except accounts.ResetLinkInvalid:
-            db.session.rollback()
             return render_template("auth/reset_invalid.html"), 404
         except ValidationFailed as exc:
-            db.session.rollback()
-            form.password.errors = list(exc.errors.get("password", [exc.detail]))
+            apply_errors(form, exc, fallback=form.password)
         else:
-            db.session.commit()
             logout_user()
             session.clear()
             flash("Password changed, and every session signed out. Sign in with it now.", "success")
@@ -260,11 +256,11 @@ def two_factor() -> str | Response | tuple[str, int]:
     user, state = pending
     form = CodeForm()
     if form.validate_on_submit():
-        if mfa.verify(user, form.code.data or ""):
-            db.session.commit()
+        with writing():
+            verified = mfa.verify(user, form.code.data or "")
+        if verified:
             return _complete_sign_in(user, state.get("next"))
         g.login_failed = True
-        db.session.rollback()
         form.code.errors = ["That code is not right."]
         return render_template("auth/two_factor.html", form=form, attempts=attempts_left()), 401
     return render_template("auth/two_factor.html", form=form)
@@ -286,13 +282,12 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
     form = CodeForm()
     if form.validate_on_submit() and user.totp_secret:
         try:
-            codes = mfa.confirm_enrolment(user, form.code.data or "")
+            with writing():
+                codes = mfa.confirm_enrolment(user, form.code.data or "")
         except ValidationFailed as exc:
-            db.session.rollback()
-            form.code.errors = exc.errors.get("code", [exc.detail])
+            apply_errors(form, exc, fallback=form.code)
             status = 422
         else:
-            db.session.commit()
             if pending is not None:
                 login_user(user)
                 next_url = pending[1].get("next") or url_for("public.dashboard")
@@ -304,8 +299,8 @@ def two_factor_setup() -> str | Response | tuple[str, int]:
     else:
         status = 200 if not form.is_submitted() else 422
         if not user.totp_secret:  # keep an unconfirmed secret: the app may have scanned it
-            mfa.start_enrolment(user)
-            db.session.commit()
+            with writing():
+                mfa.start_enrolment(user)
     uri = mfa.provisioning_uri(user)
     return render_template(
         "auth/two_factor_setup.html",
@@ -342,7 +337,7 @@ def account() -> str | Response | tuple[str, int]:
             with writing():
                 user, changed = accounts.update_profile(user_id, change)
         except ValidationFailed as exc:
-            apply_errors(form, exc.errors)
+            apply_errors(form, exc)
         else:
             flash(_saved_message(user, changed), "success" if changed else "info")
             return redirect(url_for("auth.account"))
@@ -374,14 +369,13 @@ def change_password() -> str | Response | tuple[str, int]:
     user: User = current_user._get_current_object()
     if form.validate_on_submit():
         try:
-            accounts.change_password(
-                user, form.current_password.data or "", form.new_password.data or ""
-            )
+            with writing():
+                accounts.change_password(
+                    user, form.current_password.data or "", form.new_password.data or ""
+                )
         except ValidationFailed as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
+            apply_errors(form, exc)
         else:
-            db.session.commit()
             # This session carries on under the new version; every other one has ended.
             login_user(user)
             flash("Password changed. You were signed out everywhere else.", "success")
@@ -401,8 +395,8 @@ def sign_out_everywhere() -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     user: User = current_user._get_current_object()
-    accounts.sign_out_everywhere(user)
-    db.session.commit()
+    with writing():
+        accounts.sign_out_everywhere(user)
     login_user(user)
     flash("Every other session and every API token has been signed out.", "success")
     return redirect(url_for("auth.security"))
@@ -414,11 +408,11 @@ def two_factor_disable() -> Response:
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
-        mfa.disable(current_user._get_current_object())
+        with writing():
+            mfa.disable(current_user._get_current_object())
     except ValidationFailed as exc:
         flash(exc.detail, "error")
         return redirect(url_for("auth.security"))
-    db.session.commit()
     flash("Two-factor sign-in is off.", "info")
     return redirect(url_for("auth.security"))
 
@@ -428,8 +422,8 @@ def two_factor_disable() -> Response:
 def recovery_codes() -> str | Response:
     if not ConfirmForm().validate_on_submit() or not current_user.mfa_enabled:
         abort(400)
-    codes = mfa.regenerate_recovery_codes(current_user._get_current_object())
-    db.session.commit()
+    with writing():
+        codes = mfa.regenerate_recovery_codes(current_user._get_current_object())
     return render_template(
         "auth/recovery_codes.html", codes=codes, next_url=url_for("auth.security")
     )
@@ -441,23 +435,19 @@ def sign_up() -> str | Response | tuple[str, int]:
         return redirect(url_for("public.dashboard"))
     form = SignUpForm()
     if form.validate_on_submit():
+        registration = accounts.Registration(
+            name=form.name.data or "",
+            email=form.email.data or "",
+            password=form.password.data or "",
+            timezone=form.timezone.data or localtime.UTC_NAME,
+            clock=form.clock.data if form.clock.data in localtime.CLOCKS else locale_clock(),
+        )
         try:
-            user = accounts.register_learner(
-                accounts.Registration(
-                    name=form.name.data or "",
-                    email=form.email.data or "",
-                    password=form.password.data or "",
-                    timezone=form.timezone.data or localtime.UTC_NAME,
-                    clock=form.clock.data
-                    if form.clock.data in localtime.CLOCKS
-                    else locale_clock(),
-                )
-            )
+            with writing():
+                user = accounts.register_learner(registration)
         except ValidationFailed as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors)
+            apply_errors(form, exc)
             return render_template("auth/sign_up.html", form=form), 422
-        db.session.commit()
         session.clear()
         login_user(user)
         session["auth_at"] = session["seen_at"] = int(time.time())

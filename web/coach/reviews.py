@@ -9,6 +9,7 @@ step page. A sent review can be corrected for REVIEW_CORRECTION_HOURS; the learn
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -30,7 +31,7 @@ from web.coach import bp
 from web.formatting import local
 from web.forms import apply_errors
 from web.roles import role_required
-from web.transactions import start_write
+from web.transactions import writing
 
 GONE_TITLES = {
     "moved": "This résumé moved to another coach",
@@ -193,11 +194,9 @@ def review_accept(resume_id: int) -> Any:
     if not form.validate_on_submit():
         abort(400)
     try:
-        start_write()
-        resumes.accept(current_user._get_current_object(), resume_id)
-        db.session.commit()
+        with writing():
+            resumes.accept(current_user._get_current_object(), resume_id)
     except DomainError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("coach.review_detail", resume_id=resume.id))
     flash("Accepted. The review is yours: your draft is saved as you type.", "success")
@@ -212,11 +211,9 @@ def review_decline(resume_id: int) -> Any:
     if not form.validate_on_submit():
         return _page(resume, decline_form=form), 422
     try:
-        start_write()
-        resumes.decline(current_user._get_current_object(), resume_id, form.reason.data or "")
-        db.session.commit()
+        with writing():
+            resumes.decline(current_user._get_current_object(), resume_id, form.reason.data or "")
     except DomainError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("coach.review_detail", resume_id=resume_id))
     flash("Declined. It goes to another coach.", "success")
@@ -241,11 +238,9 @@ def review_draft(resume_id: int) -> Any:
     else:
         draft = _typed()
     try:
-        start_write()
-        row = resumes.save_draft(current_user._get_current_object(), resume_id, draft)
-        db.session.commit()
+        with writing():
+            row = resumes.save_draft(current_user._get_current_object(), resume_id, draft)
     except DomainError as error:
-        db.session.rollback()
         status = 404 if isinstance(error, NotFound) else 422 if error.errors else 409
         return jsonify(code=error.code, detail=error.detail, errors=error.errors), status
     return jsonify(
@@ -282,15 +277,13 @@ def _send(resume_id: int, *, correcting: bool) -> Any:
             ),
         )
     try:
-        start_write()
-        if correcting:
-            resumes.correct_review(coach, resume_id, form.review_input())
-        else:
-            resumes.submit_review(coach, resume_id, form.review_input(), require_accepted=True)
-        db.session.commit()
+        with writing():
+            if correcting:
+                resumes.correct_review(coach, resume_id, form.review_input())
+            else:
+                resumes.submit_review(coach, resume_id, form.review_input(), require_accepted=True)
     except DomainError as error:
-        db.session.rollback()
-        apply_errors(form, error.errors)
+        apply_errors(form, error)
         flash(error.detail, "error")
         _keep_draft(coach, resume_id)
         return _page(_visible(resume_id), review_form=form), (
@@ -305,12 +298,8 @@ def _send(resume_id: int, *, correcting: bool) -> Any:
 
 def _keep_draft(coach: Any, resume_id: int) -> None:
     """Save what was submitted as the draft, when there is a review to draft (else nothing)."""
-    try:
-        start_write()
+    with contextlib.suppress(DomainError), writing():
         resumes.save_draft(coach, resume_id, _typed())
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
 
 
 @bp.route("/reviews/<int:resume_id>/review", methods=["POST"])

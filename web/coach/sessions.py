@@ -391,7 +391,7 @@ def confirm_proposal(booking_id: int) -> str | Response | tuple[str, int]:
             if not exc.errors.keys() <= {"message"}:
                 flash_errors(exc)
                 return redirect(picker)
-            apply_errors(form, exc.errors)
+            apply_errors(form, exc)
         except DomainError as exc:
             flash_errors(exc)
             return redirect(picker)

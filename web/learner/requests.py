@@ -51,7 +51,7 @@ def contact_staff(booking_id: int) -> Any:
                     current_user._get_current_object(), booking_id, form.message.data or ""
                 )
         except DomainError as error:
-            apply_errors(form, error.errors)
+            apply_errors(form, error)
             if not error.errors:
                 flash(error.detail, "error")
             return render_template(

@@ -14,14 +14,13 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from services import resumes
-from services.db import db
 from services.errors import DomainError, NotFound
 from services.resumes import files
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp
 from web.roles import role_required
-from web.transactions import start_write
+from web.transactions import writing
 
 ACCEPT = ",".join([".pdf", ".docx", *files.CONTENT_TYPES.values()])
 
@@ -68,7 +67,7 @@ def _form_errors(form: FlaskForm) -> dict[str, list[str]]:
 def _fail(form: FlaskForm, error: DomainError | None, status: int) -> Any:
     """Put the problem on the form; for the upload script, answer JSON with the same messages."""
     if error is not None:
-        apply_errors(form, error.errors or {"file": [error.detail]})
+        apply_errors(form, error, fallback=form.file)
     if wants_json():
         errors = _form_errors(form)
         detail = error.detail if error else "Some fields need attention."
@@ -116,16 +115,16 @@ def resume_new() -> Any:
         storage = form.file.data
         user = current_user._get_current_object()
         try:
-            start_write()
-            resume = resumes.submit(
-                user,
-                storage.stream,
-                storage.filename,
-                resumes.Submission(target_role=form.target_role.data, notes=form.notes.data or ""),
-            )
-            db.session.commit()
+            with writing():
+                resume = resumes.submit(
+                    user,
+                    storage.stream,
+                    storage.filename,
+                    resumes.Submission(
+                        target_role=form.target_role.data, notes=form.notes.data or ""
+                    ),
+                )
         except DomainError as error:
-            db.session.rollback()
             status = _status_of(error)
             response = _fail(form, error, status)
             if response is not None:
@@ -173,13 +172,11 @@ def resume_version(resume_id: int) -> Any:
         storage = form.file.data
         user = current_user._get_current_object()
         try:
-            start_write()
-            resumes.submit_version(
-                user, resume_id, storage.stream, storage.filename, form.notes.data or None
-            )
-            db.session.commit()
+            with writing():
+                resumes.submit_version(
+                    user, resume_id, storage.stream, storage.filename, form.notes.data or None
+                )
         except DomainError as error:
-            db.session.rollback()
             response = _fail(
                 form, error, _status_of(error) if error.code != "review_in_progress" else 409
             )
@@ -224,11 +221,9 @@ def resume_withdraw(resume_id: int) -> Any:
             accept=ACCEPT,
         ), 422
     try:
-        start_write()
-        resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
-        db.session.commit()
+        with writing():
+            resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
     except DomainError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("learner.resume_detail", resume_id=resume_id))
     flash("Withdrawn. Upload a new version whenever you want a review again.", "success")

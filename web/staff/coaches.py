@@ -20,7 +20,6 @@ from wtforms.validators import DataRequired, Email, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from services import accounts, interview_types, localtime, staff
-from services.db import db
 from services.errors import DomainError
 from web.auth.routes import remember_new_account
 from web.fields import ZoneField
@@ -28,6 +27,7 @@ from web.formatting import locale_clock
 from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 
 class InviteForm(FlaskForm):
@@ -85,7 +85,6 @@ def _tags(text: str | None) -> tuple[str, ...]:
 
 
 def _fail(exc: DomainError, what: str) -> None:
-    db.session.rollback()
     message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
     flash(f"{what}: {message}", "error")
 
@@ -103,11 +102,11 @@ def coaches() -> str:
 def set_active(coach_id: int) -> Response:
     active = request.form.get("active") == "1"
     try:
-        coach = staff.set_active(current_user, coach_id, active, request.form.get("reason", ""))
+        with writing():
+            coach = staff.set_active(current_user, coach_id, active, request.form.get("reason", ""))
     except DomainError as exc:
         _fail(exc, "Nothing changed")
         return redirect(url_for("staff.coaches"))
-    db.session.commit()
     flash(f"{coach.name} is {'active' if coach.active else 'inactive'}.", "success")
     return redirect(url_for("staff.coaches"))
 
@@ -116,11 +115,11 @@ def set_active(coach_id: int) -> Response:
 @role_required("staff")
 def move_all(coach_id: int) -> Response:
     try:
-        moves = staff.move_all(current_user, coach_id, request.form.get("reason", ""))
+        with writing():
+            moves = staff.move_all(current_user, coach_id, request.form.get("reason", ""))
     except DomainError as exc:
         _fail(exc, "Nothing moved")
         return redirect(url_for("staff.coaches"))
-    db.session.commit()
     placed = sum(1 for m in moves if m.to_coach_id)
     flash(
         f"Moved {placed} of {len(moves)} open reviews"
@@ -158,21 +157,20 @@ def edit_coach(coach_id: int) -> str | Response:
     if valid:
         chosen = None if scope == "all" else list(form.interview_types.data or [])
         try:
-            staff.update_coach(
-                current_user,
-                coach_id,
-                staff.CoachProfile(_tags(form.expertise.data), form.review_capacity.data or 0),
-                form.reason.data or "",
-            )
-            if scope is not None:
-                interview_types.change_coach_types(
-                    current_user, coach_id, chosen, form.reason.data or ""
+            with writing():
+                staff.update_coach(
+                    current_user,
+                    coach_id,
+                    staff.CoachProfile(_tags(form.expertise.data), form.review_capacity.data or 0),
+                    form.reason.data or "",
                 )
+                if scope is not None:
+                    interview_types.change_coach_types(
+                        current_user, coach_id, chosen, form.reason.data or ""
+                    )
         except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors, fallback=form.reason)
+            apply_errors(form, exc, fallback=form.reason)
         else:
-            db.session.commit()
             flash(f"{coach.name} is updated.", "success")
             return redirect(url_for("staff.coaches"))
     return render_template("staff/coach_edit.html", form=form, coach=coach)
@@ -184,21 +182,20 @@ def invite_coach() -> str | Response:
     form = InviteForm()
     if form.validate_on_submit():
         try:
-            coach, invite = staff.invite_coach(
-                current_user,
-                staff.Invitation(
-                    email=form.email.data or "",
-                    name=form.name.data or "",
-                    expertise=_tags(form.expertise.data),
-                    review_capacity=form.review_capacity.data or 0,
-                    timezone=form.timezone.data or "UTC",
-                ),
-            )
+            with writing():
+                coach, invite = staff.invite_coach(
+                    current_user,
+                    staff.Invitation(
+                        email=form.email.data or "",
+                        name=form.name.data or "",
+                        expertise=_tags(form.expertise.data),
+                        review_capacity=form.review_capacity.data or 0,
+                        timezone=form.timezone.data or "UTC",
+                    ),
+                )
         except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors, fallback=form.email)
+            apply_errors(form, exc, fallback=form.email)
         else:
-            db.session.commit()
             flash(
                 f"{coach.name} is invited: the link to set a password is on its way. It works "
                 f"until {staff.invite_expires_text(invite)}.",
@@ -219,17 +216,16 @@ def accept_invite(token: str) -> str | Response:
     if form.validate_on_submit():
         clock = form.clock.data
         try:
-            staff.accept_invite(
-                token,
-                form.password.data or "",
-                timezone=form.timezone.data,
-                clock=clock if clock in localtime.CLOCKS else locale_clock(),
-            )
+            with writing():
+                staff.accept_invite(
+                    token,
+                    form.password.data or "",
+                    timezone=form.timezone.data,
+                    clock=clock if clock in localtime.CLOCKS else locale_clock(),
+                )
         except DomainError as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors or {"password": [exc.detail]}, fallback=form.password)
+            apply_errors(form, exc, fallback=form.password)
         else:
-            db.session.commit()
             remember_new_account(invite.user.email)
             flash("Your password is set. Sign in with it to set your hours.", "success")
             # First stop after signing in: the hours learners can book them in.

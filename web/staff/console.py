@@ -28,6 +28,7 @@ from web.roles import role_required
 from web.staff import bp
 from web.staff.charts import bar_chart
 from web.streaming import streamed
+from web.transactions import writing
 
 BUCKET_LABELS = {
     "under_1d": "< 1 day",
@@ -156,19 +157,18 @@ def assign(resume_id: int) -> BaseResponse:
         back = url_for("staff.queue_page")
     coach_id = request.form.get("coach_id", "")
     try:
-        resume = staff.assign(
-            current_user,
-            resume_id,
-            int(coach_id) if coach_id.isdigit() else 0,
-            request.form.get("reason", ""),
-        )
+        with writing():
+            resume = staff.assign(
+                current_user,
+                resume_id,
+                int(coach_id) if coach_id.isdigit() else 0,
+                request.form.get("reason", ""),
+            )
     except DomainError as exc:
-        db.session.rollback()
         message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
         flash(f"Résumé {resume_id} was not assigned: {message}", "error")
         return redirect(back)
     name = resume.reviewer.name if resume.reviewer else "nobody"
-    db.session.commit()
     flash(f"Résumé {resume_id} is now offered to {name}.", "success")
     return redirect(back)
 

@@ -11,11 +11,11 @@ from wtforms import StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from services import audit, faq
-from services.db import db
 from services.errors import DomainError, NotFound
 from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 
 class EntryForm(FlaskForm):
@@ -49,27 +49,26 @@ def _edit(entry_id: int | None) -> str | Response:
             preview = Markup(faq.render_markdown(data.answer))  # noqa: S704 (nh3-sanitised)
         else:
             try:
-                if entry is None:
-                    saved = faq.add_entry(data)
-                    audit.record(
-                        current_user, "faq.add", "faq", saved.id, "", question=saved.question
-                    )
-                else:
-                    saved, before = faq.update_entry(entry.id, data)
-                    audit.record(
-                        current_user,
-                        "faq.update",
-                        "faq",
-                        saved.id,
-                        "",
-                        before=before,
-                        after={"question": saved.question, "answer": saved.answer},
-                    )
+                with writing():
+                    if entry is None:
+                        saved = faq.add_entry(data)
+                        audit.record(
+                            current_user, "faq.add", "faq", saved.id, "", question=saved.question
+                        )
+                    else:
+                        saved, before = faq.update_entry(entry.id, data)
+                        audit.record(
+                            current_user,
+                            "faq.update",
+                            "faq",
+                            saved.id,
+                            "",
+                            before=before,
+                            after={"question": saved.question, "answer": saved.answer},
+                        )
             except DomainError as exc:
-                db.session.rollback()
-                apply_errors(form, exc.errors, fallback=form.answer)
+                apply_errors(form, exc, fallback=form.answer)
             else:
-                db.session.commit()
                 flash("The FAQ is updated; the public page shows it now.", "success")
                 return redirect(url_for("staff.faq_list"))
     return render_template("staff/faq_edit.html", form=form, entry=entry, preview=preview)

@@ -7,11 +7,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from services import notifications
-from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models import DeliveryStatus
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 STATUSES = [
     s.value
@@ -54,11 +54,10 @@ def deliveries() -> str:
 def retry_delivery(delivery_id: int) -> Response:
     back = redirect(url_for("staff.deliveries", status=_status_arg() or "all"))
     try:
-        delivery = notifications.retry_delivery(current_user, delivery_id)
+        with writing():
+            delivery = notifications.retry_delivery(current_user, delivery_id)
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.detail, "error")
         return back
-    db.session.commit()
     flash(f"The email to {delivery.to_address} is queued to be sent again.", "success")
     return back

@@ -10,11 +10,11 @@ from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from services import interview_types, waitlist
-from services.db import db
 from services.errors import DomainError, NotFound, ValidationFailed
 from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 
 def _whole(label: str, setting: str, unit: str, description: str) -> IntegerField:
@@ -122,16 +122,15 @@ def edit_interview_type(slug: str) -> str | Response:
         changes = {name: getattr(form, name).data for name in interview_types.EDITABLE}
         changes["description"] = changes["description"] or ""
         try:
-            interview_types.update(current_user, slug, changes, form.reason.data or "")
+            with writing():
+                interview_types.update(current_user, slug, changes, form.reason.data or "")
         except ValidationFailed as exc:
-            db.session.rollback()
-            apply_errors(form, exc.errors, fallback=form.reason)
+            apply_errors(form, exc, fallback=form.reason)
             itype = interview_types.get(slug)
         else:
             warning = interview_types.late_booking_warning(
                 itype.min_notice_hours, itype.cancel_cutoff_hours
             )
-            db.session.commit()
             flash(f"{itype.name} is updated; booked sessions keep their times.", "success")
             if warning:
                 flash(f"{itype.name}: {warning}", "info")
@@ -175,15 +174,14 @@ def suspensions() -> str:
 @role_required("staff")
 def lift_suspension(suspension_id: int) -> Response:
     try:
-        suspension = waitlist.lift_suspension(
-            current_user, suspension_id, request.form.get("reason", "")
-        )
+        with writing():
+            suspension = waitlist.lift_suspension(
+                current_user, suspension_id, request.form.get("reason", "")
+            )
     except DomainError as exc:
-        db.session.rollback()
         flash(f"Suspension {suspension_id} was not lifted: {_message(exc)}", "error")
         return redirect(url_for("staff.suspensions"))
     name = suspension.learner.name
-    db.session.commit()
     flash(f"{name} can book again; they are told in the app.", "success")
     return redirect(url_for("staff.suspensions"))
 
@@ -204,12 +202,11 @@ def waitlist_page() -> str:
 @role_required("staff")
 def remove_waitlist_entry(entry_id: int) -> Response:
     try:
-        entry = waitlist.remove_entry(current_user, entry_id, request.form.get("reason", ""))
+        with writing():
+            entry = waitlist.remove_entry(current_user, entry_id, request.form.get("reason", ""))
     except DomainError as exc:
-        db.session.rollback()
         flash(f"Waitlist entry {entry_id} was not removed: {_message(exc)}", "error")
         return redirect(url_for("staff.waitlist_page"))
     name = entry.learner.name
-    db.session.commit()
     flash(f"{name} is off the waitlist.", "success")
     return redirect(url_for("staff.waitlist_page"))

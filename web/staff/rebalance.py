@@ -8,11 +8,11 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from services.db import db
 from services.errors import DomainError, NotFound
 from services.resumes import rebalance
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 
 def count(n: int, one: str, many: str) -> str:
@@ -35,8 +35,8 @@ def rebalance_page() -> str:
 @bp.route("/rebalance", methods=["POST"])
 @role_required("staff")
 def rebalance_propose() -> Response:
-    plan = rebalance.propose(current_user)
-    db.session.commit()
+    with writing():
+        plan = rebalance.propose(current_user)
     if plan.moves:
         flash(
             f"Plan {plan.id} proposed: {count(len(plan.moves), 'résumé', 'résumés')} would move. "
@@ -71,15 +71,14 @@ def rebalance_confirm(plan_id: int, verb: str) -> str | Response:
 @role_required("staff")
 def rebalance_act(plan_id: int, verb: str) -> Response:
     try:
-        planned = len(rebalance.get_plan(plan_id).moves)
-        done = (rebalance.apply if verb == "apply" else rebalance.undo)(current_user, plan_id)
+        with writing():
+            planned = len(rebalance.get_plan(plan_id).moves)
+            done = (rebalance.apply if verb == "apply" else rebalance.undo)(current_user, plan_id)
     except DomainError as exc:
-        db.session.rollback()
         flash(exc.detail, "error")
         return redirect(url_for("staff.rebalance_page"))
     if verb == "undo":
         planned = sum(1 for m in rebalance.get_plan(plan_id).moves if m.get("applied"))
-    db.session.commit()
     moved = count(len(done), "résumé", "résumés")
     message = (
         f"Plan {plan_id} applied: {moved} moved."

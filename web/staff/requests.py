@@ -8,10 +8,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from services import staff_requests
-from services.db import db
 from services.errors import DomainError
 from web.roles import role_required
 from web.staff import bp
+from web.transactions import writing
 
 
 def _page(errors: dict[int, str] | None = None, drafts: dict[int, str] | None = None) -> str:
@@ -35,15 +35,14 @@ def requests_page() -> str:
 def answer_request(request_id: int) -> Any:
     reply = request.form.get("reply", "")
     try:
-        answered = staff_requests.answer(current_user._get_current_object(), request_id, reply)
+        with writing():
+            answered = staff_requests.answer(current_user._get_current_object(), request_id, reply)
     except DomainError as error:
-        db.session.rollback()
         if error.errors:  # the answer itself: shown at its field, with what was typed
             message = " ".join(m for ms in error.errors.values() for m in ms)
             return _page({request_id: message}, {request_id: reply}), 422
         flash(error.detail, "error")
         return redirect(url_for("staff.requests_page"))
     learner = answered.learner.name
-    db.session.commit()
     flash(f"Your answer is sent: {learner} is told, and reads it with the session.", "success")
     return redirect(url_for("staff.requests_page"))

@@ -13,14 +13,13 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from services import resumes, staff
-from services.db import db
 from services.errors import DomainError, NotFound
 from services.resumes import routing
 from web import downloads
 from web.roles import role_required
 from web.staff import bp
 from web.staff.console import active_coaches
-from web.transactions import start_write
+from web.transactions import writing
 
 
 class WithdrawForm(FlaskForm):
@@ -70,11 +69,9 @@ def resume_withdraw(resume_id: int) -> Any:
     if not form.validate_on_submit():
         return _page(resume, form), 422
     try:
-        start_write()
-        resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
-        db.session.commit()
+        with writing():
+            resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
     except DomainError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("staff.resume_detail", resume_id=resume_id))
     flash(f"Résumé {resume_id} withdrawn.", "success")
@@ -86,10 +83,9 @@ def resume_withdraw(resume_id: int) -> Any:
 def resume_unpin(resume_id: int) -> Any:
     _visible(resume_id)
     try:
-        unpinned = staff.unpin(current_user._get_current_object(), resume_id)
-        db.session.commit()
+        with writing():
+            unpinned = staff.unpin(current_user._get_current_object(), resume_id)
     except DomainError as error:
-        db.session.rollback()
         flash(error.detail, "error")
         return redirect(url_for("staff.resume_detail", resume_id=resume_id))
     flash(

@@ -7,13 +7,13 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from services import staff
-from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models.booking import VISIBLE
 from services.resumes import queue
 from web.roles import role_required
 from web.staff import bp
 from web.staff.console import _csv, _date_arg, _int_arg, active_coaches
+from web.transactions import writing
 
 
 def _filter() -> staff.SessionFilter:
@@ -54,13 +54,12 @@ def sessions() -> str:
 @role_required("staff")
 def cancel_session(booking_id: int) -> BaseResponse:
     try:
-        staff.cancel_booking(current_user, booking_id, request.form.get("reason", ""))
+        with writing():
+            staff.cancel_booking(current_user, booking_id, request.form.get("reason", ""))
     except DomainError as exc:
-        db.session.rollback()
         message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
         flash(f"Session {booking_id} was not cancelled: {message}", "error")
         return redirect(url_for("staff.sessions"))
-    db.session.commit()
     flash(f"Session {booking_id} is cancelled; both people are told.", "success")
     return redirect(url_for("staff.sessions"))
 

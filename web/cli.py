@@ -10,7 +10,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from services import accounts, demo, interview_types
+from services import accounts, demo
+from services.booking import interview_types
 from services.db import db, writer
 from services.errors import ValidationFailed
 

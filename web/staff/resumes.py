@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import resumes, staff
+from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
-from services.resumes import routing
+from services.resumes import queue, routing
 from web import downloads
 from web.roles import role_required
 from web.staff import bp
@@ -86,7 +86,7 @@ def resume_withdraw(resume_id: int) -> Any:
 def resume_unpin(resume_id: int) -> Any:
     _visible(resume_id)
     try:
-        unpinned = staff.unpin(current_user._get_current_object(), resume_id)
+        unpinned = queue.unpin(current_user._get_current_object(), resume_id)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from services import audit, outbox
 from services.access import require_staff
-from services.booking import availability, operations
+from services.booking import operations
 from services.db import MAX_ID, begin_write, db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import Booking, LearnerSuspension, User
@@ -153,13 +153,7 @@ def lift_suspension(
     why = audit.required_reason(reason)
     now = now or utcnow()
     begin_write()
-    current = (
-        db.session.get(LearnerSuspension, suspension_id)
-        if availability.valid_id(suspension_id)
-        else None
-    )
-    if current is None:
-        raise NotFound("There is no such suspension.")
+    current = operations.find_suspension(suspension_id)
     if current.lifted_at is not None:
         raise Conflict("This suspension was already lifted.")
     if current.ends_at <= now:

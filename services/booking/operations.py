@@ -526,7 +526,7 @@ def move(
 
 def close_proposals(booking: Booking, actor_id: int | None, now: dt.datetime) -> None:
     """The session is cancelled or moved another way: a time its coach proposed no longer
-    applies (services/proposals.py)."""
+    applies (services/booking/proposals.py)."""
     for proposal in db.session.scalars(
         select(TimeProposal).where(
             TimeProposal.booking_id == booking.id, TimeProposal.status == ProposalStatus.OPEN
@@ -681,13 +681,8 @@ def list_suspensions(
     return list(db.session.scalars(query.limit(500)))
 
 
-def lift_suspension(
-    suspension_id: int, staff_id: int, reason: str = "", *, now: dt.datetime | None = None
-) -> LearnerSuspension:
-    """Staff lift a suspension early. Raises NotFound, Forbidden."""
-    actor = active_user(staff_id)
-    if actor.role != Role.STAFF:
-        raise Forbidden("Only staff lift a suspension.")
+def find_suspension(suspension_id: int) -> LearnerSuspension:
+    """The suspension. Raises NotFound."""
     suspension = (
         db.session.get(LearnerSuspension, suspension_id)
         if availability.valid_id(suspension_id)
@@ -695,6 +690,17 @@ def lift_suspension(
     )
     if suspension is None:
         raise NotFound("There is no such suspension.")
+    return suspension
+
+
+def lift_suspension(
+    suspension_id: int, staff_id: int, reason: str = "", *, now: dt.datetime | None = None
+) -> LearnerSuspension:
+    """Staff lift a suspension early. Raises NotFound, Forbidden."""
+    actor = active_user(staff_id)
+    if actor.role != Role.STAFF:
+        raise Forbidden("Only staff lift a suspension.")
+    suspension = find_suspension(suspension_id)
     if suspension.lifted_at is None:
         suspension.lifted_at = now or utcnow()
         suspension.lifted_by_id = actor.id

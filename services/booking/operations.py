@@ -1,4 +1,6 @@
 """Booking mock interviews: book, cancel, reschedule, outcomes, feedback, fair use, reminders.
+Where a session goes (the locks, the coach chosen, the row placed) is ``placement``, shared with
+the waitlist and the proposals.
 
 The database has the last word on double booking (see services/models/booking.py): the checks here
 give a clear answer in the common case, and an overlap that slips past them under concurrency is

@@ -75,7 +75,8 @@ def seed(database_url: str, redis_url: str, learners: int) -> dict[str, Any]:
     """50 coaches with hours, exceptions and bookings; learners with API tokens. Direct inserts:
     no password hashing, so seeding takes a second or two."""
     import config
-    from services import accounts, interview_types
+    from services import accounts
+    from services.booking import interview_types
     from services.db import db
     from services.models import (
         AvailabilityException,
@@ -169,7 +170,7 @@ def in_process_slots(app: Any, rounds: int) -> tuple[float, int, list[dt.datetim
     """find_slots alone: median milliseconds, SQL statements per call, the slot start times."""
     from sqlalchemy import event
 
-    from services.availability import SlotQuery, find_slots
+    from services.booking.availability import SlotQuery, find_slots
     from services.db import db
 
     today = dt.date.today()

@@ -57,7 +57,8 @@ def seed(app: Any, target: int) -> dict[str, Any]:
     """Top the database up to ``target`` résumés (bulk core inserts)."""
     from sqlalchemy import func, insert, select
 
-    from services import accounts, interview_types
+    from services import accounts
+    from services.booking import interview_types
     from services.db import db, utcnow
     from services.models import (
         Assignment,

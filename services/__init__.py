@@ -13,17 +13,11 @@ def init_app(app: Flask) -> None:
     from services.db import db
 
     db.init_app(app)
-    # Importing the models registers them with the metadata; importing the domain modules registers
-    # their notification handlers.
-    # (accounts, booking, proposals, waitlist, staff, staff_requests and resumes.messages hold
-    # handlers.)
-    from services import (  # noqa: F401
-        accounts,
-        booking,
-        models,
-        proposals,
-        staff,
-        staff_requests,
-        waitlist,
-    )
-    from services.resumes import messages  # noqa: F401
+    # Importing the models registers them with the metadata; importing each domain's messages
+    # registers its notification kinds and handlers, in this order (the order the preferences and
+    # the OpenAPI document's enum of kinds list them): accounts (operations, coaches), booking,
+    # résumés.
+    from services import models  # noqa: F401
+    from services.accounts import coaches, operations  # noqa: F401
+    from services.booking import messages as booking_messages  # noqa: F401
+    from services.resumes import messages as resume_messages  # noqa: F401

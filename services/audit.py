@@ -18,10 +18,16 @@ from services.pagination import check_limit, cursor_pattern, decode_cursor, enco
 SOURCES = ("staff", "routing")
 
 
+def one_line(text: str | None, limit: int = 1000) -> str:
+    """``text`` as one line: no NUL, runs of whitespace as one space, at most ``limit``
+    characters (a reason, a name, a search term)."""
+    return " ".join((text or "").replace("\x00", "").split())[:limit]
+
+
 def required_reason(reason: str | None, limit: int = 1000) -> str:
     """A staff action's reason, cleaned (one line, no NUL); raises ValidationFailed when empty:
     every such action says why, for this log."""
-    cleaned = " ".join((reason or "").replace("\x00", "").split())[:limit]
+    cleaned = one_line(reason, limit)
     if not cleaned:
         raise ValidationFailed.field("reason", "Say why, for the audit log.")
     return cleaned
@@ -44,7 +50,7 @@ def record(
         action=action,
         subject_type=subject_type,
         subject_id=subject_id,
-        reason=" ".join((reason or "").replace("\x00", "").split())[:1000],
+        reason=one_line(reason),
         detail=detail,
     )
     db.session.add(entry)

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import booking, interview_types, localtime, notifications, resumes
+from services import booking, localtime, notifications, resumes
 from services.access import require_staff
+from services.booking import interview_types
+from services.booking.interview_types import Coverage
 from services.db import db, utcnow
 from services.errors import Forbidden
-from services.interview_types import Coverage
 from services.models import (
     Assignment,
     AssignmentStatus,

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import accounts, faq, interview_types, outbox
+from services import accounts, faq, outbox
+from services.booking import interview_types
 from services.db import db, utcnow
 from services.models import (
     AnalysisStatus,

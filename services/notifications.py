@@ -124,54 +124,6 @@ def kinds_for(role: str) -> list[Kind]:
     return [k for k in _kinds.values() if k.configurable and role in k.roles]
 
 
-_BOTH = (Role.LEARNER, Role.COACH)
-register_kind(
-    "welcome", "Welcome", email_template="welcome", roles=(Role.LEARNER,), configurable=False
-)
-register_kind(
-    "booking_confirmed",
-    "Booking confirmed",
-    email_template="booking_confirmed",
-    roles=_BOTH,
-    description="A mock interview was booked, with a calendar invitation.",
-)
-register_kind(
-    "booking_cancelled",
-    "Booking cancelled",
-    email_template="booking_cancelled",
-    roles=_BOTH,
-    description="A session was cancelled.",
-)
-register_kind(
-    "booking_rescheduled",
-    "Booking rescheduled",
-    email_template="booking_rescheduled",
-    roles=_BOTH,
-    description="A session moved to a new time.",
-)
-register_kind(
-    "booking_reminder",
-    "Session reminder",
-    email_template="booking_reminder",
-    roles=_BOTH,
-    description="A reminder shortly before a session.",
-)
-register_kind(
-    "booking_request",
-    "A learner asks staff about a session",
-    email_template="booking_request",
-    roles=(Role.STAFF, Role.COACH),
-    description="A learner wrote to staff about a booked session they can no longer change.",
-)
-register_kind(
-    "booking_request_answered",
-    "Staff answered you",
-    email_template="booking_request_answered",
-    roles=(Role.LEARNER,),
-    description="Staff replied to what you wrote about one of your sessions.",
-)
-
-
 # --- messages and handlers -----------------------------------------------------------------------
 
 

@@ -75,11 +75,9 @@ def decode_cursor(cursor: str, kinds: Sequence[type]) -> list[Any]:
     return values
 
 
-def _encode(values: Sequence[Any]) -> str:
-    return encode_cursor(values)
-
-
-def _decode(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+def decode_keyset(cursor: str, columns: Sequence[InstrumentedAttribute[Any]]) -> list[Any]:
+    """The values of a cursor of a keyset on ``columns`` (as ``paginate`` makes them). Raises
+    ValidationFailed."""
     return decode_cursor(cursor, [column.type.python_type for column in columns])
 
 
@@ -104,7 +102,7 @@ def paginate(
     size = check_limit(limit)
     columns = [column for column, _ in order]
     if cursor:
-        values = _decode(cursor, columns)
+        values = decode_keyset(cursor, columns)
         # (a, b) > (x, y) spelled out, so it works on every backend and for mixed directions.
         clauses = []
         for i, (column, direction) in enumerate(order):
@@ -118,4 +116,4 @@ def paginate(
     rows = list(db.session.scalars(query))
     more = len(rows) > size
     items = rows[:size]
-    return Page(items=items, next_cursor=_encode(key(items[-1])) if more and items else None)
+    return Page(items=items, next_cursor=encode_cursor(key(items[-1])) if more and items else None)

@@ -65,17 +65,11 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     exception and calendar feed; a failed delivery; the FAQ; interview types; a rebalance plan;
     learner A's open request to staff about the booking; a bearer token and a signed-in browser
     per caller."""
-    from services import (
-        accounts,
-        availability,
-        faq,
-        interview_types,
-        proposals,
-        resumes,
-        staff_requests,
-    )
+    from services import accounts, faq, resumes
     from services import booking as booking_service
-    from services import waitlist as waitlist_service
+    from services.booking import availability, interview_types, proposals
+    from services.booking import requests as staff_requests
+    from services.booking import waitlist as waitlist_service
     from services.db import utcnow
     from services.models import Delivery, FaqEntry, LearnerSuspension, Notification
     from services.resumes import rebalance, routing

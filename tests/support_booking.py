@@ -12,7 +12,7 @@ PASSWORD = "correct horse battery"
 
 
 def seed_types() -> None:
-    from services import interview_types
+    from services.booking import interview_types
     from services.db import db
 
     interview_types.ensure_defaults()

@@ -6,7 +6,8 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from services import accounts, demo, interview_types
+from services import accounts, demo
+from services.booking import interview_types
 from services.errors import ValidationFailed
 from web.transactions import writing
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from services import booking, waitlist
+from services import booking
+from services.booking import waitlist
 from services.db import db
 
 

@@ -201,7 +201,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_review_resume_id'), ['resume_id'], unique=False)
 
     # ### end Alembic commands ###
-    # The single row every routing transaction locks first (services/routing.py).
+    # The single row every routing transaction locks first (services/resumes/routing.py).
     op.bulk_insert(sa.table('routing_lock', sa.column('id', sa.Integer())), [{'id': 1}])
 
 

@@ -346,7 +346,7 @@ class WaitlistEntry(Model):
     earliest_at: Mapped[dt.datetime]
     latest_at: Mapped[dt.datetime]
     # When in the day (in ``timezone``) a session may start: any, morning, afternoon or evening
-    # (the hours are ``services.waitlist.TIMES_OF_DAY``).
+    # (the hours are ``services.booking.waitlist.TIMES_OF_DAY``).
     time_of_day: Mapped[str] = mapped_column(String(16), default="any", server_default="any")
     status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="SET NULL"))

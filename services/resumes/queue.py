@@ -1,5 +1,7 @@
 """The staff view of the review queue and the figures of how it is going (GET /api/v1/queue and
-GET /api/v1/stats). A fixed number of queries per page, whatever the data."""
+GET /api/v1/stats), and the staff console's queue page and its moves (assign, unpin, move a
+coach's reviews elsewhere, each in the audit log). A fixed number of queries per page, whatever
+the data."""
 
 from __future__ import annotations
 
@@ -9,22 +11,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Integer,
+    Select,
+    String,
     and_,
     case,
     cast,
     func,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
 )
 
+from services import audit, outbox
 from services.access import require_staff
-from services.db import db, utcnow
+from services.accounts.operations import find_coach
+from services.db import MAX_ID, db, utcnow
 from services.errors import ValidationFailed
 from services.models import (
     Assignment,
+    AssignmentStatus,
     Booking,
     Resume,
     ResumeStatus,
@@ -34,11 +43,12 @@ from services.models import (
     RoutingDecision,
     User,
 )
-from services.models.resumes import LIVE_ASSIGNMENT_STATES
-from services.pagination import Page, paginate
-from services.resumes.operations import OPEN_STATUSES
+from services.models.resumes import LIVE_ASSIGNMENT_STATES, OPEN_STATUS_VALUES
+from services.pagination import Page, check_limit, decode_keyset, encode_cursor, paginate
+from services.resumes import routing
+from services.resumes.operations import OPEN_STATUSES, log_event
 from services.resumes.routing import open_counts
-from services.resumes.views import StatusLabel, status_label
+from services.resumes.views import StatusLabel, current_version, live_assignment, status_label
 
 IN_HANDS = (ResumeStatus.ASSIGNED, ResumeStatus.IN_REVIEW)
 AGE_BUCKETS = (
@@ -407,3 +417,239 @@ def _booking_stats(now: dt.datetime, *, days: int, weeks: int) -> dict[str, Any]
         ],
         "no_show_rate": round(int(outcomes.get("no_show", 0)) / held, 4) if held else None,
     }
+
+
+# --- the staff console: the queue page and its moves ------------------------------------------
+
+FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+SORTS = ("due", "oldest")
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str | None = None  # None: the open ones; "all": every status
+    coach_id: int | None = None
+    overdue: bool = False
+    search: str | None = None
+    sort: str = "due"  # "due": overdue first, then the soonest due, unrouted last; "oldest"
+
+
+def _status() -> ColumnElement[str]:
+    """The status column as the partial index ix_resume_open_due spells it: "+status" on SQLite
+    (see services.models.resumes.OPEN_STATUS_SQLITE)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        return literal_column("+resume.status", String())
+    return Resume.status.expression
+
+
+def _open_term() -> ColumnElement[bool]:
+    """``status IN ('submitted', …)`` with literals, not bound parameters: the very term of the
+    partial index ix_resume_open_due, which SQLite uses only when a query spells it so."""
+    return _status().in_([literal_column(f"'{s}'") for s in OPEN_STATUS_VALUES])
+
+
+def _queue_query(filters: QueueFilter, now: dt.datetime) -> Select[tuple[Resume]]:
+    query = select(Resume)
+    if filters.status == "all":
+        pass
+    elif filters.status:
+        if filters.status not in {s.value for s in ResumeStatus}:
+            raise ValidationFailed.field("status", "Not a résumé status.")
+        if filters.status in OPEN_STATUS_VALUES:
+            # the open term too (redundant), so the open queue's index serves it
+            query = query.where(_status() == filters.status, _open_term())
+        else:
+            query = query.where(Resume.status == filters.status)
+    else:
+        query = query.where(_open_term())
+    if filters.coach_id is not None:
+        query = query.where(Resume.reviewer_id == filters.coach_id)
+    if filters.overdue:
+        query = query.where(Resume.status.in_(IN_HANDS), Resume.due_at < now)
+    search = audit.one_line(filters.search, 100)
+    if search:
+        needle = f"%{search}%"
+        learners = select(User.id).where(or_(User.name.ilike(needle), User.email.ilike(needle)))
+        clauses: list[ColumnElement[bool]] = [
+            Resume.target_role.ilike(needle),
+            Resume.learner_id.in_(learners),
+        ]
+        if search.isdigit() and int(search) <= MAX_ID:
+            clauses.append(Resume.id == int(search))
+        query = query.where(or_(*clauses))
+    return query
+
+
+def _due_page(query: Select[tuple[Resume]], limit: int | None, cursor: str | None) -> Page[Resume]:
+    """Keyset pages in the order (due_at or FAR_FUTURE, id): overdue first, then the soonest due,
+    unrouted (no due time) last. Spelled as two index range scans on (due_at, id), the dated ones
+    then the undated ones, instead of ``ORDER BY coalesce(due_at, …)``, which no plain index
+    serves: every page reads about ``limit`` index entries, whatever the size of the
+    The cursor is the same as ``paginate`` would make for that order. Raises ValidationFailed."""
+    size = check_limit(limit)
+    after_due: dt.datetime | None = None
+    after_id: int | None = None
+    if cursor:
+        due, after_id = decode_keyset(cursor, [Resume.due_at, Resume.id])
+        after_due = None if due == FAR_FUTURE else due
+    rows: list[Resume] = []
+    if after_id is None or after_due is not None:
+        dated = query.where(Resume.due_at.is_not(None))
+        if after_due is not None:
+            dated = dated.where(
+                Resume.due_at >= after_due, or_(Resume.due_at > after_due, Resume.id > after_id)
+            )
+        rows = list(db.session.scalars(dated.order_by(Resume.due_at, Resume.id).limit(size + 1)))
+    if len(rows) <= size:
+        undated = query.where(Resume.due_at.is_(None))
+        if after_id is not None and after_due is None:
+            undated = undated.where(Resume.id > after_id)
+        rows += db.session.scalars(
+            undated.order_by(Resume.due_at, Resume.id).limit(size + 1 - len(rows))
+        )
+    items = rows[:size]
+    more = len(rows) > size and bool(items)
+    last = items[-1] if more else None
+    return Page(
+        items=items,
+        next_cursor=encode_cursor([last.due_at or FAR_FUTURE, last.id])
+        if last is not None
+        else None,
+    )
+
+
+def queue_page(
+    viewer: User, filters: QueueFilter, *, limit: int | None = None, cursor: str | None = None
+) -> Page[QueueItem]:
+    """The console's queue: a fixed number of queries per page, each reading about one page of
+    an index in the default order. Raises Forbidden, ValidationFailed."""
+    require_staff(viewer)
+    now = utcnow()
+    query = _queue_query(filters, now)
+    if filters.sort == "oldest":
+        page = paginate(
+            query,
+            [(Resume.queued_at, "asc"), (Resume.id, "asc")],
+            limit=limit,
+            cursor=cursor,
+            key=lambda r: (r.queued_at, r.id),
+        )
+    else:
+        page = _due_page(query, limit, cursor)
+    return Page(items=queue_items(page.items, now, viewer), next_cursor=page.next_cursor)
+
+
+def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:
+    """Assign or reassign one résumé by hand, with a reason; the offer is pinned (a rebalance
+    leaves it with this coach until staff unpin it), with that reason. Choosing the coach who
+    holds it already pins it there. Raises Forbidden, NotFound, ValidationFailed,
+    InvalidStatus."""
+    require_staff(staff)
+    why = audit.required_reason(reason)
+    before = live_assignment(resume_id) if 0 < resume_id <= MAX_ID else None
+    from_id = before.coach_id if before else None
+    resume = routing.assign_manually(staff, resume_id, coach_id, why, pin=True)
+    if from_id != coach_id:
+        audit.record(
+            staff,
+            "resume.reassign" if from_id else "resume.assign",
+            "resume",
+            resume.id,
+            why,
+            from_coach_id=from_id,
+            to_coach_id=coach_id,
+        )
+    else:
+        audit.record(staff, "resume.pin", "resume", resume.id, why, coach_id=coach_id)
+    return resume
+
+
+def unpin(staff: User, resume_id: int) -> bool:
+    """Let a rebalance move this résumé's offer again. False when nothing was pinned.
+    Raises Forbidden, NotFound."""
+    require_staff(staff)
+    unpinned = routing.unpin(staff, resume_id)
+    if unpinned is None:
+        return False
+    audit.record(staff, "resume.unpin", "resume", resume_id, "", coach_id=unpinned.coach_id)
+    return True
+
+
+@dataclass(frozen=True)
+class Move:
+    resume_id: int
+    to_coach_id: int | None
+    reason: str
+
+
+def move_all(staff: User, coach_id: int, reason: str) -> list[Move]:
+    """Move every open review of one coach (offers and reviews in progress) elsewhere, the routing
+    policy choosing each target among the other coaches; a résumé nobody can take becomes
+    unassigned. Raises Forbidden, NotFound, ValidationFailed."""
+    require_staff(staff)
+    why = audit.required_reason(reason)
+    coach = find_coach(coach_id)
+    routing.take_lock()
+    now = utcnow()
+    live = list(
+        db.session.scalars(
+            select(Assignment)
+            .where(Assignment.coach_id == coach.id, Assignment.status.in_(LIVE_ASSIGNMENT_STATES))
+            .order_by(Assignment.due_at, Assignment.id)
+        )
+    )
+    moves: list[Move] = []
+    for assignment in live:
+        resume = db.session.scalar(
+            select(Resume).where(Resume.id == assignment.resume_id).with_for_update()
+        )
+        assert resume is not None
+        version = current_version(resume)
+        candidates = [c for c in routing.candidates_for(resume, now) if c.id != coach.id]
+        choice = routing.choose(
+            candidates, routing.resume_tags(resume, version), routing.last_reviewer(resume)
+        )
+        if choice.coach_id is not None:
+            routing.assign_manually(
+                staff,
+                resume.id,
+                choice.coach_id,
+                f"moved from {coach.name}: {why}; policy: {choice.reason}",
+            )
+        else:
+            assignment.status = AssignmentStatus.WITHDRAWN
+            assignment.responded_at = now
+            resume.status = ResumeStatus.UNASSIGNED
+            resume.reviewer_id = None
+            resume.due_at = None
+            log_event(resume, "withdrawn", staff, f"Taken from {coach.name}: {why}")
+            outbox.record(
+                "resume.moved",
+                resume_id=resume.id,
+                from_assignment_id=assignment.id,
+                to_assignment_id=None,
+                back=False,
+            )
+            db.session.add(
+                RoutingDecision(
+                    resume_id=resume.id,
+                    version_number=version.number,
+                    at=now,
+                    actor_id=staff.id,
+                    outcome="unassigned",
+                    coach_id=None,
+                    reason=f"moved from {coach.name} by {staff.name}: {why}; {choice.reason}",
+                    components={**choice.components, "policy": routing.POLICY, "why": why},
+                )
+            )
+            db.session.flush()
+        moves.append(Move(resume.id, choice.coach_id, choice.reason))
+    audit.record(
+        staff,
+        "coach.move_all",
+        "coach",
+        coach.id,
+        why,
+        moved=[{"resume_id": m.resume_id, "to_coach_id": m.to_coach_id} for m in moves],
+    )
+    return moves

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, notifications, staff
+from services import accounts, notifications
+from services.accounts import coaches
 from services.db import db
 from services.models import Notification, OutboxEvent, User
 from tests.e2e import steps
@@ -258,9 +259,9 @@ def test_a_coach_picks_a_zone_when_accepting_the_invitation(
     staff_email = make_user(server_app, "staff")
     coach_email = f"journey-invited-{uuid.uuid4().hex[:8]}@example.com"
     with server_app.app_context():
-        staff.invite_coach(
+        coaches.invite_coach(
             accounts.find_by_email(staff_email),
-            staff.Invitation(coach_email, "Ivy Invited", timezone="UTC"),
+            coaches.Invitation(coach_email, "Ivy Invited", timezone="UTC"),
         )
         db.session.commit()
         event = (

@@ -20,9 +20,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from services import accounts, interview_types, notifications, waitlist
+from services import accounts, notifications
 from services import booking as booking_service
-from services.availability import grid_ceil
+from services.booking import interview_types, waitlist
+from services.booking.availability import grid_ceil
 from services.db import db, utcnow
 from services.models import (
     AvailabilityRule,

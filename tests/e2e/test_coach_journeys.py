@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, interview_types, staff
+from services import accounts
+from services.accounts import coaches
+from services.booking import interview_types
 from services.db import db
 from services.resumes import routing
 from tests.e2e import steps
@@ -215,9 +217,9 @@ def invitation(server_app: Any) -> dict[str, Any]:
             email=f"inviter-{tag}@example.com", password=PASSWORD, role="staff", name="Sue Staff"
         )
         db.session.commit()
-        coach, invite = staff.invite_coach(
+        coach, invite = coaches.invite_coach(
             inviter,
-            staff.Invitation(
+            coaches.Invitation(
                 email=f"nia-{tag}@example.com", name=f"Nia {tag}", timezone="Asia/Tokyo"
             ),
         )
@@ -228,7 +230,7 @@ def invitation(server_app: Any) -> dict[str, Any]:
         learner = make_learner(tag, "Lou")
         expires = invite.expires_at.astimezone(zoneinfo.ZoneInfo("Asia/Tokyo"))
         return {
-            "link": f"/staff/invite/{staff.invite_secret(invite)}",
+            "link": f"/staff/invite/{coaches.invite_secret(invite)}",
             "email": coach.email,
             "name": coach.name,
             "expires": f"{expires:%a %-d %b %Y, %H:%M} JST (Asia/Tokyo)",

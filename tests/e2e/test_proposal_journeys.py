@@ -22,8 +22,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from services import accounts, interview_types, proposals
+from services import accounts
 from services import booking as booking_service
+from services.booking import interview_types, proposals
 from services.db import db
 from services.models import AvailabilityRule, Booking, InterviewType, TimeProposal
 from tests.e2e import steps

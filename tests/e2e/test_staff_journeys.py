@@ -20,10 +20,10 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from services import accounts, notifications, staff
+from services import accounts, notifications
 from services.db import db, utcnow
 from services.models import Notification, OutboxEvent
-from services.resumes import routing
+from services.resumes import queue, routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_in_staff_first_time, sign_out
 from tests.e2e.test_accessibility import audit, serve_axe
@@ -210,7 +210,7 @@ def crowded(server_app: Any) -> dict[str, Any]:
             )
             roles.append(resume.target_role)
             if i == 0:
-                staff.assign(chief, resume.id, full.id, "The learner asked for Mo")
+                queue.assign(chief, resume.id, full.id, "The learner asked for Mo")
                 pinned_id = resume.id
             else:
                 routing.assign_manually(chief, resume.id, full.id, "routed")

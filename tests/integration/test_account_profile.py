@@ -11,7 +11,8 @@ import re
 import pytest
 from sqlalchemy import select
 
-from services import notifications, staff
+from services import notifications
+from services.accounts import coaches
 from services.db import db
 from services.models import Notification, OutboxEvent, StaffAction, User
 from tests.support_auth import csrf_token, post_form, sign_in
@@ -270,8 +271,8 @@ def test_the_api_reads_and_changes_the_same_settings(client, make_user, token_fo
 
 
 def test_a_coach_sets_zone_and_clock_when_accepting_the_invitation(client, make_user, db_session):
-    coach, _ = staff.invite_coach(
-        make_user("staff"), staff.Invitation("nia@example.com", "Nia New", timezone="UTC")
+    coach, _ = coaches.invite_coach(
+        make_user("staff"), coaches.Invitation("nia@example.com", "Nia New", timezone="UTC")
     )
     db_session.commit()
     event = db_session.scalars(
@@ -303,8 +304,8 @@ def test_staff_cannot_invite_a_coach_with_an_old_zone_name(make_user, db_session
     from services.errors import ValidationFailed
 
     with pytest.raises(ValidationFailed) as refused:
-        staff.invite_coach(
-            make_user("staff"), staff.Invitation("x@example.com", "X", timezone="US/Pacific")
+        coaches.invite_coach(
+            make_user("staff"), coaches.Invitation("x@example.com", "X", timezone="US/Pacific")
         )
     assert refused.value.errors == {
         "timezone": ["US/Pacific is another name for America/Los Angeles: pick that instead."]

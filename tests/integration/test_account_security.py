@@ -6,7 +6,9 @@ import time
 import pytest
 from sqlalchemy import select
 
-from services import accounts, mfa
+from services import accounts
+from services.accounts import mfa
+from services.accounts import operations as accounts_operations
 from services.errors import ValidationFailed
 from services.models import ApiToken, User
 from tests.support_auth import csrf_token, next_code, post_form, sign_in
@@ -245,8 +247,8 @@ def test_signing_in_rehashes_an_old_hash_unless_the_password_changed_since_the_c
     )
     assert response.status_code == 302
     db_session.refresh(user)
-    assert not accounts._hasher.check_needs_rehash(user.password_hash)
-    assert accounts._hasher.verify(user.password_hash, "correct horse battery")
+    assert not accounts_operations._hasher.check_needs_rehash(user.password_hash)
+    assert accounts_operations._hasher.verify(user.password_hash, "correct horse battery")
 
     # The check and the write are separate transactions: a password changed in between wins.
     user.password_hash = weak.hash("correct horse battery")

@@ -164,7 +164,7 @@ def test_an_unexpected_error_is_a_500_problem_without_details(client, monkeypatc
 
 
 def test_interview_types_are_listed_for_a_signed_in_user(client, make_user, token_for):
-    from services import interview_types
+    from services.booking import interview_types
 
     interview_types.ensure_defaults()
     response = client.get("/api/v1/interview-types", headers=bearer(token_for(make_user())))

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from services import interview_types
+from services.booking import interview_types
 from services.db import db
 from services.models import Booking, User
 from tests.support_auth import csrf_token, sign_in

@@ -8,8 +8,9 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select
 
-from services import audit, availability, localtime
+from services import audit, localtime
 from services import booking as booking_service
+from services.booking import availability
 from services.db import db, utcnow
 from services.models import Booking, Delivery, InterviewType
 from tests.support_booking import (

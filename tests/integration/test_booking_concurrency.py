@@ -37,9 +37,10 @@ def server(live_app: Any) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def people(live_app: Any) -> dict[str, Any]:
     """One coach, 40 learners with tokens, committed."""
-    from services import accounts, interview_types
+    from services import accounts
+    from services.booking import interview_types
     from services.db import db
-    from services.models import AvailabilityRule
+    from services.models import AvailabilityRule, User
 
     with live_app.app_context():
         interview_types.ensure_defaults()
@@ -57,7 +58,7 @@ def people(live_app: Any) -> dict[str, Any]:
             )
         tokens, learner_ids = [], []
         for i in range(CLIENTS):
-            learner = accounts.User(
+            learner = User(
                 email=f"learner-{i}-{uuid.uuid4().hex[:6]}@example.com",
                 name=f"Learner {i}",
                 role="learner",

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from services import audit, waitlist
+from services import audit
+from services.booking import waitlist
 from services.db import db, utcnow
 from services.models import (
     Booking,

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from services import booking as booking_service
-from services import proposals
+from services.booking import proposals
 from services.db import db
 from services.models import Booking, TimeProposal
 from tests.support_auth import csrf_token, post_form, sign_in

@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from services import availability, proposals
 from services import booking as booking_service
+from services.booking import availability, proposals
 from services.db import db, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (

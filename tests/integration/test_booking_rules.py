@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
-from services import interview_types, waitlist
-from services.availability import grid_ceil
+from services.booking import interview_types, waitlist
+from services.booking.availability import grid_ceil
 from services.db import db, utcnow
 from services.models import (
     Booking,

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import event
 
-from services import availability
-from services.availability import SlotQuery, find_slots
+from services.booking import availability
+from services.booking.availability import SlotQuery, find_slots
 from services.db import db
 from services.models import (
     AvailabilityException,

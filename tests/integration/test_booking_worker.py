@@ -17,7 +17,8 @@ pytestmark = pytest.mark.worker
 
 
 def setup_people(app: Any) -> dict[str, Any]:
-    from services import accounts, interview_types
+    from services import accounts
+    from services.booking import interview_types
     from services.db import db
     from services.models import AvailabilityRule
 

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from services import interview_types
+from services.booking import interview_types
 from services.db import db
 from services.models import InterviewType, StaffAction, User
 from tests.support_auth import csrf_token, sign_in
@@ -362,7 +362,7 @@ def test_the_dashboard_warns_of_coaches_who_run_no_type_and_types_nobody_runs(
 
 
 def test_an_extra_hours_exception_counts_as_availability(world, make_user):
-    from services import availability
+    from services.booking import availability
 
     coach = make_user("coach", name="Extra Hours")
     interview_types.set_coach_types(coach.id, [])

@@ -14,7 +14,9 @@ import zoneinfo
 import pytest
 from sqlalchemy import select, text
 
-from services import availability, notifications, staff
+from services import notifications
+from services.accounts import coaches
+from services.booking import availability
 from services.db import db, utcnow
 from services.errors import ValidationFailed
 from services.models import (
@@ -379,11 +381,11 @@ def test_the_coach_cancels_in_a_dialog_or_on_a_page_of_its_own(client, world):
 
 
 def invite(people_staff, email: str, tz: str = "Asia/Tokyo"):
-    coach, invite_row = staff.invite_coach(
-        people_staff, staff.Invitation(email=email, name="Nia New", timezone=tz)
+    coach, invite_row = coaches.invite_coach(
+        people_staff, coaches.Invitation(email=email, name="Nia New", timezone=tz)
     )
     db.session.commit()
-    return coach, invite_row, staff.invite_secret(invite_row)
+    return coach, invite_row, coaches.invite_secret(invite_row)
 
 
 def test_an_invited_coach_signs_in_to_set_their_hours(client, db_session, make_user):

@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, delete, select, text, update
 
 from services import accounts
 from services import booking as booking_service
-from services import staff as staff_service
 from services.db import db, utcnow, write_intent, writer
 from services.models import Booking, Resume, ResumeVersion, StaffAction, User
+from services.resumes import queue
 from tests.support_auth import csrf_token, sign_in
 from tests.support_booking import insert_booking, seed_types
 from tests.support_resumes import make_pdf
@@ -208,7 +208,7 @@ def test_a_resume_file_through_gunicorn_is_the_upload_as_an_attachment(live_serv
     resume_id = upload_resume(signed_in(live_server, learner), body)
     db.session.commit()
     with writer():  # the server writes too: on SQLite this transaction queues for the lock
-        staff_service.assign(staff, resume_id, coach.id, "live download test")  # offered to Ada
+        queue.assign(staff, resume_id, coach.id, "live download test")  # offered to Ada
         db.session.commit()
     learner_client = signed_in(live_server, learner)
     for client, path, headers in (

@@ -19,26 +19,18 @@ import pytest
 from sqlalchemy import select
 
 # Every domain module that registers kinds is imported, so the walk sees them all.
-from services import (
-    accounts,
-    booking,
-    mail,
-    notifications,
-    outbox,
-    proposals,
-    resumes,
-    staff,
-    staff_requests,
-    waitlist,
-)
+from services import accounts, mail, notifications, outbox
+from services.accounts import coaches
+from services.booking import messages as booking_messages
 from services.db import db
 from services.models import Delivery, Notification, Role, User
 from services.notifications import Message
+from services.resumes import messages as resume_messages
 from tests.conftest import RUN_DIR, Mailbox, flush_dispatch
 from workers.notifications import send_claimed
 
 PROBE = "test.every_kind"
-DOMAINS = (accounts, booking, proposals, resumes, staff, staff_requests, waitlist)
+DOMAINS = (accounts, coaches, booking_messages, resume_messages)
 
 
 def _context() -> dict[str, Any]:

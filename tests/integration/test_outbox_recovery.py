@@ -69,7 +69,8 @@ class Stack:
         return "\n".join(w.log()[-2000:] for w in self.workers) + self.beat.log()[-1500:]
 
     def people(self, coaches: int, learners: int, capacity: int) -> dict[str, Any]:
-        from services import accounts, interview_types
+        from services import accounts
+        from services.booking import interview_types
         from services.db import db
         from services.models import AvailabilityRule
 

@@ -13,7 +13,8 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
-from services import accounts, mail, notifications, outbox, staff
+from services import accounts, mail, notifications, outbox
+from services.accounts import coaches
 from services.db import db
 from services.models import CoachInvite, Delivery, Notification, OutboxEvent, User
 from tests.support_auth import post_form, sign_in
@@ -167,7 +168,9 @@ def test_the_api_shows_a_redacted_delivery(client, make_user, token_for, smtp):
 
 def test_an_invite_recorded_the_old_way_still_gets_its_email(app, make_user, smtp):
     staff_user = make_user("staff", name="Sam Staff")
-    coach, invite = staff.invite_coach(staff_user, staff.Invitation("old@example.com", "Old Way"))
+    coach, invite = coaches.invite_coach(
+        staff_user, coaches.Invitation("old@example.com", "Old Way")
+    )
     # As the code before derived secrets did: a random secret, its hash, the secret in the event.
     old_secret = secrets.token_urlsafe(32)
     invite.token_hash = hashlib.sha256(old_secret.encode()).hexdigest()
@@ -184,7 +187,7 @@ def test_an_invite_recorded_the_old_way_still_gets_its_email(app, make_user, smt
     notice = db.session.scalars(select(Notification).where(Notification.user_id == coach.id)).one()
     assert notice.link is None
     assert delivery.text_body == notifications.REDACTED_BODY
-    assert staff.accept_invite(old_secret, PASSPHRASE).active is True
+    assert coaches.accept_invite(old_secret, PASSPHRASE).active is True
 
 
 def test_a_sent_reset_email_is_redacted_and_a_failed_one_keeps_its_link(

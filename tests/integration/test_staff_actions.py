@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from services import staff, staff_requests
+from services.booking import requests as staff_requests
 from services.db import db, utcnow
 from services.errors import NotFound
 from services.models import (
@@ -25,7 +25,7 @@ from services.models import (
     StaffRequest,
     User,
 )
-from services.resumes import rebalance, routing
+from services.resumes import queue, rebalance, routing
 from tests.support_auth import csrf_token, post_form, sign_in
 from tests.support_booking import insert_booking, process_all, seed_types
 from tests.support_staff import console_people, make_resume
@@ -202,7 +202,7 @@ def test_rebalance_apply_and_undo_never_send_resume_to_review_twice(app, client,
 def test_rebalance_never_moves_a_resume_staff_pinned(app, client, people):
     resumes = [make_resume(people["learner"], skills=["python", "ml"]) for _ in range(4)]
     for r in resumes[:2]:
-        staff.assign(people["staff"], r.id, people["cy"].id, "Learner asked for Cy")
+        queue.assign(people["staff"], r.id, people["cy"].id, "Learner asked for Cy")
     for r in resumes[2:]:
         routing.assign_manually(people["staff"], r.id, people["cy"].id, "setup")
     db.session.commit()
@@ -215,7 +215,7 @@ def test_rebalance_never_moves_a_resume_staff_pinned(app, client, people):
 
     # Pinned after the plan was made: applying leaves it where it is, and says so.
     late = plan.moves[0]["resume_id"]
-    staff.assign(people["staff"], late, people["cy"].id, "Cy already started")
+    queue.assign(people["staff"], late, people["cy"].id, "Cy already started")
     db.session.commit()
     sign_in(client, people["staff"].email)
     page = post_form(client, f"/staff/rebalance/{plan.id}/apply", {}, form_page="/staff/rebalance")
@@ -298,7 +298,7 @@ def test_no_proposed_plan_leaves_the_load_less_even(make_user, seed):
         r = make_resume(learner, skills=rng.sample(tags, rng.randint(0, 3)))
         coach = rng.choice(coaches)
         if rng.random() < 0.25:
-            staff.assign(chief, r.id, coach.id, "by hand")
+            queue.assign(chief, r.id, coach.id, "by hand")
             fixed.add(r.id)
         else:
             routing.assign_manually(chief, r.id, coach.id, "setup")

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services import booking as booking_service
-from services import interview_types, waitlist
+from services.booking import interview_types, waitlist
 from services.db import db, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from services import audit, faq, notifications, staff
+from services import audit, faq, notifications
+from services.accounts import coaches
 from services.db import db, utcnow
 from services.models import (
     Assignment,
@@ -249,7 +250,7 @@ def test_invite_link_sets_a_password_once_and_expires(signed_in, client, people)
     assert reviews.status_code == 200, reviews.headers.get("Location")  # signed in as the coach
     assert "<h1>Review queue</h1>" in reviews.get_data(as_text=True)
 
-    other, _ = staff.invite_coach(people["staff"], staff.Invitation("old@example.com", "Old"))
+    other, _ = coaches.invite_coach(people["staff"], coaches.Invitation("old@example.com", "Old"))
     invite = db.session.scalar(select(CoachInvite).where(CoachInvite.user_id == other.id))
     invite.expires_at = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, insert, select, text, update
 
-from services import resumes, staff
+from services import resumes
 from services.db import db, utcnow
 from services.models import Assignment, Booking, Resume, ResumeVersion, Review
 from services.models.resumes import OPEN_STATUS_VALUES
-from services.pagination import _encode
+from services.pagination import encode_cursor
 from services.resumes import OPEN_STATUSES, queue, routing, stats
 from tests.support_booking import insert_booking, seed_types
 from tests.support_staff import bulk_resumes, make_resume
@@ -300,11 +300,11 @@ def test_the_due_order_pages_through_everything_once(make_user, status):
         )
     # equal due times: the id breaks the tie
     bulk_resumes(learner.id, 3, status="assigned", reviewer_id=coach.id, due_at=now)
-    filters = staff.QueueFilter(status=status)
+    filters = queue.QueueFilter(status=status)
     seen: list[Resume] = []
     cursor = None
     while True:
-        page = staff.queue_page(viewer, filters, limit=4, cursor=cursor)
+        page = queue.queue_page(viewer, filters, limit=4, cursor=cursor)
         seen += [item.resume for item in page.items]
         if not page.next_cursor:
             break
@@ -314,7 +314,7 @@ def test_the_due_order_pages_through_everything_once(make_user, status):
         query = query.where(Resume.status == "assigned")
     elif status is None:
         query = query.where(Resume.status.in_(OPEN_STATUSES))
-    expected = sorted(db.session.scalars(query), key=lambda r: (r.due_at or staff.FAR_FUTURE, r.id))
+    expected = sorted(db.session.scalars(query), key=lambda r: (r.due_at or queue.FAR_FUTURE, r.id))
     assert [r.id for r in seen] == [r.id for r in expected]
     assert len(seen) > 10
     dated = [r.due_at is not None for r in seen]
@@ -338,11 +338,11 @@ def test_the_default_queue_order_is_read_from_an_index(make_user):
     engine = db.session.get_bind()
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        first = staff.queue_page(viewer, staff.QueueFilter(), limit=50)
-        staff.queue_page(viewer, staff.QueueFilter(), limit=50, cursor=first.next_cursor)
+        first = queue.queue_page(viewer, queue.QueueFilter(), limit=50)
+        queue.queue_page(viewer, queue.QueueFilter(), limit=50, cursor=first.next_cursor)
         # a cursor among the undated (unrouted) ones
-        undated = _encode([staff.FAR_FUTURE, 1])
-        staff.queue_page(viewer, staff.QueueFilter(), limit=50, cursor=undated)
+        undated = encode_cursor([queue.FAR_FUTURE, 1])
+        queue.queue_page(viewer, queue.QueueFilter(), limit=50, cursor=undated)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     pages = [(s, p) for s, p in captured if "ORDER BY resume.due_at" in s]

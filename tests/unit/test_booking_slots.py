@@ -8,7 +8,7 @@ import zoneinfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.availability import (
+from services.booking.availability import (
     Shape,
     free_starts,
     grid_ceil,

@@ -5,7 +5,8 @@ from typing import Any
 
 from flask import current_app, g
 
-from services import accounts, mfa
+from services import accounts
+from services.accounts import mfa
 from services.errors import InvalidCredentials
 from web.api.blueprint import Blueprint
 from web.api.schemas import MeSchema, MeUpdateSchema, TokenRequestSchema, TokenSchema

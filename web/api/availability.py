@@ -8,8 +8,9 @@ from typing import Any
 from flask import Response, abort, make_response
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
-from services import availability, interview_types, outbox
 from services import booking as booking_service
+from services import outbox
+from services.booking import availability, interview_types
 from web.api.blueprint import Blueprint
 from web.api.schemas import JsonBoolean, JsonInteger, Text, Zone
 from web.api.security import current_user, token_required

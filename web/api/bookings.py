@@ -9,8 +9,8 @@ from typing import Any
 from flask import Response, current_app, json, make_response, request
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services import availability
 from services import booking as booking_service
+from services.booking import availability
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services import availability, interview_types
+from services.booking import availability, interview_types
 from services.db import db
 from services.models import Role, User
 from web.api.blueprint import Blueprint

@@ -9,7 +9,8 @@ from typing import Any
 from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from services import interview_types, localtime
+from services import localtime
+from services.booking import interview_types
 from services.db import MAX_ID
 from services.errors import ValidationFailed
 from services.resumes import NUL_MESSAGE

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from services import booking as booking_service
-from services import waitlist
+from services.booking import admin, waitlist
 from web.api.blueprint import Blueprint
 from web.api.bookings import BookingSchema
 from web.api.schemas import PersonSchema, QueryBoolean, Text, Zone, object_id, type_slug
@@ -217,5 +217,5 @@ def lift_suspension(body: dict[str, Any], suspension_id: int) -> Any:
     the staff page's lift (the same service function)."""
     reason = body["reason"].strip() or "Lifted early by staff."
     with writing():
-        suspension = waitlist.lift_suspension(current_user(), suspension_id, reason)
+        suspension = admin.lift_suspension(current_user(), suspension_id, reason)
     return suspension

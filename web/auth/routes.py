@@ -24,7 +24,8 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from services import accounts, localtime, mfa
+from services import accounts, localtime
+from services.accounts import mfa
 from services.db import db, utcnow
 from services.errors import InvalidCredentials, ValidationFailed
 from services.models import Role, User

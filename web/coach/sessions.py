@@ -27,8 +27,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from services import availability, calendar, outbox, proposals, resumes
 from services import booking as booking_service
+from services import outbox, resumes
+from services.booking import availability, calendar, proposals
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus

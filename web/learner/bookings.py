@@ -18,16 +18,9 @@ from wtforms import BooleanField, Form, HiddenField, RadioField, SelectField, Te
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from services import (
-    accounts,
-    availability,
-    calendar,
-    interview_types,
-    localtime,
-    proposals,
-    waitlist,
-)
+from services import accounts, localtime
 from services import booking as booking_service
+from services.booking import availability, calendar, interview_types, proposals, waitlist
 from services.db import utcnow
 from services.errors import DomainError, NotFound
 from services.models import Booking, BookingStatus, InterviewType

@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import staff_requests
+from services.booking import requests as staff_requests
 from services.errors import DomainError
 from services.models import Booking, StaffRequest
 from web.forms import apply_errors

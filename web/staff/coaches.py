@@ -19,8 +19,11 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from services import accounts, interview_types, localtime, staff
+from services import accounts, localtime
+from services.accounts import coaches as coach_accounts
+from services.booking import interview_types
 from services.errors import DomainError
+from services.resumes import queue
 from web.auth.routes import remember_new_account
 from web.fields import ZoneField
 from web.formatting import locale_clock
@@ -37,7 +40,9 @@ class InviteForm(FlaskForm):
         "Expertise", description="Tags separated by commas, e.g. ml, python, system-design."
     )
     review_capacity = IntegerField(
-        "Review capacity", default=5, validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)]
+        "Review capacity",
+        default=5,
+        validators=[NumberRange(min=0, max=coach_accounts.MAX_CAPACITY)],
     )
     timezone = ZoneField(description="The coach can change it when they set their password.")
 
@@ -65,7 +70,7 @@ class CoachForm(FlaskForm):
     )
     review_capacity = IntegerField(
         "Review capacity",
-        validators=[NumberRange(min=0, max=staff.MAX_CAPACITY)],
+        validators=[NumberRange(min=0, max=coach_accounts.MAX_CAPACITY)],
         description="Open offers and reviews at once.",
     )
     reason = StringField("Reason (optional)", validators=[Length(max=1000)])
@@ -92,7 +97,7 @@ def _fail(exc: DomainError, what: str) -> None:
 @bp.route("/coaches")
 @role_required("staff")
 def coaches() -> str:
-    rows = staff.coaches(current_user)
+    rows = coach_accounts.coaches(current_user)
     runs = interview_types.slugs_by_coach([row.coach.id for row in rows])
     return render_template("staff/coaches.html", rows=rows, runs=runs)
 
@@ -103,7 +108,9 @@ def set_active(coach_id: int) -> Response:
     active = request.form.get("active") == "1"
     try:
         with writing():
-            coach = staff.set_active(current_user, coach_id, active, request.form.get("reason", ""))
+            coach = coach_accounts.set_active(
+                current_user, coach_id, active, request.form.get("reason", "")
+            )
     except DomainError as exc:
         _fail(exc, "Nothing changed")
         return redirect(url_for("staff.coaches"))
@@ -116,7 +123,7 @@ def set_active(coach_id: int) -> Response:
 def move_all(coach_id: int) -> Response:
     try:
         with writing():
-            moves = staff.move_all(current_user, coach_id, request.form.get("reason", ""))
+            moves = queue.move_all(current_user, coach_id, request.form.get("reason", ""))
     except DomainError as exc:
         _fail(exc, "Nothing moved")
         return redirect(url_for("staff.coaches"))
@@ -132,7 +139,9 @@ def move_all(coach_id: int) -> Response:
 @bp.route("/coaches/<int:coach_id>/edit", methods=["GET", "POST"])
 @role_required("staff")
 def edit_coach(coach_id: int) -> str | Response:
-    coach = next((r.coach for r in staff.coaches(current_user) if r.coach.id == coach_id), None)
+    coach = next(
+        (r.coach for r in coach_accounts.coaches(current_user) if r.coach.id == coach_id), None
+    )
     if coach is None:
         abort(404)
     runs = interview_types.coach_types(coach_id)
@@ -158,10 +167,12 @@ def edit_coach(coach_id: int) -> str | Response:
         chosen = None if scope == "all" else list(form.interview_types.data or [])
         try:
             with writing():
-                staff.update_coach(
+                coach_accounts.update_coach(
                     current_user,
                     coach_id,
-                    staff.CoachProfile(_tags(form.expertise.data), form.review_capacity.data or 0),
+                    coach_accounts.CoachProfile(
+                        _tags(form.expertise.data), form.review_capacity.data or 0
+                    ),
                     form.reason.data or "",
                 )
                 if scope is not None:
@@ -183,9 +194,9 @@ def invite_coach() -> str | Response:
     if form.validate_on_submit():
         try:
             with writing():
-                coach, invite = staff.invite_coach(
+                coach, invite = coach_accounts.invite_coach(
                     current_user,
-                    staff.Invitation(
+                    coach_accounts.Invitation(
                         email=form.email.data or "",
                         name=form.name.data or "",
                         expertise=_tags(form.expertise.data),
@@ -198,7 +209,7 @@ def invite_coach() -> str | Response:
         else:
             flash(
                 f"{coach.name} is invited: the link to set a password is on its way. It works "
-                f"until {staff.invite_expires_text(invite)}.",
+                f"until {coach_accounts.invite_expires_text(invite)}.",
                 "success",
             )
             return redirect(url_for("staff.coaches"))
@@ -208,7 +219,7 @@ def invite_coach() -> str | Response:
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 def accept_invite(token: str) -> str | Response:
     """The invited coach sets a password (no sign-in: the link is the credential, once)."""
-    invite = staff.valid_invite(token)
+    invite = coach_accounts.valid_invite(token)
     if invite is None:
         return render_template("staff/invite_invalid.html"), 404  # type: ignore[return-value]
     form = SetPasswordForm(timezone=invite.user.timezone)
@@ -217,7 +228,7 @@ def accept_invite(token: str) -> str | Response:
         clock = form.clock.data
         try:
             with writing():
-                staff.accept_invite(
+                coach_accounts.accept_invite(
                     token,
                     form.password.data or "",
                     timezone=form.timezone.data,
@@ -236,7 +247,7 @@ def accept_invite(token: str) -> str | Response:
         "staff/accept_invite.html",
         form=form,
         user=invite.user,
-        expires=staff.invite_expires_text(invite),
+        expires=coach_accounts.invite_expires_text(invite),
         # Staff left the zone at UTC: the browser's own is the better guess.
         browser_zone=not form.is_submitted() and invite.user.timezone == localtime.UTC_NAME,
     )

@@ -19,7 +19,8 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from services import audit, interview_types, staff
+from services import audit, exports
+from services.booking import interview_types
 from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models import ResumeStatus, Role, User
@@ -113,17 +114,17 @@ def dashboard() -> str:
 # --- the queue ------------------------------------------------------------------------------------
 
 
-def _queue_filter() -> staff.QueueFilter:
+def _queue_filter() -> queue.QueueFilter:
     status = request.args.get("status") or None
     if status not in {None, "all", *(s.value for s in ResumeStatus)}:
         status = None
     sort = request.args.get("sort", "due")
-    return staff.QueueFilter(
+    return queue.QueueFilter(
         status=status,
         coach_id=_int_arg("coach_id"),
         overdue=request.args.get("overdue") == "1",
         search=(request.args.get("q") or "").strip() or None,
-        sort=sort if sort in staff.SORTS else "due",
+        sort=sort if sort in queue.SORTS else "due",
     )
 
 
@@ -133,9 +134,9 @@ def queue_page() -> str:
     filters = _queue_filter()
     cursor = request.args.get("cursor") or None
     try:
-        page = staff.queue_page(current_user, filters, cursor=cursor)
+        page = queue.queue_page(current_user, filters, cursor=cursor)
     except ValidationFailed:
-        page = staff.queue_page(current_user, filters)
+        page = queue.queue_page(current_user, filters)
         cursor = None
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     return render_template(
@@ -158,7 +159,7 @@ def assign(resume_id: int) -> BaseResponse:
     coach_id = request.form.get("coach_id", "")
     try:
         with writing():
-            resume = staff.assign(
+            resume = queue.assign(
                 current_user,
                 resume_id,
                 int(coach_id) if coach_id.isdigit() else 0,
@@ -183,7 +184,7 @@ def _csv(
     return Response(
         streamed(
             export(staff_id, filters),
-            lambda lines: staff.record_export(staff_id, what, filters, rows=lines - 1),
+            lambda lines: exports.record_export(staff_id, what, filters, rows=lines - 1),
         ),
         mimetype="text/csv",
         headers={
@@ -198,7 +199,7 @@ def _csv(
 @role_required("staff")
 def export_queue() -> Response:
     filters = _queue_filter()
-    return _csv(staff.export_queue, filters, "queue", "queue.csv")
+    return _csv(exports.export_queue, filters, "queue", "queue.csv")
 
 
 # --- audit ----------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from services import interview_types, waitlist
+from services.booking import admin, interview_types, waitlist
 from services.errors import DomainError, NotFound, ValidationFailed
 from web.forms import apply_errors
 from web.roles import role_required
@@ -157,9 +157,9 @@ def suspensions() -> str:
     active_only = request.args.get("active") == "1"
     cursor = request.args.get("cursor") or None
     try:
-        page = waitlist.suspensions(current_user, active_only=active_only, cursor=cursor)
+        page = admin.suspensions(current_user, active_only=active_only, cursor=cursor)
     except ValidationFailed:
-        page = waitlist.suspensions(current_user, active_only=active_only)
+        page = admin.suspensions(current_user, active_only=active_only)
         cursor = None
     return render_template(
         "staff/suspensions.html",
@@ -175,7 +175,7 @@ def suspensions() -> str:
 def lift_suspension(suspension_id: int) -> Response:
     try:
         with writing():
-            suspension = waitlist.lift_suspension(
+            suspension = admin.lift_suspension(
                 current_user, suspension_id, request.form.get("reason", "")
             )
     except DomainError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from services import staff_requests
+from services.booking import requests as staff_requests
 from services.errors import DomainError
 from web.roles import role_required
 from web.staff import bp

@@ -12,9 +12,9 @@ from werkzeug.wrappers import Response
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from services import resumes, staff
+from services import resumes
 from services.errors import DomainError, NotFound
-from services.resumes import routing
+from services.resumes import queue, routing
 from web import downloads
 from web.roles import role_required
 from web.staff import bp
@@ -84,7 +84,7 @@ def resume_unpin(resume_id: int) -> Any:
     _visible(resume_id)
     try:
         with writing():
-            unpinned = staff.unpin(current_user._get_current_object(), resume_id)
+            unpinned = queue.unpin(current_user._get_current_object(), resume_id)
     except DomainError as error:
         flash(error.detail, "error")
         return redirect(url_for("staff.resume_detail", resume_id=resume_id))

@@ -6,7 +6,8 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
-from services import staff
+from services import exports
+from services.booking import admin
 from services.errors import DomainError, ValidationFailed
 from services.models.booking import VISIBLE
 from services.resumes import queue
@@ -16,9 +17,9 @@ from web.staff.console import _csv, _date_arg, _int_arg, active_coaches
 from web.transactions import writing
 
 
-def _filter() -> staff.SessionFilter:
+def _filter() -> admin.SessionFilter:
     status = request.args.get("status") or None
-    return staff.SessionFilter(
+    return admin.SessionFilter(
         status=status if status in VISIBLE else None,
         coach_id=_int_arg("coach_id"),
         learner=(request.args.get("learner") or "").strip() or None,
@@ -33,9 +34,9 @@ def sessions() -> str:
     filters = _filter()
     cursor = request.args.get("cursor") or None
     try:
-        page = staff.sessions(current_user, filters, cursor=cursor)
+        page = admin.sessions(current_user, filters, cursor=cursor)
     except ValidationFailed:
-        page = staff.sessions(current_user, filters)
+        page = admin.sessions(current_user, filters)
         cursor = None
     figures = queue.stats(current_user)
     return render_template(
@@ -55,7 +56,7 @@ def sessions() -> str:
 def cancel_session(booking_id: int) -> BaseResponse:
     try:
         with writing():
-            staff.cancel_booking(current_user, booking_id, request.form.get("reason", ""))
+            admin.cancel_booking(current_user, booking_id, request.form.get("reason", ""))
     except DomainError as exc:
         message = " ".join([exc.detail, *(m for ms in exc.errors.values() for m in ms)])
         flash(f"Session {booking_id} was not cancelled: {message}", "error")
@@ -68,4 +69,4 @@ def cancel_session(booking_id: int) -> BaseResponse:
 @role_required("staff")
 def export_sessions() -> Response:
     filters = _filter()
-    return _csv(staff.export_bookings, filters, "bookings", "sessions.csv")
+    return _csv(exports.export_bookings, filters, "bookings", "sessions.csv")

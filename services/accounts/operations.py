@@ -358,6 +358,9 @@ def reset_password(token: str, new: str, secret_key: str, ttl: dt.timedelta) -> 
 
 
 register_kind(
+    "welcome", "Welcome", email_template="welcome", roles=(Role.LEARNER,), configurable=False
+)
+register_kind(
     "password_reset",
     "Password reset",
     email_template="password_reset",

@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, delete, exists, or_, 
 
 from services import audit
 from services.access import require_staff
-from services.accounts import find_coach
+from services.accounts.operations import find_coach
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (

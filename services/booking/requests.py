@@ -7,28 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from services import audit, booking, localtime, outbox
+from services import audit, outbox
 from services.access import require_staff
+from services.booking import operations
+from services.booking.errors import AlreadyAnswered, AlreadyAsked
 from services.db import MAX_ID, db, utcnow
-from services.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import Booking, Role, StaffRequest, User
-from services.notifications import Message, base_url, handles, staff_recipients
 
 MAX_MESSAGE = 2000
 ANSWERED_SHOWN = 20
-
-
-class AlreadyAsked(Conflict):
-    code = "request_open"
-
-
-class AlreadyAnswered(Conflict):
-    code = "request_answered"
 
 
 def _text(value: str | None, name: str, empty: str) -> str:
@@ -47,7 +39,7 @@ def ask(learner: User, booking_id: int, message: str) -> StaffRequest:
     ValidationFailed, AlreadyAsked."""
     if learner.role != Role.LEARNER:
         raise Forbidden("Only the learner of a session writes to staff about it.")
-    found = booking.get_booking(booking_id, learner, for_update=True)
+    found = operations.get_booking(booking_id, learner, for_update=True)
     if found.learner_id != learner.id:
         raise NotFound("There is no such booking, or it is not yours to see.")
     text = _text(message, "message", "Write what you need from staff.")
@@ -139,54 +131,7 @@ def inbox(viewer: User) -> Inbox:
     return Inbox(open=list(waiting), answered=list(answered))
 
 
-# --- notifications --------------------------------------------------------------------------------
-
-
-def _when(found: Booking, user: User) -> str:
-    return localtime.for_user(found.start_at, user)
-
-
-def _context(request: StaffRequest, user: User) -> dict[str, Any]:
-    found = request.booking
-    return {
-        "learner_name": request.learner.name,
-        "coach_name": found.coach.name,
-        "type_name": found.interview_type.name,
-        "when": _when(found, user),
-        "message": request.message,
-    }
-
-
-@handles("booking.request_sent")
-def _sent(payload: dict[str, Any]) -> list[Message]:
-    request = db.session.get(StaffRequest, payload["request_id"])
-    if request is None:
-        return []
-    found = request.booking
-    excerpt = request.message if len(request.message) <= 300 else request.message[:297] + "…"
-    title = f"{request.learner.name} asks about a {found.interview_type.name} session"
-    messages = [
-        Message(
-            user=staff,
-            kind="booking_request",
-            title=title,
-            body=excerpt,
-            link=f"{base_url()}/staff/requests#request-{request.id}",
-            context={**_context(request, staff), "to_coach": False},
-        )
-        for staff in staff_recipients()
-    ]
-    messages.append(
-        Message(
-            user=found.coach,
-            kind="booking_request",
-            title=f"{request.learner.name} wrote to staff about your session",
-            body=f"{excerpt} (Staff answer; this is so you know.)",
-            link=f"{base_url()}/coach/sessions/{found.id}",
-            context={**_context(request, found.coach), "to_coach": True},
-        )
-    )
-    return messages
+# --- where the learner reads them --------------------------------------------------------------
 
 
 def on_booking_page(found: Booking, now: dt.datetime | None = None) -> bool:
@@ -201,25 +146,3 @@ def thread_path(found: Booking) -> str:
     if on_booking_page(found):
         return f"/learn/bookings/{found.id}#staff-requests"
     return f"/learn/bookings/{found.id}/contact#staff-requests"
-
-
-@handles("booking.request_answered")
-def _answered(payload: dict[str, Any]) -> list[Message]:
-    request = db.session.get(StaffRequest, payload["request_id"])
-    if request is None or request.reply is None:
-        return []
-    staff_name = request.replied_by.name if request.replied_by else "Career Services staff"
-    return [
-        Message(
-            user=request.learner,
-            kind="booking_request_answered",
-            title=f"Staff answered you about your {request.booking.interview_type.name} session",
-            body=request.reply if len(request.reply) <= 300 else request.reply[:297] + "…",
-            link=f"{base_url()}{thread_path(request.booking)}",
-            context={
-                **_context(request, request.learner),
-                "reply": request.reply,
-                "staff_name": staff_name,
-            },
-        )
-    ]

@@ -11,9 +11,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
+from flask import current_app, has_app_context
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from services.db import utcnow
+from services.models import Booking, BookingStatus, Role, User
+from services.notifications import base_url
 
 PRODID = "-//Career Services//Mock interviews//EN"
 
@@ -144,3 +147,68 @@ def outlook_link(session: SessionEvent) -> str:
     return (
         f"https://outlook.live.com/calendar/0/deeplink/compose?{urlencode(query, quote_via=quote)}"
     )
+
+
+# --- a booking as an event ------------------------------------------------------------------------
+
+
+def _sender() -> Person:
+    from email.utils import parseaddr
+
+    sender = str(current_app.config.get("MAIL_DEFAULT_SENDER", "")) if has_app_context() else ""
+    name, address = parseaddr(sender)
+    return Person(name or "Career Services", address or "careers@localhost")
+
+
+def session_url(booking: Booking, viewer: User) -> str:
+    """The page of the session for ``viewer``: the learner's booking page, the coach's session
+    page, or the staff's sessions list (each role's own; another's page would refuse them)."""
+    if viewer.id == booking.learner_id:
+        return f"{base_url()}/learn/bookings/{booking.id}"
+    if viewer.id == booking.coach_id:
+        return f"{base_url()}/coach/sessions/{booking.id}"
+    if viewer.role == Role.STAFF:
+        return f"{base_url()}/staff/sessions"
+    return f"{base_url()}/coach/sessions"  # a coach the session moved away from
+
+
+def session_event(
+    booking: Booking,
+    *,
+    viewer: User,
+    start: dt.datetime | None = None,
+    end: dt.datetime | None = None,
+    sequence: int | None = None,
+    coach: User | None = None,
+    cancelled: bool | None = None,
+) -> SessionEvent:
+    """The booking as a calendar event for ``viewer`` (its link leads to their own page of it),
+    as it stood at an event when the values are given."""
+    coach = coach or booking.coach
+    itype = booking.interview_type
+    url = session_url(booking, viewer)
+    return SessionEvent(
+        uid=booking.uid,
+        sequence=booking.sequence if sequence is None else sequence,
+        start=start or booking.start_at,
+        end=end or booking.end_at,
+        summary=f"Mock interview: {itype.name} ({booking.learner.name} with {coach.name})",
+        description=(
+            f"{itype.name} mock interview with {coach.name}.\n"
+            f"Join: {booking.meeting_url}\n"
+            f"Details: {url}"
+        ),
+        meeting_url=booking.meeting_url,
+        organizer=_sender(),
+        attendees=(
+            Person(booking.learner.name, booking.learner.email),
+            Person(coach.name, coach.email),
+        ),
+        cancelled=booking.status == BookingStatus.CANCELLED if cancelled is None else cancelled,
+        url=url,
+    )
+
+
+def ics_for(booking: Booking, viewer: User) -> str:
+    """The .ics ``viewer`` downloads for a booking, as it stands now."""
+    return download(session_event(booking, viewer=viewer))

@@ -21,7 +21,8 @@ from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from services import interview_types, localtime
+from services import localtime
+from services.booking import interview_types
 from services.db import MAX_ID, db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (

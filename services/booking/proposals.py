@@ -15,30 +15,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 
-from services import booking, localtime, outbox
-from services.availability import valid_id
+from services import localtime, outbox
+from services.booking import operations, placement
+from services.booking.availability import valid_id
+from services.booking.errors import ProposalClosed, ProposalExpired, SlotUnavailable
 from services.db import begin_write, db, utcnow
-from services.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus, ProposalStatus, Role, TimeProposal, User
-from services.notifications import Message, handles, register_kind
 
 MAX_TEXT = 1000
-
-
-class ProposalClosed(Conflict):
-    """The proposal was answered, withdrawn or replaced, or the session changed since."""
-
-    code = "proposal_closed"
-
-
-class ProposalExpired(Conflict):
-    """The proposal's time ran out, or its time is no longer free."""
-
-    code = "proposal_expired"
 
 
 @dataclass(frozen=True)
@@ -83,21 +71,21 @@ def expiry(session: Booking, start: dt.datetime) -> dt.datetime:
     current time, or the minimum notice before ``start``, whichever comes first."""
     itype = session.interview_type
     return min(
-        booking.change_cutoff(itype, session.start_at),
+        operations.change_cutoff(itype, session.start_at),
         start - dt.timedelta(hours=itype.min_notice_hours),
     )
 
 
-def _move_request(session: Booking, start: dt.datetime) -> booking.RescheduleRequest:
+def _move_request(session: Booking, start: dt.datetime) -> operations.RescheduleRequest:
     # A proposal never hands the session to another coach.
-    return booking.RescheduleRequest(start=start, coach_id=session.coach_id)
+    return operations.RescheduleRequest(start=start, coach_id=session.coach_id)
 
 
 def _free(proposal: TimeProposal, now: dt.datetime) -> bool:
     """Whether the proposed time could still be booked for this session (the move's checks)."""
     session = proposal.booking
     try:
-        booking._check_move(
+        operations.check_move(
             session,
             session.learner,
             _move_request(session, proposal.start_at),
@@ -166,10 +154,10 @@ def _text(value: str | None, name: str) -> str:
 
 
 def _coachs_session(booking_id: int, coach_id: int, *, for_update: bool) -> tuple[User, Booking]:
-    coach = booking._user(coach_id)
+    coach = placement.active_user(coach_id)
     if coach.role != Role.COACH:
         raise Forbidden("Only the session's coach proposes a new time.")
-    return coach, booking.get_booking(booking_id, coach, for_update=for_update)
+    return coach, operations.get_booking(booking_id, coach, for_update=for_update)
 
 
 def _open(session: Booking) -> TimeProposal | None:
@@ -186,12 +174,12 @@ def _check(
     """The proposed start, checked as a move of the session there would be, and the message."""
     message = _text(request.message, "message")
     try:
-        start, _ = booking._check_move(
+        start, _ = operations.check_move(
             session, coach, _move_request(session, request.start), now, counted=False
         )
-    except booking.SlotUnavailable as exc:
-        if exc.detail == booking.LEARNER_BUSY:
-            raise booking.SlotUnavailable(
+    except SlotUnavailable as exc:
+        if exc.detail == placement.LEARNER_BUSY:
+            raise SlotUnavailable(
                 f"{session.learner.name} has another session then. Pick another time."
             ) from exc
         raise
@@ -211,7 +199,7 @@ def preview(
         start,
         end,
         expiry(session, start),
-        now >= booking.change_cutoff(session.interview_type, start),
+        now >= operations.change_cutoff(session.interview_type, start),
         _open(session),
     )
 
@@ -224,7 +212,7 @@ def propose(
     SlotUnavailable, InvalidState, TooLateToReschedule."""
     begin_write()
     coach, session = _coachs_session(booking_id, coach_id, for_update=True)
-    booking.lock_users(session.learner_id, session.coach_id)
+    placement.lock_users(session.learner_id, session.coach_id)
     now = now or utcnow()
     start, message = _check(session, coach, request, now)
     earlier = _open(session)
@@ -247,7 +235,7 @@ def propose(
     )
     db.session.add(proposal)
     db.session.flush()
-    booking._history(
+    placement.record_history(
         session,
         "time_proposed",
         coach.id,
@@ -281,7 +269,7 @@ def withdraw(
         raise ProposalClosed(_closed_text(proposal, session, coach))
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.closed_at, proposal.closed_by_id = now or utcnow(), coach.id
-    booking._history(session, "proposal_withdrawn", coach.id, proposal_id=proposal.id)
+    placement.record_history(session, "proposal_withdrawn", coach.id, proposal_id=proposal.id)
     db.session.flush()
     return proposal
 
@@ -290,8 +278,8 @@ def withdraw(
 
 
 def _learners_session(booking_id: int, learner_id: int) -> tuple[User, Booking]:
-    learner = booking._user(learner_id)
-    session = booking.get_booking(booking_id, learner, for_update=True)
+    learner = placement.active_user(learner_id)
+    session = operations.get_booking(booking_id, learner, for_update=True)
     if learner.id != session.learner_id:
         raise Forbidden("Only the session's learner answers a proposed time.")
     return learner, session
@@ -332,26 +320,26 @@ def accept(
     the session stays where it is)."""
     begin_write()
     learner, session = _learners_session(booking_id, learner_id)
-    booking.lock_users(session.learner_id)
+    placement.lock_users(session.learner_id)
     now = now or utcnow()
     proposal = _proposal(session, proposal_id)
     if proposal.status == ProposalStatus.ACCEPTED:
         return session
     _answerable(proposal, session, learner, now)
     try:
-        start, candidates = booking._check_move(
+        start, candidates = operations.check_move(
             session, learner, _move_request(session, proposal.start_at), now, counted=False
         )
         proposal.status = ProposalStatus.ACCEPTED
         proposal.closed_at, proposal.closed_by_id = now, learner.id
-        return booking.move(
+        return operations.move(
             session, learner, start, candidates, now, counted=False, proposal_id=proposal.id
         )
-    except (ValidationFailed, booking.SlotUnavailable) as exc:
+    except (ValidationFailed, SlotUnavailable) as exc:
         proposed = localtime.for_user(proposal.start_at, learner)
         why = (
             f"you already have another session at the proposed time, {proposed}"
-            if exc.detail == booking.LEARNER_BUSY
+            if exc.detail == placement.LEARNER_BUSY
             else f"the proposed time, {proposed}, is no longer free"
         )
         raise ProposalExpired(
@@ -382,94 +370,7 @@ def decline(
     proposal.status = ProposalStatus.DECLINED
     proposal.reply = note
     proposal.closed_at, proposal.closed_by_id = now, learner.id
-    booking._history(session, "proposal_declined", learner.id, proposal_id=proposal.id)
+    placement.record_history(session, "proposal_declined", learner.id, proposal_id=proposal.id)
     db.session.flush()
     outbox.record("booking.proposal_declined", proposal_id=proposal.id)
     return proposal
-
-
-# --- notifications -------------------------------------------------------------------------------
-
-
-def _spans(proposal: TimeProposal, user: User) -> dict[str, Any]:
-    session = proposal.booking
-    length = session.end_at - session.start_at
-    return {
-        "booking": session,
-        "type_name": session.interview_type.name,
-        "learner_name": session.learner.name,
-        "coach_name": session.coach.name,
-        "old_when": localtime.span_for(
-            proposal.original_start_at, proposal.original_start_at + length, user
-        ),
-        "proposed_when": localtime.span_for(proposal.start_at, proposal.end_at, user),
-    }
-
-
-@handles("booking.time_proposed")
-def _proposed(payload: dict[str, Any]) -> list[Message]:
-    proposal = db.session.get(TimeProposal, payload["proposal_id"])
-    # Withdrawn, replaced or answered before this went out: nothing to ask any more.
-    if proposal is None or proposal.status != ProposalStatus.OPEN:
-        return []
-    session = proposal.booking
-    learner = session.learner
-    context = {
-        **_spans(proposal, learner),
-        "proposal_message": proposal.message,
-        "respond_by": localtime.for_user(proposal.expires_at, learner),
-    }
-    return [
-        Message(
-            user=learner,
-            kind="booking_time_proposed",
-            title=f"New time proposed: {session.interview_type.name} with {session.coach.name}",
-            body=f"{session.coach.name} proposes {context['proposed_when']} instead of "
-            f"{context['old_when']}. Accept or decline it by {context['respond_by']}.",
-            link=booking.session_url(session, learner),
-            context=context,
-        )
-    ]
-
-
-@handles("booking.proposal_declined")
-def _declined(payload: dict[str, Any]) -> list[Message]:
-    proposal = db.session.get(TimeProposal, payload["proposal_id"])
-    if proposal is None or proposal.status != ProposalStatus.DECLINED:
-        return []
-    session = proposal.booking
-    coach = session.coach
-    context = {
-        **_spans(proposal, coach),
-        "when": localtime.span_for(session.start_at, session.end_at, coach),
-        "learner_reply": proposal.reply,
-    }
-    return [
-        Message(
-            user=coach,
-            kind="booking_proposal_declined",
-            title=f"Declined: {session.learner.name} keeps the {session.interview_type.name} "
-            "session's time",
-            body=f"{session.learner.name} declined {context['proposed_when']}; the session stays "
-            f"at {context['when']}.",
-            link=booking.session_url(session, coach),
-            context=context,
-        )
-    ]
-
-
-register_kind(
-    "booking_time_proposed",
-    "New time proposed",
-    email_template="booking_time_proposed",
-    roles=(Role.LEARNER,),
-    description="Your coach proposes moving a session to another time, for you to accept or "
-    "decline.",
-)
-register_kind(
-    "booking_proposal_declined",
-    "Proposed time declined",
-    email_template="booking_proposal_declined",
-    roles=(Role.COACH,),
-    description="A learner declined the new time you proposed for a session.",
-)

@@ -11,33 +11,27 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
-from services import audit, availability, booking, localtime, outbox
+from services import audit, localtime, outbox
 from services.access import require_staff
+from services.booking import availability, operations, placement
+from services.booking.errors import BookingLimitReached, BookingSuspended, SlotsAvailable
+from services.booking.settings import policy
 from services.db import begin_write, db, utcnow
 from services.errors import Conflict, NotFound, OfferExpired, ValidationFailed
 from services.models import (
     Booking,
     BookingStatus,
     InterviewType,
-    LearnerSuspension,
     Role,
     User,
     WaitlistEntry,
     WaitlistStatus,
 )
-from services.notifications import Message, base_url, handles
-from services.pagination import Page, paginate
-
-
-class SlotsAvailable(Conflict):
-    code = "slots_available"
-
 
 # When in the day a waiting learner accepts a session to start, in their own zone: from the first
 # hour up to (not including) the second; "any" takes every hour a coach works.
@@ -96,7 +90,7 @@ def join(
     coach works can be waited for. Joining twice for the same thing returns the first entry.
     Raises ValidationFailed, SlotsAvailable, BookingSuspended, BookingLimitReached."""
     begin_write()
-    booking.lock_users(learner_id)
+    placement.lock_users(learner_id)
     learner = _learner(learner_id)
     now = now or utcnow()
     itype = availability.get_type(request.type)
@@ -105,7 +99,7 @@ def join(
     part = request.time_of_day
     if part not in TIMES_OF_DAY:
         raise ValidationFailed.field("time_of_day", f"Use one of {', '.join(TIMES_OF_DAY)}.")
-    booking.check_may_book(learner, itype, now)
+    operations.check_may_book(learner, itype, now)
     earliest, latest = availability.booking_window(itype, now)
     if request.day is not None:
         day_from = availability.local_to_utc(request.day, dt.time(0), tz)
@@ -326,7 +320,7 @@ def accept(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) ->
     """Take the held slot: it becomes a confirmed booking. Raises NotFound, OfferExpired,
     BookingSuspended, BookingLimitReached."""
     begin_write()
-    booking.lock_users(learner_id)
+    placement.lock_users(learner_id)
     entry = _own_entry(entry_id, learner_id)
     now = now or utcnow()
     hold = entry.hold
@@ -338,22 +332,24 @@ def accept(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) ->
         or (hold.hold_expires_at is not None and hold.hold_expires_at <= now)
     ):
         raise OfferExpired("This offer has lapsed or was taken back. Join the waitlist again.")
-    booking.check_may_book(entry.learner, hold.interview_type, now)
+    operations.check_may_book(entry.learner, hold.interview_type, now)
     hold.status = BookingStatus.CONFIRMED
     hold.hold_expires_at = None
     hold.created_at = now
-    booking._arm_reminders(hold, now)
+    placement.arm_reminders(hold, now)
     entry.status = WaitlistStatus.BOOKED
-    booking._history(hold, "booked", learner_id, start=hold.start_at.isoformat(), via="waitlist")
+    placement.record_history(
+        hold, "booked", learner_id, start=hold.start_at.isoformat(), via="waitlist"
+    )
     db.session.flush()
-    outbox.record("booking.confirmed", **booking._snapshot(hold, at=now.isoformat()))
+    outbox.record("booking.confirmed", **placement.snapshot(hold, at=now.isoformat()))
     return hold
 
 
 def _hold_for(entry: WaitlistEntry, hold: Booking, now: dt.datetime) -> bool:
     """Move the hold to ``entry``'s learner; False if the database refuses (they are busy then)."""
-    minutes = booking.policy().hold_minutes
-    if not booking.try_lock_users(entry.learner_id, hold.coach_id):
+    minutes = policy().hold_minutes
+    if not placement.try_lock_users(entry.learner_id, hold.coach_id):
         return False  # busy this instant: skip them rather than wait (see try_lock_users)
     try:
         with db.session.begin_nested():
@@ -361,7 +357,7 @@ def _hold_for(entry: WaitlistEntry, hold: Booking, now: dt.datetime) -> bool:
             hold.hold_expires_at = now + dt.timedelta(minutes=minutes)
             db.session.flush()
     except DBAPIError as exc:
-        if booking._overlap(exc) is None:
+        if placement.overlap_rule(exc) is None:
             raise
         return False
     entry.status = WaitlistStatus.OFFERED
@@ -415,8 +411,8 @@ def _waiting_for(hold: Booking, exclude_learner_id: int) -> list[WaitlistEntry]:
 
 def _eligible(entry: WaitlistEntry, itype: InterviewType, now: dt.datetime) -> bool:
     try:
-        booking.check_may_book(entry.learner, itype, now)
-    except (booking.BookingSuspended, booking.BookingLimitReached):
+        operations.check_may_book(entry.learner, itype, now)
+    except (BookingSuspended, BookingLimitReached):
         return False
     return True
 
@@ -469,12 +465,12 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
         if found is None:
             continue
         start, coach_id = found
-        if not booking.try_lock_users(entry.learner_id, coach_id):
+        if not placement.try_lock_users(entry.learner_id, coach_id):
             continue  # the next run tries again
         shape = availability.Shape.of(itype)
         block_start, block_end = shape.block(start)
         hold = Booking(
-            uid=booking._uid(),
+            uid=placement.new_uid(),
             learner_id=entry.learner_id,
             coach_id=coach_id,
             interview_type_id=itype.id,
@@ -483,7 +479,7 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
             block_start_at=block_start,
             block_end_at=block_end,
             status=BookingStatus.HELD,
-            meeting_url=booking._meeting_url(),
+            meeting_url=placement.new_meeting_url(),
             created_at=now,
         )
         try:
@@ -491,7 +487,7 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
                 db.session.add(hold)
                 db.session.flush()
         except DBAPIError as exc:
-            if booking._overlap(exc) is None:
+            if placement.overlap_rule(exc) is None:
                 raise
             continue
         if _hold_for(entry, hold, now):
@@ -506,38 +502,7 @@ def offer_deadline_text(entry: WaitlistEntry) -> str:
     return localtime.for_user(entry.offer_expires_at, entry.learner, "%H:%M %Z")
 
 
-@handles("waitlist.offered")
-def _offered(payload: dict[str, Any]) -> list[Message]:
-    entry = db.session.get(WaitlistEntry, payload["entry_id"])
-    hold = db.session.get(Booking, payload["booking_id"])
-    if (
-        entry is None
-        or hold is None
-        or entry.hold_id != hold.id
-        or entry.status != WaitlistStatus.OFFERED
-    ):
-        return []  # passed on or taken back before this was sent
-    learner = entry.learner
-    when = localtime.span_for(hold.start_at, hold.end_at, learner)
-    deadline = offer_deadline_text(entry)
-    return [
-        Message(
-            user=learner,
-            kind="waitlist_offer",
-            title=f"A {hold.interview_type.name} slot is held for you until {deadline}",
-            body=f"{when} with {hold.coach.name}. Accept it before {deadline}, or it passes on.",
-            link=f"{base_url()}/learn/bookings/waitlist",
-            context={
-                "type_name": hold.interview_type.name,
-                "when": when,
-                "coach_name": hold.coach.name,
-                "deadline": deadline,
-            },
-        )
-    ]
-
-
-# --- staff: the waitlist and suspension pages ---------------------------------------------------
+# --- staff: the waitlist page ---------------------------------------------------
 
 QUEUE_LIMIT = 500  # entries the staff page shows at once (waiting and offered)
 
@@ -625,105 +590,3 @@ def remove_entry(
         was=was,
     )
     return entry
-
-
-@dataclass(frozen=True)
-class SuspensionRow:
-    suspension: LearnerSuspension
-    lifted_by: User | None
-    active: bool
-
-
-def suspensions(
-    actor: User,
-    *,
-    active_only: bool = False,
-    cursor: str | None = None,
-    now: dt.datetime | None = None,
-) -> Page[SuspensionRow]:
-    """Suspensions of booking, newest first, keyset-paged; with who lifted each. Raises
-    ValidationFailed (a bad cursor)."""
-    require_staff(actor)
-    now = now or utcnow()
-    query = select(LearnerSuspension).options(selectinload(LearnerSuspension.learner))
-    if active_only:
-        query = query.where(
-            LearnerSuspension.lifted_at.is_(None),
-            LearnerSuspension.starts_at <= now,
-            LearnerSuspension.ends_at > now,
-        )
-    page = paginate(
-        query,
-        [(LearnerSuspension.created_at, "desc"), (LearnerSuspension.id, "desc")],
-        limit=None,
-        cursor=cursor,
-        key=lambda s: (s.created_at, s.id),
-    )
-    lifter_ids = {s.lifted_by_id for s in page.items if s.lifted_by_id is not None}
-    lifters = (
-        {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(lifter_ids)))}
-        if lifter_ids
-        else {}
-    )
-    rows = [
-        SuspensionRow(
-            suspension=s,
-            lifted_by=lifters.get(s.lifted_by_id) if s.lifted_by_id is not None else None,
-            active=s.lifted_at is None and s.starts_at <= now < s.ends_at,
-        )
-        for s in page.items
-    ]
-    return Page(items=rows, next_cursor=page.next_cursor)
-
-
-def lift_suspension(
-    actor: User, suspension_id: int, reason: str, *, now: dt.datetime | None = None
-) -> LearnerSuspension:
-    """Staff lift a running suspension early (``booking.lift_suspension``, as the API does), with a
-    reason, an audit entry and an in-app notice to the learner. Raises Forbidden, NotFound,
-    ValidationFailed, Conflict (already lifted or over)."""
-    require_staff(actor)
-    why = audit.required_reason(reason)
-    now = now or utcnow()
-    begin_write()
-    current = (
-        db.session.get(LearnerSuspension, suspension_id)
-        if availability.valid_id(suspension_id)
-        else None
-    )
-    if current is None:
-        raise NotFound("There is no such suspension.")
-    if current.lifted_at is not None:
-        raise Conflict("This suspension was already lifted.")
-    if current.ends_at <= now:
-        raise Conflict("This suspension is already over.")
-    suspension = booking.lift_suspension(suspension_id, actor.id, why, now=now)
-    audit.record(
-        actor,
-        "suspension.lift",
-        "suspension",
-        suspension.id,
-        why,
-        learner_id=suspension.learner_id,
-        ends_at=suspension.ends_at.isoformat(),
-    )
-    outbox.record("booking.suspension_lifted", suspension_id=suspension.id)
-    return suspension
-
-
-@handles("booking.suspension_lifted")
-def _suspension_lifted(payload: dict[str, Any]) -> list[Message]:
-    suspension = db.session.get(LearnerSuspension, payload["suspension_id"])
-    if suspension is None or suspension.lifted_at is None:
-        return []
-    body = "Career Services staff lifted the pause on your booking early."
-    return [
-        Message(
-            user=suspension.learner,
-            kind="booking_suspended",
-            title="You can book mock interviews again",
-            body=body,
-            link=f"{base_url()}/learn/bookings",
-            context={"message": body, "lifted": True},
-        )
-    ]

@@ -1,0 +1,39 @@
+"""The booking rules staff may tune, read from the app's config (``BOOKING_*``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, has_app_context
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_upcoming_per_type: int = 2
+    max_reschedules: int = 2
+    no_show_limit: int = 3
+    no_show_window_days: int = 60
+    suspension_days: int = 14
+    hold_minutes: int = 30
+    meeting_base_url: str = "https://meet.jit.si"
+
+
+def policy() -> Policy:
+    config: Any = current_app.config if has_app_context() else {}
+    default = Policy()
+    return Policy(
+        max_upcoming_per_type=int(
+            config.get("BOOKING_MAX_UPCOMING_PER_TYPE", default.max_upcoming_per_type)
+        ),
+        max_reschedules=int(config.get("BOOKING_MAX_RESCHEDULES", default.max_reschedules)),
+        no_show_limit=int(config.get("BOOKING_NO_SHOW_LIMIT", default.no_show_limit)),
+        no_show_window_days=int(
+            config.get("BOOKING_NO_SHOW_WINDOW_DAYS", default.no_show_window_days)
+        ),
+        suspension_days=int(config.get("BOOKING_SUSPENSION_DAYS", default.suspension_days)),
+        hold_minutes=int(config.get("BOOKING_WAITLIST_HOLD_MINUTES", default.hold_minutes)),
+        meeting_base_url=str(
+            config.get("BOOKING_MEETING_BASE_URL", default.meeting_base_url)
+        ).rstrip("/"),
+    )

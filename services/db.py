@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, text
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 from sqlalchemy.types import TypeDecorator
@@ -119,17 +119,9 @@ def writer() -> Iterator[None]:
 def reader() -> Iterator[None]:
     """Inside a writer, a stretch that only reads, for the slow work a change needs first
     (checking a password): its transactions start deferred, so no write lock is held meanwhile.
-    Enter it with no transaction open; end its transaction before writing (start_write)."""
+    Enter it with no transaction open; end its transaction before writing (web.transactions)."""
     token = write_intent.set(False)
     try:
         yield
     finally:
         write_intent.reset(token)
-
-
-def begin_write() -> None:
-    """Call first in a transaction that will write (for code paths not already marked by
-    ``write_intent``). SQLite: take the write lock now; PostgreSQL: nothing (rows lock as needed).
-    """
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text('UPDATE "user" SET id = id WHERE 1 = 0'))

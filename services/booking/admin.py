@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from services import audit, outbox
 from services.access import require_staff
 from services.booking import operations
-from services.db import MAX_ID, begin_write, db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import Booking, LearnerSuspension, User
 from services.models.booking import VISIBLE
@@ -152,7 +152,6 @@ def lift_suspension(
     require_staff(actor)
     why = audit.required_reason(reason)
     now = now or utcnow()
-    begin_write()
     current = operations.find_suspension(suspension_id)
     if current.lifted_at is not None:
         raise Conflict("This suspension was already lifted.")

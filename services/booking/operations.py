@@ -6,9 +6,9 @@ The database has the last word on double booking (see services/models/booking.py
 give a clear answer in the common case, and an overlap that slips past them under concurrency is
 refused by the constraint and answered with the same ``slot_unavailable``.
 
-Writers call ``begin_write`` first thing in their transaction (the view ends the read transaction of
-its authentication check before calling the service): on SQLite a write transaction must not start
-as a reader, or a concurrent commit makes its first write fail at once instead of waiting its turn.
+Writers are called inside one write transaction that their caller began as a writer (a view's
+``writing()``, a task's or command's ``services.db.writer``): on SQLite it holds the write lock from
+its first statement, so a concurrent commit cannot make its first write fail.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from services.booking.placement import (
     snapshot,
 )
 from services.booking.settings import policy
-from services.db import MAX_ID, begin_write, db, utcnow
+from services.db import MAX_ID, db, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (
     Booking,
@@ -235,7 +235,6 @@ def book(
     """Book a session; returns it and whether it is a replay of an earlier request with the same
     Idempotency-Key. Raises ValidationFailed, SlotUnavailable, BookingLimitReached,
     BookingSuspended."""
-    begin_write()
     learner = locked_user(learner_id)
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners book sessions.")
@@ -415,7 +414,6 @@ def cancel(
 ) -> Booking:
     """Cancel within the policy (staff may cancel any time). Cancelling twice changes nothing.
     Raises NotFound, TooLateToCancel, InvalidState, ValidationFailed."""
-    begin_write()
     actor = active_user(actor_id)
     booking = get_booking(booking_id, actor, for_update=True)
     now = now or utcnow()
@@ -474,7 +472,6 @@ def reschedule(
     """Move a booking to a new time in one step: the old slot frees only if the new one is taken.
     The learner may do it twice per booking, outside the cutoff; staff any time. Raises NotFound,
     Forbidden, ValidationFailed, SlotUnavailable, TooLateToReschedule, RescheduleLimitReached."""
-    begin_write()
     actor = active_user(actor_id)
     booking = get_booking(booking_id, actor, for_update=True)
     if actor.role == Role.COACH:
@@ -609,7 +606,6 @@ def mark_outcome(
     window suspend the learner's booking. Raises NotFound, Forbidden, InvalidState."""
     if outcome not in (BookingStatus.COMPLETED, BookingStatus.NO_SHOW):
         raise ValidationFailed.field("status", "Use completed or no_show.")
-    begin_write()
     actor = active_user(actor_id)
     booking = _own_session(booking_id, actor)
     now = now or utcnow()
@@ -726,7 +722,6 @@ SCORES = ("communication", "technical_depth", "problem_solving", "ml_knowledge")
 def save_feedback(booking_id: int, actor_id: int, data: FeedbackInput) -> SessionFeedback:
     """The coach's feedback on a completed session (created or replaced); the learner is told the
     first time. Raises NotFound, Forbidden, InvalidState, ValidationFailed."""
-    begin_write()
     actor = active_user(actor_id)
     booking = _own_session(booking_id, actor)
     errors = {name: ["Score from 1 to 5."] for name in SCORES if not 1 <= getattr(data, name) <= 5}
@@ -763,7 +758,6 @@ REMINDERS = (("24h", dt.timedelta(hours=24)), ("1h", dt.timedelta(hours=1)))
 def queue_reminders(now: dt.datetime | None = None, batch: int = 500) -> int:
     """Queue the reminders that are due: each booking's 24 h and 1 h reminder, once each, never
     for a cancelled booking; a reschedule re-arms them. Safe to run twice, even at once."""
-    begin_write()
     now = now or utcnow()
     queued = 0
     for label, lead in REMINDERS:

@@ -22,7 +22,7 @@ from services import localtime, outbox
 from services.booking import operations, placement
 from services.booking.availability import valid_id
 from services.booking.errors import ProposalClosed, ProposalExpired, SlotUnavailable
-from services.db import begin_write, db, utcnow
+from services.db import db, utcnow
 from services.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus, ProposalStatus, Role, TimeProposal, User
 
@@ -210,7 +210,6 @@ def propose(
     """The session's coach proposes moving it to ``request.start``, with an optional message; an
     open proposal is replaced; the learner is told. Raises NotFound, Forbidden, ValidationFailed,
     SlotUnavailable, InvalidState, TooLateToReschedule."""
-    begin_write()
     coach, session = _coachs_session(booking_id, coach_id, for_update=True)
     placement.lock_users(session.learner_id, session.coach_id)
     now = now or utcnow()
@@ -260,7 +259,6 @@ def withdraw(
 ) -> TimeProposal:
     """The coach takes back an open proposal (twice changes nothing). Raises NotFound, Forbidden,
     ProposalClosed."""
-    begin_write()
     coach, session = _coachs_session(booking_id, coach_id, for_update=True)
     proposal = _proposal(session, proposal_id)
     if proposal.status == ProposalStatus.WITHDRAWN:
@@ -318,7 +316,6 @@ def accept(
     does not use up one of the learner's own moves). Accepting twice changes nothing. Raises
     NotFound, Forbidden, ProposalClosed, ProposalExpired (its time ran out, or is no longer free:
     the session stays where it is)."""
-    begin_write()
     learner, session = _learners_session(booking_id, learner_id)
     placement.lock_users(session.learner_id)
     now = now or utcnow()
@@ -359,7 +356,6 @@ def decline(
     """The learner declines the proposed time, with an optional note: the session stays; the
     coach is told. Declining twice changes nothing. Raises NotFound, Forbidden, ValidationFailed,
     ProposalClosed, ProposalExpired."""
-    begin_write()
     learner, session = _learners_session(booking_id, learner_id)
     now = now or utcnow()
     note = _text(reply, "reply")

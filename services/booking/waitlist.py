@@ -21,7 +21,7 @@ from services.access import require_staff
 from services.booking import availability, operations, placement
 from services.booking.errors import BookingLimitReached, BookingSuspended, SlotsAvailable
 from services.booking.settings import policy
-from services.db import begin_write, db, utcnow
+from services.db import db, utcnow
 from services.errors import Conflict, NotFound, OfferExpired, ValidationFailed
 from services.models import (
     Booking,
@@ -89,7 +89,6 @@ def join(
     at any time of day, or in the morning, afternoon or evening there). Only a day and time some
     coach works can be waited for. Joining twice for the same thing returns the first entry.
     Raises ValidationFailed, SlotsAvailable, BookingSuspended, BookingLimitReached."""
-    begin_write()
     placement.lock_users(learner_id)
     learner = _learner(learner_id)
     now = now or utcnow()
@@ -294,7 +293,6 @@ def _own_entry(entry_id: int, learner_id: int) -> WaitlistEntry:
 
 def leave(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> WaitlistEntry:
     """Stop waiting; a held offer passes to the next in line."""
-    begin_write()
     entry = _own_entry(entry_id, learner_id)
     now = now or utcnow()
     if entry.status == WaitlistStatus.OFFERED:
@@ -307,7 +305,6 @@ def leave(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> 
 
 def decline(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> WaitlistEntry:
     """Turn an offer down: the slot passes to the next in line at once."""
-    begin_write()
     entry = _own_entry(entry_id, learner_id)
     if entry.status != WaitlistStatus.OFFERED:
         raise OfferExpired("There is no open offer on this entry.")
@@ -319,7 +316,6 @@ def decline(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -
 def accept(entry_id: int, learner_id: int, *, now: dt.datetime | None = None) -> Booking:
     """Take the held slot: it becomes a confirmed booking. Raises NotFound, OfferExpired,
     BookingSuspended, BookingLimitReached."""
-    begin_write()
     placement.lock_users(learner_id)
     entry = _own_entry(entry_id, learner_id)
     now = now or utcnow()
@@ -422,7 +418,6 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
     change): lapse offers past their time and pass them on, retire entries whose window closed,
     and offer freed slots to those waiting, first come first served. Returns offers made.
     Safe to run twice, even at once: every change is conditional on the state it saw."""
-    begin_write()
     now = now or utcnow()
     made = 0
     lapsed = db.session.scalars(
@@ -557,7 +552,6 @@ def remove_entry(
     audit entry. Raises Forbidden, NotFound, ValidationFailed, Conflict."""
     require_staff(actor)
     why = audit.required_reason(reason)
-    begin_write()
     entry = (
         db.session.scalar(
             select(WaitlistEntry)

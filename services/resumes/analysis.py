@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from services import outbox
-from services.db import begin_write, db, utcnow
+from services.db import db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
 from services.resumes import checks, extraction, files
 from services.resumes.operations import log_event
@@ -85,7 +85,6 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     """Store the text and checks and hand the résumé to routing (or, for a file that could not be
     read, tell the learner). A no-op if another run recorded it first. Returns whether it was
     readable."""
-    begin_write()
     version = db.session.get(ResumeVersion, job.version_id)
     if version is None:
         return False

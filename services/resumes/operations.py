@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import delete, select, update
 
 from services import audit, outbox
-from services.db import begin_write, db, utcnow
+from services.db import db, utcnow
 from services.errors import Forbidden, ValidationFailed
 from services.models import (
     Assignment,
@@ -147,7 +147,6 @@ def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Su
     stored = files.receive(
         stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
     )
-    begin_write()
     now = utcnow()
     resume = Resume(
         learner_id=learner.id,
@@ -172,7 +171,6 @@ def submit_version(
 
     Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
     files.UnsupportedFileType."""
-    begin_write()
     resume = _owned(learner, resume_id, lock=True)
     if resume.status not in NEW_VERSION_ALLOWED:
         raise ReviewInProgress(
@@ -211,7 +209,6 @@ def _owned(learner: User, resume_id: int, *, lock: bool = False) -> Resume:
 def _coach_assignment(coach: User, resume_id: int) -> tuple[Resume, Assignment]:
     if coach.role != Role.COACH:
         raise Forbidden("Only the assigned coach may do this.")
-    begin_write()
     resume = get_visible(coach, resume_id, lock=True)
     assignment = db.session.scalar(
         select(Assignment)
@@ -292,7 +289,6 @@ def withdraw(actor: User, resume_id: int, reason: str = "") -> Resume:
         raise ValidationFailed.field("reason", NUL_MESSAGE)
     if len(reason) > MAX_REASON:
         raise ValidationFailed.field("reason", f"Use at most {MAX_REASON} characters.")
-    begin_write()
     resume = get_visible(actor, resume_id, lock=True)
     if resume.status == ResumeStatus.CANCELLED:
         return resume
@@ -440,7 +436,6 @@ def correct_review(coach: User, resume_id: int, review: ReviewInput) -> Resume:
     summary, scores, comments, outcome = _clean_review(review)
     if coach.role != Role.COACH:
         raise Forbidden("Only the coach who wrote a review may correct it.")
-    begin_write()
     resume = get_visible(coach, resume_id, lock=True)
     row = _own_review(coach, resume)
     now = utcnow()
@@ -522,7 +517,6 @@ def save_draft(coach: User, resume_id: int, draft: DraftInput) -> ReviewDraft:
     if coach.role != Role.COACH:
         raise Forbidden("Only the coach reviewing a résumé keeps a draft of the review.")
     values = _clean_draft(draft)
-    begin_write()
     resume = get_visible(coach, resume_id, lock=True)  # one writer per résumé at a time
     version_id = _draft_version(coach, resume)
     row = draft_of(coach, version_id)

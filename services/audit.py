@@ -13,7 +13,13 @@ from sqlalchemy import and_, literal, or_, select, union_all
 from services.db import db, utcnow
 from services.errors import ValidationFailed
 from services.models import RoutingDecision, StaffAction, User
-from services.pagination import check_limit, cursor_pattern, decode_cursor, encode_cursor
+from services.pagination import (
+    Page,
+    check_limit,
+    cursor_pattern,
+    decode_cursor,
+    encode_cursor,
+)
 
 SOURCES = ("staff", "routing")
 
@@ -101,7 +107,7 @@ def _decode(cursor: str) -> tuple[dt.datetime, str, int]:
 
 def entries(
     filters: AuditFilter, *, limit: int | None = None, cursor: str | None = None
-) -> tuple[list[AuditEntry], str | None]:
+) -> Page[AuditEntry]:
     """Newest first. Two queries per page whatever the size of the log. Raises ValidationFailed."""
     size = check_limit(limit)
     staff_q = select(
@@ -143,7 +149,7 @@ def entries(
     if filters.source in (None, "routing"):
         parts.append(routing_q)
     if not parts:
-        return [], None
+        return Page(items=[], next_cursor=None)
     log = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
     query = select(log.c.at, log.c.source, log.c.id)
     if cursor:
@@ -202,4 +208,4 @@ def entries(
     if more and items:
         last = items[-1]
         next_cursor = _encode(last.at, last.source, last.id)
-    return items, next_cursor
+    return Page(items=items, next_cursor=next_cursor)

@@ -24,11 +24,6 @@ NAMING_CONVENTION = {
 }
 
 
-# The largest id an integer key holds on every backend: a larger one names nothing (it is not
-# found, never an overflow error).
-MAX_ID = 2**31 - 1
-
-
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 

@@ -17,10 +17,11 @@ from typing import Any
 from services import audit
 from services.access import require_staff
 from services.booking import admin
-from services.db import MAX_ID, db
+from services.db import db
 from services.errors import Forbidden
 from services.models import User
 from services.resumes import queue
+from services.validation import is_id
 
 EXPORT_BATCH = 200  # the largest page paginate() allows
 QUEUE_COLUMNS = (
@@ -77,7 +78,7 @@ def _forget(objects: list[Any]) -> None:
 
 def _staff(staff_id: int) -> User:
     """The staff member, loaded in the current session. Raises Forbidden."""
-    user = db.session.get(User, staff_id) if 0 < staff_id <= MAX_ID else None
+    user = db.session.get(User, staff_id) if is_id(staff_id) else None
     if user is None:
         raise Forbidden("Only staff use the console.")
     require_staff(user)

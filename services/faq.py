@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from services.db import MAX_ID, db
+from services.db import db
 from services.models import FaqEntry, Page
+from services.validation import is_id
 
 SEED_FILE = Path(__file__).parent / "seed" / "what-does-an-mle-do.txt"
 FAQ_SLUG = "what-does-an-mle-do"
@@ -183,7 +184,7 @@ def _clean_entry(data: EntryInput) -> tuple[str, str]:
 def get_entry(entry_id: int) -> FaqEntry:
     from services.errors import NotFound
 
-    entry = db.session.get(FaqEntry, entry_id) if 0 < entry_id <= MAX_ID else None
+    entry = db.session.get(FaqEntry, entry_id) if is_id(entry_id) else None
     if entry is None:
         raise NotFound("There is no such FAQ entry.")
     return entry

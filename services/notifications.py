@@ -31,7 +31,7 @@ from sqlalchemy.orm import selectinload
 
 from services import mail, outbox
 from services.access import require_staff
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import (
     Delivery,
@@ -42,6 +42,7 @@ from services.models import (
     User,
 )
 from services.pagination import Page, paginate
+from services.validation import is_id
 
 log = logging.getLogger(__name__)
 
@@ -554,7 +555,7 @@ def fail_stuck(older_than: dt.timedelta | None = None) -> int:
 
 
 def _real_id(value: int) -> bool:
-    return 0 < value <= MAX_ID
+    return is_id(value)
 
 
 class DeliveryNotFailed(Conflict):

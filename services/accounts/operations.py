@@ -17,10 +17,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select, update
 
 from services import audit, localtime, outbox
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import InvalidCredentials, NotFound, ValidationFailed
 from services.models import ApiToken, Role, User
 from services.notifications import Message, base_url, handles, register_kind
+from services.validation import is_id
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
@@ -115,7 +116,7 @@ def _validated(
 
 def find_coach(coach_id: int, *, active_only: bool = False) -> User:
     """The coach with this id (an active one, with ``active_only``). Raises NotFound."""
-    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
+    coach = db.session.get(User, coach_id) if is_id(coach_id) else None
     if coach is None or coach.role != Role.COACH or (active_only and not coach.active):
         raise NotFound("There is no such coach.")
     return coach
@@ -195,7 +196,7 @@ def update_profile(user_id: int, change: ProfileChange) -> tuple[User, dict[str,
     kept if it is the one they have. Audited (``account.update``, with each field's old and new
     value) when something changed. Returns the user and what changed. Raises NotFound,
     ValidationFailed (nothing changes then)."""
-    user = db.session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    user = db.session.get(User, user_id) if is_id(user_id) else None
     if user is None:
         raise NotFound("There is no such account.")
     wanted: dict[str, str] = {}

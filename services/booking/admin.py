@@ -13,11 +13,12 @@ from sqlalchemy.orm import selectinload
 from services import audit, outbox
 from services.access import require_staff
 from services.booking import operations
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import Conflict, NotFound, ValidationFailed
 from services.models import Booking, LearnerSuspension, User
 from services.models.booking import VISIBLE
 from services.pagination import Page, paginate
+from services.validation import is_id
 
 # --- sessions ------------------------------------------------------------------------------------
 
@@ -28,7 +29,7 @@ def cancel_booking(staff: User, booking_id: int, reason: str) -> Booking:
     require_staff(staff)
     why = audit.required_reason(reason)
     now = utcnow()
-    before = db.session.get(Booking, booking_id) if 0 < booking_id <= MAX_ID else None
+    before = db.session.get(Booking, booking_id) if is_id(booking_id) else None
     if before is None:
         raise NotFound("There is no such booking.")
     was = before.status

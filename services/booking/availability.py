@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 
 from services import localtime
 from services.booking import interview_types
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AvailabilityException,
@@ -35,6 +35,7 @@ from services.models import (
     User,
 )
 from services.models.booking import OCCUPYING
+from services.validation import is_id
 
 UTC = dt.UTC
 MAX_RANGE_DAYS = 62
@@ -276,7 +277,7 @@ class CoachCalendar:
 
 
 def valid_id(value: int | None) -> bool:
-    return value is not None and 0 < value <= MAX_ID
+    return value is not None and is_id(value)
 
 
 def eligible_coaches(itype: InterviewType, coach_id: int | None = None) -> list[User]:

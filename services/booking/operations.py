@@ -49,7 +49,7 @@ from services.booking.placement import (
     snapshot,
 )
 from services.booking.settings import policy
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import Forbidden, NotFound, ValidationFailed
 from services.models import (
     Booking,
@@ -66,6 +66,7 @@ from services.models import (
 )
 from services.models.booking import VISIBLE
 from services.pagination import Page, paginate
+from services.validation import MAX_ID
 
 # --- reading -------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import localtime, outbox
+from services import localtime, outbox, validation
 from services.booking import operations, placement
 from services.booking.availability import valid_id
 from services.booking.errors import ProposalClosed, ProposalExpired, SlotUnavailable
@@ -144,15 +144,6 @@ def open_for(booking_ids: Iterable[int], *, now: dt.datetime | None = None) -> s
 # --- the coach: propose, withdraw ----------------------------------------------------------------
 
 
-def _text(value: str | None, name: str) -> str:
-    text = (value or "").strip()
-    if "\x00" in text:
-        raise ValidationFailed.field(name, "Remove the NUL character from this text.")
-    if len(text) > MAX_TEXT:
-        raise ValidationFailed.field(name, f"Use at most {MAX_TEXT} characters.")
-    return text
-
-
 def _coachs_session(booking_id: int, coach_id: int, *, for_update: bool) -> tuple[User, Booking]:
     coach = placement.active_user(coach_id)
     if coach.role != Role.COACH:
@@ -172,7 +163,7 @@ def _check(
     session: Booking, coach: User, request: ProposalRequest, now: dt.datetime
 ) -> tuple[dt.datetime, str]:
     """The proposed start, checked as a move of the session there would be, and the message."""
-    message = _text(request.message, "message")
+    message = validation.text(request.message, "message", limit=MAX_TEXT)
     try:
         start, _ = operations.check_move(
             session, coach, _move_request(session, request.start), now, counted=False
@@ -358,7 +349,7 @@ def decline(
     ProposalClosed, ProposalExpired."""
     learner, session = _learners_session(booking_id, learner_id)
     now = now or utcnow()
-    note = _text(reply, "reply")
+    note = validation.text(reply, "reply", limit=MAX_TEXT)
     proposal = _proposal(session, proposal_id)
     if proposal.status == ProposalStatus.DECLINED:
         return proposal

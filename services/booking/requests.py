@@ -11,27 +11,17 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
-from services import audit, outbox
+from services import audit, outbox, validation
 from services.access import require_staff
 from services.booking import operations
 from services.booking.errors import AlreadyAnswered, AlreadyAsked
-from services.db import MAX_ID, db, utcnow
-from services.errors import Forbidden, NotFound, ValidationFailed
+from services.db import db, utcnow
+from services.errors import Forbidden, NotFound
 from services.models import Booking, Role, StaffRequest, User
+from services.validation import is_id
 
 MAX_MESSAGE = 2000
 ANSWERED_SHOWN = 20
-
-
-def _text(value: str | None, name: str, empty: str) -> str:
-    text = (value or "").strip()
-    if "\x00" in text:
-        raise ValidationFailed.field(name, "Remove the NUL character from this text.")
-    if not text:
-        raise ValidationFailed.field(name, empty)
-    if len(text) > MAX_MESSAGE:
-        raise ValidationFailed.field(name, f"Use at most {MAX_MESSAGE} characters.")
-    return text
 
 
 def ask(learner: User, booking_id: int, message: str) -> StaffRequest:
@@ -42,7 +32,9 @@ def ask(learner: User, booking_id: int, message: str) -> StaffRequest:
     found = operations.get_booking(booking_id, learner, for_update=True)
     if found.learner_id != learner.id:
         raise NotFound("There is no such booking, or it is not yours to see.")
-    text = _text(message, "message", "Write what you need from staff.")
+    text = validation.text(
+        message, "message", limit=MAX_MESSAGE, required="Write what you need from staff."
+    )
     waiting = db.session.scalar(
         select(StaffRequest.id).where(
             StaffRequest.booking_id == found.id, StaffRequest.status == "open"
@@ -63,8 +55,10 @@ def answer(staff: User, request_id: int, reply: str) -> StaffRequest:
     """Staff answer an open request, once (two staff answering at once: the second is refused).
     Raises Forbidden, NotFound, ValidationFailed, AlreadyAnswered."""
     require_staff(staff, "Only staff answer learners' requests.")
-    text = _text(reply, "reply", "Write your answer to the learner.")
-    request = db.session.get(StaffRequest, request_id) if 0 < request_id <= MAX_ID else None
+    text = validation.text(
+        reply, "reply", limit=MAX_MESSAGE, required="Write your answer to the learner."
+    )
+    request = db.session.get(StaffRequest, request_id) if is_id(request_id) else None
     if request is None:
         raise NotFound("There is no such request.")
     now = utcnow()
@@ -85,7 +79,7 @@ def answer(staff: User, request_id: int, reply: str) -> StaffRequest:
 
 def for_booking(viewer: User, booking_id: int) -> list[StaffRequest]:
     """The requests about a booking the viewer may see, oldest first (one query)."""
-    if not 0 < booking_id <= MAX_ID:
+    if not is_id(booking_id):
         return []
     query = select(StaffRequest).where(StaffRequest.booking_id == booking_id)
     if viewer.role == Role.LEARNER:

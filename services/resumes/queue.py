@@ -29,7 +29,7 @@ from sqlalchemy import (
 from services import audit, outbox
 from services.access import require_staff
 from services.accounts.operations import find_coach
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import ValidationFailed
 from services.models import (
     Assignment,
@@ -49,6 +49,7 @@ from services.resumes import routing
 from services.resumes.operations import OPEN_STATUSES, log_event
 from services.resumes.routing import open_counts
 from services.resumes.views import StatusLabel, current_version, live_assignment, status_label
+from services.validation import MAX_ID, is_id
 
 IN_HANDS = (ResumeStatus.ASSIGNED, ResumeStatus.IN_REVIEW)
 AGE_BUCKETS = (
@@ -546,7 +547,7 @@ def assign(staff: User, resume_id: int, coach_id: int, reason: str) -> Resume:
     InvalidStatus."""
     require_staff(staff)
     why = audit.required_reason(reason)
-    before = live_assignment(resume_id) if 0 < resume_id <= MAX_ID else None
+    before = live_assignment(resume_id) if is_id(resume_id) else None
     from_id = before.coach_id if before else None
     resume = routing.assign_manually(staff, resume_id, coach_id, why, pin=True)
     if from_id != coach_id:

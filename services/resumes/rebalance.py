@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 
 from services import audit
 from services.access import require_staff
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import Conflict, NotFound
 from services.models import (
     Assignment,
@@ -43,6 +43,7 @@ from services.models import (
 )
 from services.resumes import routing
 from services.resumes.views import current_version, live_assignment
+from services.validation import is_id
 
 TOP_COACHES = 3
 FIT_WEIGHT = 400
@@ -327,7 +328,7 @@ def recent(viewer: User, limit: int = 5) -> list[RebalancePlan]:
 
 
 def get_plan(plan_id: int) -> RebalancePlan:
-    plan = db.session.get(RebalancePlan, plan_id) if 0 < plan_id <= MAX_ID else None
+    plan = db.session.get(RebalancePlan, plan_id) if is_id(plan_id) else None
     if plan is None:
         raise NotFound("There is no such rebalance plan.")
     return plan

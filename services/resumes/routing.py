@@ -30,7 +30,7 @@ from sqlalchemy import func, select, update
 
 from services import outbox
 from services.access import require_staff
-from services.db import MAX_ID, db, utcnow
+from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AnalysisStatus,
@@ -55,6 +55,7 @@ from services.resumes.errors import InvalidStatus
 from services.resumes.operations import exclude, log_event
 from services.resumes.settings import Settings
 from services.resumes.views import current_version, live_assignment
+from services.validation import is_id
 
 POLICY = "filters > continuity > skill band > spare capacity % > longest idle"
 WARN_FRACTION = 0.75
@@ -501,14 +502,14 @@ def assign_manually(
     take_lock()
     resume = (
         db.session.scalar(select(Resume).where(Resume.id == resume_id).with_for_update())
-        if 0 < resume_id <= MAX_ID
+        if is_id(resume_id)
         else None
     )
     if resume is None:
         raise NotFound("There is no such résumé.")
     if resume.status in (ResumeStatus.REVIEWED, ResumeStatus.CANCELLED):
         raise InvalidStatus(f"This résumé is {resume.status}; there is nothing to assign.")
-    coach = db.session.get(User, coach_id) if 0 < coach_id <= MAX_ID else None
+    coach = db.session.get(User, coach_id) if is_id(coach_id) else None
     if coach is None or coach.role != Role.COACH or not coach.active:
         raise ValidationFailed.field("coach_id", "Choose an active coach.")
     now = utcnow()
@@ -601,7 +602,7 @@ def unpin(staff: User, resume_id: int) -> Assignment | None:
     nothing was pinned. Raises Forbidden, NotFound."""
     require_staff(staff, "Only staff unpin résumés.")
     take_lock()
-    if not 0 < resume_id <= MAX_ID or db.session.get(Resume, resume_id) is None:
+    if not is_id(resume_id) or db.session.get(Resume, resume_id) is None:
         raise NotFound("There is no such résumé.")
     live = live_assignment(resume_id)
     if live is None or live.pinned_at is None:

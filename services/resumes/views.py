@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Select, exists, select
 
 from services import localtime
-from services.db import MAX_ID, db
+from services.db import db
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AnalysisStatus,
@@ -32,6 +32,7 @@ from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
 from services.resumes import files
 from services.resumes.settings import Settings
+from services.validation import is_id
 
 # --- reading --------------------------------------------------------------------------------------
 
@@ -58,7 +59,7 @@ def visible_to(user: User) -> Select[tuple[Resume]]:
 
 def get_visible(user: User, resume_id: int, *, lock: bool = False) -> Resume:
     """The résumé if ``user`` may see it. Raises NotFound (also when it is not theirs)."""
-    if not 0 < resume_id <= MAX_ID:
+    if not is_id(resume_id):
         raise NotFound("There is no such résumé, or it is not yours to see.")
     query = visible_to(user).where(Resume.id == resume_id)
     if lock:
@@ -84,7 +85,7 @@ class NoLongerYours:
 def no_longer_yours(coach: User, resume_id: int) -> NoLongerYours | None:
     """Why ``coach`` no longer sees this résumé, when they were offered it once (their old
     "Résumé to review" still links to it); None when it was never theirs, or still is."""
-    if coach.role != Role.COACH or not 0 < resume_id <= MAX_ID:
+    if coach.role != Role.COACH or not is_id(resume_id):
         return None
     last = db.session.scalar(
         select(Assignment)
@@ -182,7 +183,7 @@ def file_of(user: User, resume_id: int, number: int | None = None) -> tuple[Path
     """The stored bytes of the current (or a given) version. Raises NotFound."""
     resume = get_visible(user, resume_id)
     number = number or resume.current_version
-    if not 0 < number <= MAX_ID:
+    if not is_id(number):
         raise NotFound("There is no such version of this résumé.")
     version = db.session.scalar(
         select(ResumeVersion).where(

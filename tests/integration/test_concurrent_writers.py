@@ -77,7 +77,7 @@ def _user(app: Any, email: str) -> Any:
 
 
 def _make_users(app: Any, *emails: str) -> None:
-    from services import accounts
+    from services.accounts import operations as accounts
     from services.db import db
 
     with app.app_context():
@@ -89,7 +89,7 @@ def _make_users(app: Any, *emails: str) -> None:
 
 @pytest.fixture
 def probe(live_app, live_database, monkeypatch) -> WriterDuringHashing:
-    from services import accounts
+    from services.accounts import operations as accounts
 
     suffix = uuid.uuid4().hex[:6]
     bystander, signer = f"bystander-{suffix}@example.com", f"signer-{suffix}@example.com"

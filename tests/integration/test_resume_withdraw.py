@@ -143,7 +143,7 @@ def test_who_may_withdraw_and_bad_input(client, learner, coach, make_user, token
     by_staff = client.post(url, headers=auth(token_for(staff)), json={"reason": "Duplicate"})
     assert by_staff.status_code == 200 and by_staff.json["status"] == "cancelled"
     assert by_staff.json["history"][-1]["by"]["name"] == "Sam Staff"
-    [entry] = audit.entries(audit.AuditFilter(action="resume.cancel", subject_id=resume_id))[0]
+    [entry] = audit.entries(audit.AuditFilter(action="resume.cancel", subject_id=resume_id)).items
     assert entry.actor_id == staff.id and entry.reason == "Duplicate"
 
 

@@ -429,14 +429,24 @@ def test_audit_entries_filter_and_page_newest_first(people):
         audit.record(people["staff"], "coach.update", "coach", people["ada"].id, f"step {i}")
     audit.record(people["staff"], "booking.cancel", "booking", 7, "ill")
     db.session.commit()
-    first, cursor = audit.entries(audit.AuditFilter(source="staff", action="coach.update"), limit=3)
-    rest, end = audit.entries(
-        audit.AuditFilter(source="staff", action="coach.update"), limit=3, cursor=cursor
+    first = audit.entries(audit.AuditFilter(source="staff", action="coach.update"), limit=3)
+    rest = audit.entries(
+        audit.AuditFilter(source="staff", action="coach.update"), limit=3, cursor=first.next_cursor
     )
-    assert [e.reason for e in first + rest] == [f"step {i}" for i in reversed(range(5))]
-    assert end is None
-    [found] = audit.entries(audit.AuditFilter(text="ill"))[0]
+    assert [e.reason for e in first.items + rest.items] == [f"step {i}" for i in reversed(range(5))]
+    assert rest.next_cursor is None
+    [found] = audit.entries(audit.AuditFilter(text="ill")).items
     assert found.subject_id == 7
+
+
+def test_the_audit_page_with_a_cursor_that_is_not_valid_shows_the_first_page(signed_in, people):
+    audit.record(people["staff"], "booking.cancel", "booking", 7, "ill")
+    db.session.commit()
+    for cursor in ("not-a-cursor", "1.nonsense.2"):
+        response = signed_in.get(f"/staff/audit?cursor={cursor}")
+        assert response.status_code == 200
+        html = response.get_data(as_text=True)
+        assert "booking.cancel" in html and ">Newest</a>" not in html
 
 
 def test_dashboard_renders_charts_and_stats_api_has_weekly_turnaround(

@@ -96,5 +96,5 @@ def test_withdraw_needs_a_reason_and_is_audited(client, people, token_for):
     assert done.status_code == 200
     assert f"Résumé {resume_id} withdrawn." in htmllib.unescape(done.get_data(as_text=True))
     assert db.session.get(Resume, resume_id).status == "cancelled"
-    [entry] = audit.entries(audit.AuditFilter(action="resume.cancel", subject_id=resume_id))[0]
+    [entry] = audit.entries(audit.AuditFilter(action="resume.cancel", subject_id=resume_id)).items
     assert entry.actor_id == people["staff"].id and entry.reason == "Duplicate upload"

@@ -86,7 +86,7 @@ def audit_log(args: dict[str, Any]) -> Any:
         return value.astimezone(dt.UTC) if value else None
 
     text = (args["q"] or "").strip()
-    items, next_cursor = audit.entries(
+    page = audit.entries(
         audit.AuditFilter(
             source=args["source"],
             action=args["action"],
@@ -113,7 +113,7 @@ def audit_log(args: dict[str, Any]) -> Any:
                 "reason": e.reason,
                 "detail": e.detail,
             }
-            for e in items
+            for e in page.items
         ],
-        "next_cursor": next_cursor,
+        "next_cursor": page.next_cursor,
     }

@@ -12,10 +12,10 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from services import resumes
-from services.db import MAX_ID
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, routing
 from services.rubric import RUBRIC
+from services.validation import MAX_ID
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (

@@ -11,9 +11,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services import localtime
 from services.booking import interview_types
-from services.db import MAX_ID
 from services.errors import ValidationFailed
 from services.resumes import NUL_MESSAGE
+from services.validation import MAX_ID
 
 _pages: dict[type[Schema], type[Schema]] = {}
 

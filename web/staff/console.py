@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Response,
-    abort,
     flash,
     redirect,
     render_template,
@@ -25,11 +24,14 @@ from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models import ResumeStatus, Role, User
 from services.resumes import queue, stats
+from services.validation import is_id
 from web.roles import role_required
 from web.staff import bp
 from web.staff.charts import bar_chart
 from web.streaming import streamed
 from web.transactions import writing
+
+P = TypeVar("P")
 
 BUCKET_LABELS = {
     "under_1d": "< 1 day",
@@ -49,7 +51,17 @@ def active_coaches() -> list[User]:
 
 def _int_arg(name: str) -> int | None:
     value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) <= 2**31 - 1 else None
+    return int(value) if value.isdigit() and is_id(int(value)) else None
+
+
+def page_or_first(fetch: Callable[[str | None], P]) -> tuple[P, bool]:
+    """The page that the request's ``?cursor=`` names, and whether it is the first: a cursor that
+    is not valid (edited, or from an older link) shows the first page rather than an error."""
+    cursor = request.args.get("cursor") or None
+    try:
+        return fetch(cursor), cursor is None
+    except ValidationFailed:
+        return fetch(None), True
 
 
 def _date_arg(name: str) -> dt.datetime | None:
@@ -132,19 +144,16 @@ def _queue_filter() -> queue.QueueFilter:
 @role_required("staff")
 def queue_page() -> str:
     filters = _queue_filter()
-    cursor = request.args.get("cursor") or None
-    try:
-        page = queue.queue_page(current_user, filters, cursor=cursor)
-    except ValidationFailed:
-        page = queue.queue_page(current_user, filters)
-        cursor = None
+    page, first_page = page_or_first(
+        lambda cursor: queue.queue_page(current_user, filters, cursor=cursor)
+    )
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     return render_template(
         "staff/queue.html",
         page=page,
         filters=filters,
         args=args,
-        first_page=cursor is None,
+        first_page=first_page,
         coaches=active_coaches(),
         statuses=[s.value for s in ResumeStatus],
     )
@@ -264,18 +273,14 @@ def audit_log() -> str:
         until=_date_arg("until") + dt.timedelta(days=1) if _date_arg("until") else None,
         text=(request.args.get("q") or "").strip() or None,
     )
-    cursor = request.args.get("cursor") or None
-    try:
-        items, next_cursor = audit.entries(filters, cursor=cursor)
-    except ValidationFailed:
-        abort(400)
+    page, first_page = page_or_first(lambda cursor: audit.entries(filters, cursor=cursor))
     args = {k: v for k, v in request.args.items() if k != "cursor"}
     return render_template(
         "staff/audit.html",
-        items=items,
-        next_cursor=next_cursor,
+        items=page.items,
+        next_cursor=page.next_cursor,
         args=args,
-        first_page=cursor is None,
+        first_page=first_page,
         actions=AUDIT_ACTIONS,
         subjects=AUDIT_SUBJECTS,
         staff_members=list(

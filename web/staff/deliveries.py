@@ -7,10 +7,11 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from services import notifications
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError
 from services.models import DeliveryStatus
 from web.roles import role_required
 from web.staff import bp
+from web.staff.console import page_or_first
 from web.transactions import writing
 
 STATUSES = [
@@ -33,18 +34,15 @@ def _status_arg() -> str | None:
 @role_required("staff")
 def deliveries() -> str:
     status = _status_arg()
-    cursor = request.args.get("cursor") or None
-    try:
-        page = notifications.list_deliveries(current_user, status=status, cursor=cursor)
-    except ValidationFailed:
-        page = notifications.list_deliveries(current_user, status=status)
-        cursor = None
+    page, first_page = page_or_first(
+        lambda cursor: notifications.list_deliveries(current_user, status=status, cursor=cursor)
+    )
     return render_template(
         "staff/deliveries.html",
         page=page,
         status=status,
         statuses=STATUSES,
-        first_page=cursor is None,
+        first_page=first_page,
         failed_total=notifications.count_failed(),
     )
 

@@ -14,6 +14,7 @@ from services.errors import DomainError, NotFound, ValidationFailed
 from web.forms import apply_errors
 from web.roles import role_required
 from web.staff import bp
+from web.staff.console import page_or_first
 from web.transactions import writing
 
 
@@ -155,18 +156,15 @@ def edit_interview_type(slug: str) -> str | Response:
 @role_required("staff")
 def suspensions() -> str:
     active_only = request.args.get("active") == "1"
-    cursor = request.args.get("cursor") or None
-    try:
-        page = admin.suspensions(current_user, active_only=active_only, cursor=cursor)
-    except ValidationFailed:
-        page = admin.suspensions(current_user, active_only=active_only)
-        cursor = None
+    page, first_page = page_or_first(
+        lambda cursor: admin.suspensions(current_user, active_only=active_only, cursor=cursor)
+    )
     return render_template(
         "staff/suspensions.html",
         page=page,
         active_only=active_only,
         args={"active": "1"} if active_only else {},
-        first_page=cursor is None,
+        first_page=first_page,
     )
 
 

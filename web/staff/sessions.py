@@ -8,12 +8,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from services import exports
 from services.booking import admin
-from services.errors import DomainError, ValidationFailed
+from services.errors import DomainError
 from services.models.booking import VISIBLE
 from services.resumes import queue
 from web.roles import role_required
 from web.staff import bp
-from web.staff.console import _csv, _date_arg, _int_arg, active_coaches
+from web.staff.console import _csv, _date_arg, _int_arg, active_coaches, page_or_first
 from web.transactions import writing
 
 
@@ -32,19 +32,16 @@ def _filter() -> admin.SessionFilter:
 @role_required("staff")
 def sessions() -> str:
     filters = _filter()
-    cursor = request.args.get("cursor") or None
-    try:
-        page = admin.sessions(current_user, filters, cursor=cursor)
-    except ValidationFailed:
-        page = admin.sessions(current_user, filters)
-        cursor = None
+    page, first_page = page_or_first(
+        lambda cursor: admin.sessions(current_user, filters, cursor=cursor)
+    )
     figures = queue.stats(current_user)
     return render_template(
         "staff/sessions.html",
         page=page,
         filters=filters,
         args={k: v for k, v in request.args.items() if k != "cursor"},
-        first_page=cursor is None,
+        first_page=first_page,
         coaches=active_coaches(),
         statuses=VISIBLE,
         no_show_rate=figures["no_show_rate"],

@@ -2,7 +2,7 @@
 
 A domain module registers each kind of notification with its email template
 (``register_kind("resume_checked", ..., email_template="resume_checked")``), and a handler per
-event (``@handles("booking.confirmed")``) that returns the ``Message``s to send. ``process_event``
+event (``@handles("booking.confirmed")``) that returns the ``Message``s to send. ``fan_out``
 (run by a worker after the commit) turns them into ``Notification`` rows (in-app, always) and
 ``Delivery`` rows (email, rendered from the kind's template, unless the recipient turned that kind
 off). Every kind is emailed: a kind cannot be registered without a template, and a message of a
@@ -270,13 +270,6 @@ def compose_email(outgoing: Outgoing) -> Email:
     )
 
 
-def process_event(event_id: int) -> int:
-    """Fan an outbox event out to notifications and deliveries; returns how many were made.
-
-    Safe to run twice: the event is claimed in this transaction, so a second run does nothing."""
-    return fan_out(event_id).made
-
-
 _deliveries = cast(Table, Delivery.__table__)
 _INSERT_NOTIFICATIONS = insert(cast(Table, Notification.__table__))
 _INSERT_DELIVERIES = insert(_deliveries).returning(_deliveries.c.id, sort_by_parameter_order=True)
@@ -409,15 +402,10 @@ def _claim(delivery_id: int, *columns: Any) -> Any:
     ).one_or_none()
 
 
-def claim_delivery(delivery_id: int) -> bool:
-    """Take a pending, due delivery for sending; False if it was sent, failed, taken already or is
-    still waiting out its backoff (then the task that is due, or the relay, sends it)."""
-    return _claim(delivery_id, _deliveries.c.id) is not None
-
-
 def claim_email(delivery_id: int) -> Outgoing | None:
-    """``claim_delivery``, returning what the claimed delivery's email says (None if not
-    claimed): the claim's own statement reads it."""
+    """Take a pending, due delivery for sending and return what its email says (the claim's own
+    statement reads it); None if it was sent, failed, taken already or is still waiting out its
+    backoff (then the task that is due, or the relay, sends it)."""
     row = _claim(delivery_id, *(_deliveries.c[name] for name in _OUTGOING))
     return None if row is None else Outgoing(**row._mapping)
 
@@ -459,16 +447,6 @@ def mark_sent(delivery_id: int) -> None:
         .where(_deliveries.c.id == delivery_id, _deliveries.c.status == DeliveryStatus.SENDING)
         .values(**values)
     )
-
-
-def send_delivery(delivery_id: int) -> None:
-    """Send a claimed delivery and mark it sent, in one transaction. Raises smtplib.SMTPException
-    or OSError. (Workers use outgoing_email, transmit and mark_sent with a commit between.)"""
-    message = outgoing_email(delivery_id)
-    if message is None:
-        return
-    transmit(message)
-    mark_sent(delivery_id)
 
 
 def is_permanent(error: BaseException) -> bool:

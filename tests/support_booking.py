@@ -114,7 +114,7 @@ def process_all() -> None:
     for event_id in db.session.scalars(
         select(OutboxEvent.id).where(OutboxEvent.processed_at.is_(None)).order_by(OutboxEvent.id)
     ).all():
-        notifications.process_event(event_id)
+        notifications.fan_out(event_id)
     db.session.commit()
 
 

@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from services import audit, localtime, outbox
 from services.db import db, utcnow
@@ -436,13 +436,6 @@ def revoke_token(secret: str) -> None:
     if token is not None and token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.flush()
-
-
-def count_users(role: str | None = None) -> int:
-    query = select(func.count(User.id))
-    if role:
-        query = query.where(User.role == role)
-    return db.session.scalar(query) or 0
 
 
 @handles("account.registered")

@@ -82,7 +82,7 @@ def test_forgot_password_then_sign_in_with_the_new_one(page, server_app):
             select(OutboxEvent).where(OutboxEvent.kind == "account.password_reset")
         ).all()[-1]
         assert event.payload["user_id"] == user_id
-        notifications.process_event(event.id)
+        notifications.fan_out(event.id)
         db.session.commit()
         body = (
             db.session.scalars(

@@ -148,7 +148,7 @@ class World:
                 .order_by(OutboxEvent.id)
             ).all()
             for event_id in pending:
-                notifications.process_event(event_id)
+                notifications.fan_out(event_id)
             db.session.commit()
             return str(
                 db.session.scalars(

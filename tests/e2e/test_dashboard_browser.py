@@ -241,7 +241,7 @@ def demo_notified(server_app: Any) -> None:
             )
         ).all()
         for event_id in pending:
-            notifications.process_event(event_id)
+            notifications.fan_out(event_id)
         db.session.commit()
         db.session.remove()
 

@@ -5,7 +5,7 @@ without JavaScript too); a learner who can no longer change a session writes to 
 the answer with the session.
 
 No worker runs here: where one would fan an event out to notifications, the test runs the same
-function (``notifications.process_event``) on the events the journey recorded."""
+function (``notifications.fan_out``) on the events the journey recorded."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def run_events(app: Any) -> None:
             .where(OutboxEvent.processed_at.is_(None), OutboxEvent.kind.in_(JOURNEY_EVENTS))
             .order_by(OutboxEvent.id)
         ).all():
-            notifications.process_event(event_id)
+            notifications.fan_out(event_id)
             db.session.commit()
         db.session.remove()
 

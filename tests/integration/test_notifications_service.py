@@ -83,9 +83,9 @@ def test_an_event_fans_out_once_even_when_processed_twice(db_session, make_user)
     learner, coach = make_user("learner"), make_user("coach")
     event = book(db_session, learner, coach)
 
-    assert notifications.process_event(event.id) == 2
+    assert notifications.fan_out(event.id).made == 2
     db_session.commit()
-    assert notifications.process_event(event.id) == 0
+    assert notifications.fan_out(event.id).made == 0
     db_session.commit()
 
     assert sorted(n.user_id for n in notifications_of(db_session, event)) == sorted(
@@ -108,7 +108,7 @@ def test_email_preferences_are_honoured_per_kind_and_in_app_is_always_on(db_sess
     db_session.commit()
     event = book(db_session, learner, coach)
 
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
     db_session.commit()
 
     assert len(notifications_of(db_session, event)) == 2
@@ -123,7 +123,7 @@ def test_a_kind_that_cannot_be_turned_off_is_always_emailed(db_session, make_use
     event = outbox.record("test.account_event", user_id=learner.id)
     db_session.commit()
 
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
 
     assert [d.kind for d in deliveries_of(db_session, event)] == ["welcome"]
     assert "welcome" not in notifications.email_preferences(learner)
@@ -189,9 +189,9 @@ def test_a_delivery_is_claimed_once_and_not_before_its_backoff_ends(db_session, 
     due = make_delivery(db_session, user)
     waiting = make_delivery(db_session, user, next_attempt_at=utcnow() + dt.timedelta(seconds=60))
 
-    assert notifications.claim_delivery(due.id) is True
-    assert notifications.claim_delivery(due.id) is False
-    assert notifications.claim_delivery(waiting.id) is False
+    assert notifications.claim_email(due.id) is not None
+    assert notifications.claim_email(due.id) is None
+    assert notifications.claim_email(waiting.id) is None
     db_session.commit()
     db_session.refresh(due)
     assert (due.status, due.attempts) == (DeliveryStatus.SENDING, 1)
@@ -202,18 +202,18 @@ def test_a_failure_backs_off_then_fails_for_good_after_the_last_attempt(db_sessi
     delivery = make_delivery(db_session, user)
     policy = RetryPolicy(base_seconds=10, max_seconds=100, max_attempts=2)
 
-    assert notifications.claim_delivery(delivery.id)
+    assert notifications.claim_email(delivery.id) is not None
     delay = notifications.record_failure(delivery.id, "451 try later", policy=policy)
     db_session.commit()
     db_session.refresh(delivery)
     assert 5 <= delay <= 10
     assert delivery.status == DeliveryStatus.PENDING
     assert delivery.next_attempt_at > utcnow() + dt.timedelta(seconds=4)
-    assert notifications.claim_delivery(delivery.id) is False  # still backing off
+    assert notifications.claim_email(delivery.id) is None  # still backing off
 
     delivery.next_attempt_at = utcnow()
     db_session.commit()
-    assert notifications.claim_delivery(delivery.id)
+    assert notifications.claim_email(delivery.id) is not None
     assert notifications.record_failure(delivery.id, "451 again", policy=policy) is None
     db_session.commit()
     db_session.refresh(delivery)
@@ -316,7 +316,7 @@ def test_welcome_on_sign_up_goes_through_the_same_machinery(db_session):
         select(OutboxEvent).where(OutboxEvent.payload["user_id"].as_integer() == user.id)
     )
 
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
     db_session.commit()
 
     [delivery] = deliveries_of(db_session, event)
@@ -338,5 +338,5 @@ def test_the_first_email_of_an_event_is_claimed_for_its_own_task_the_rest_are_qu
     assert result.send_now == (first.id,) and result.queued == (second.id,)
     assert (first.status, first.attempts, first.claimed_at is not None) == ("sending", 1, True)
     assert (second.status, second.attempts) == ("pending", 0)
-    assert notifications.claim_delivery(first.id) is False  # already this task's
+    assert notifications.claim_email(first.id) is None  # already this task's
     assert notifications.fan_out(event.id, send_now_max=1) == notifications.FanOut()

@@ -29,7 +29,7 @@ def reset_events(user_id: int) -> list[OutboxEvent]:
 def emailed_link(user: User) -> str:
     """Fan the reset event out (what the worker does) and read the link from the email."""
     [event] = reset_events(user.id)
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
     db.session.commit()
     delivery = db.session.scalars(
         select(Delivery).where(Delivery.user_id == user.id, Delivery.kind == "password_reset")

@@ -63,13 +63,13 @@ def test_the_coach_is_warned_at_75_percent_and_staff_on_breach_each_once(client,
     assert routing.scan_due() == (1, 0)
     assert routing.scan_due() == (0, 0)  # run twice: warned once
     [warning] = events("resume.due_soon")
-    assert notifications.process_event(warning.id)
+    assert notifications.fan_out(warning.id).made
     shift(resume_id, due_at=utcnow() - dt.timedelta(minutes=1))
     assert routing.scan_due() == (0, 1)
     assert routing.scan_due() == (0, 0)
     db.session.commit()
     [late] = events("resume.overdue")
-    made = notifications.process_event(late.id)
+    made = notifications.fan_out(late.id).made
     assert made == 2  # the one staff member, and the coach in-app
 
     queue = client.get("/api/v1/queue?overdue=true", headers=auth(token_for(people["staff"])))

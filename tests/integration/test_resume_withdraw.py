@@ -75,7 +75,7 @@ def test_the_learner_withdraws_an_assigned_resume_and_the_coach_is_told_and_free
     assert client.get(f"/api/v1/resumes/{resume_id}", headers=auth(coach_token)).status_code == 404
     # The coach is told, in the app.
     [event] = withdrawn_events(resume_id)
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
     db.session.commit()
     told = db.session.scalars(
         select(Notification).where(

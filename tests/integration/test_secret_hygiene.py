@@ -42,7 +42,7 @@ def fan_out(event: OutboxEvent) -> None:
     so the handler reads the invite back from the database)."""
     db.session.commit()
     db.session.expire_all()
-    notifications.process_event(event.id)
+    notifications.fan_out(event.id)
     db.session.commit()
 
 

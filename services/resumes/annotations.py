@@ -311,16 +311,16 @@ def _clean(data: AnnotationInput, version: ResumeVersion) -> dict[str, Any]:
             errors["kind"] = ["Pins go on a PDF's pages; in a DOCX, select the text instead."]
         if data.page is None:
             errors.setdefault("page", ["Say which page the pin goes on."])
-        for name, value in (("x", data.x), ("y", data.y)):
+        for name, value in (("point.x", data.x), ("point.y", data.y)):
             if not _fraction(value):
                 errors[name] = ["Use a fraction of the page from 0 to 1."]
         values |= {"page": data.page, "x": data.x, "y": data.y}
     elif kind == "text":
-        exact = _text_field(errors, "exact", data.exact or "", MAX_EXACT)
-        if not exact.strip() and "exact" not in errors:
-            errors["exact"] = ["Select the text the comment is about."]
-        prefix = _text_field(errors, "prefix", data.prefix or "", MAX_CONTEXT)
-        suffix = _text_field(errors, "suffix", data.suffix or "", MAX_CONTEXT)
+        exact = _text_field(errors, "quote.exact", data.exact or "", MAX_EXACT)
+        if not exact.strip() and "quote.exact" not in errors:
+            errors["quote.exact"] = ["Select the text the comment is about."]
+        prefix = _text_field(errors, "quote.prefix", data.prefix or "", MAX_CONTEXT)
+        suffix = _text_field(errors, "quote.suffix", data.suffix or "", MAX_CONTEXT)
         rects = list(data.rects or [])
         if len(rects) > MAX_RECTS:
             errors["rects"] = [f"Send at most {MAX_RECTS} rectangles."]
@@ -474,7 +474,7 @@ def create(coach: User, resume_id: int, number: int, data: AnnotationInput) -> A
         )
         if match is None:
             raise ValidationFailed.field(
-                "exact", "This text is not in the version's text; select it again in the résumé."
+                "quote.exact", "This text is not in the version's text; select it again in the résumé."
             )
         values |= {"start": match.start, "end": match.end}
         if not values["prefix"] and not values["suffix"]:

@@ -474,7 +474,8 @@ def create(coach: User, resume_id: int, number: int, data: AnnotationInput) -> A
         )
         if match is None:
             raise ValidationFailed.field(
-                "quote.exact", "This text is not in the version's text; select it again in the résumé."
+                "quote.exact",
+                "This text is not in the version's text; select it again in the résumé.",
             )
         values |= {"start": match.start, "end": match.end}
         if not values["prefix"] and not values["suffix"]:

@@ -263,6 +263,11 @@ function field(name) {
   return form.querySelector(`[name="${name}"]`);
 }
 
+function setField(name, value) {
+  const input = field(name);
+  if (input) input.value = value;
+}
+
 function pinMode() {
   const checked = form.querySelector('[name="kind"]:checked');
   return checked && checked.value === "pin";
@@ -297,12 +302,13 @@ function captureSelection() {
       rects.push(relative(rect, pageBox).map((v) => Math.min(1, Math.max(0, Number(v.toFixed(4))))));
     }
   }
-  form.querySelector('[name="kind"][value="text"]').checked = true;
-  field("quote").value = exact;
-  field("prefix").value = prefix;
-  field("suffix").value = suffix;
-  field("rects").value = JSON.stringify(rects.slice(0, 100));
-  field("page").value = pageBox ? pageBox.dataset.page : "";
+  const textKind = form.querySelector('[name="kind"][value="text"]');
+  if (textKind) textKind.checked = true;
+  setField("quote", exact);
+  setField("prefix", prefix);
+  setField("suffix", suffix);
+  setField("rects", JSON.stringify(rects.slice(0, 100)));
+  setField("page", pageBox ? pageBox.dataset.page : "");
   const jump = document.querySelector("[data-comment-selection]");
   if (jump) jump.hidden = false;
   announce(`Selected “${exact.slice(0, 80)}”. Write your comment in the form beside the résumé.`);
@@ -315,9 +321,9 @@ function pinAt(event) {
   const r = box.getBoundingClientRect();
   const x = Math.min(1, Math.max(0, (event.clientX - r.left) / r.width));
   const y = Math.min(1, Math.max(0, (event.clientY - r.top) / r.height));
-  field("page").value = box.dataset.page;
-  field("x_percent").value = String(Math.round(x * 100));
-  field("y_percent").value = String(Math.round(y * 100));
+  setField("page", box.dataset.page);
+  setField("x_percent", String(Math.round(x * 100)));
+  setField("y_percent", String(Math.round(y * 100)));
   for (const old of doc.querySelectorAll(".mark-new-pin")) old.remove();
   const dot = document.createElement("span");
   dot.className = "mark-badge mark-pin mark-new-pin";

@@ -1,6 +1,7 @@
 """Every model, one module per aggregate; importing this registers them all with the metadata."""
 
 from services.models.accounts import ApiToken, RecoveryCode, Role, User
+from services.models.annotations import Annotation, AnnotationReply
 from services.models.booking import (
     AvailabilityException,
     AvailabilityRule,
@@ -48,6 +49,8 @@ from services.models.staff import CoachInvite, RebalancePlan, StaffAction, Staff
 
 __all__ = [
     "AnalysisStatus",
+    "Annotation",
+    "AnnotationReply",
     "ApiToken",
     "Assignment",
     "AssignmentStatus",

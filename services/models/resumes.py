@@ -301,6 +301,10 @@ class Review(Model):
     turnaround_us: Mapped[int] = mapped_column(BigInteger)
     # When the coach last corrected the sent review (within REVIEW_CORRECTION_HOURS of created_at).
     corrected_at: Mapped[dt.datetime | None]
+    # What became of the earlier versions' open annotations by the time this review was sent
+    # (services.resumes.annotations.publish): {"total", "addressed", "carried", "open"}; None
+    # when there were none.
+    earlier_comments: Mapped[dict[str, int] | None] = mapped_column(JSON)
 
     coach: Mapped[User | None] = relationship()
     version: Mapped[ResumeVersion] = relationship()

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from services import outbox
 from services.db import db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
+from services.resumes import annotations as marks
 from services.resumes import checks, extraction, files
 from services.resumes.operations import log_event
 from services.resumes.settings import Settings
@@ -121,6 +122,7 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     )
     passed = sum(1 for c in version.checks if c["passed"])
     if version.number == resume.current_version:
+        marks.reanchor(version)  # the earlier versions' open comments, found again
         log_event(resume, "checked", None, f"{passed} of {len(version.checks)} checks passed")
         outbox.record("resume.checked", resume_id=resume.id, version_id=version.id)
         if resume.status in (ResumeStatus.SUBMITTED, ResumeStatus.UNASSIGNED):

@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from services.db import db
-from services.models import Assignment, Resume, ResumeVersion, Review, Role
+from services.models import (
+    Annotation,
+    AnnotationReply,
+    Assignment,
+    Resume,
+    ResumeVersion,
+    Review,
+    Role,
+)
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.notifications import Message, base_url, handles, register_kind, staff_recipients
 from services.resumes.views import local_time
@@ -88,6 +96,15 @@ register_kind(
     email_template="resume_offer_expired",
     roles=(Role.COACH,),
     description="A résumé offered to you was not accepted in time and went to someone else.",
+)
+
+register_kind(
+    "resume_annotation_reply",
+    "Reply to a résumé comment",
+    email_template="resume_annotation_reply",
+    roles=(Role.COACH, Role.LEARNER),
+    description="Someone replied to a comment on a résumé: the learner to their coach's "
+    "comment, or the coach to the learner's reply.",
 )
 
 
@@ -367,5 +384,39 @@ def _offer_expired(payload: dict[str, Any]) -> list[Message]:
             "time and went to someone else.",
             link=_link("/coach/reviews"),
             context={"resume": assignment.resume},
+        )
+    ]
+
+
+@handles("resume.annotation_replied")
+def _annotation_replied(payload: dict[str, Any]) -> list[Message]:
+    """A reply in a comment's thread: the learner's tells the comment's coach, the coach's tells
+    the learner."""
+    resume = db.session.get(Resume, payload["resume_id"])
+    annotation = db.session.get(Annotation, payload["annotation_id"])
+    message = db.session.get(AnnotationReply, payload["reply_id"])
+    if resume is None or annotation is None or message is None:
+        return []
+    version = annotation.version
+    if payload.get("to") == "coach":
+        if annotation.coach is None:
+            return []
+        user, other_name = annotation.coach, resume.learner.name
+        link = _link(f"/coach/reviews/{resume.id}#annotation-{annotation.id}")
+    else:
+        user = resume.learner
+        other_name = annotation.coach.name if annotation.coach else "Your coach"
+        link = _link(
+            f"/learn/resumes/{resume.id}?version={version.number}#annotation-{annotation.id}"
+        )
+    quote = annotation.exact or f"your page {annotation.page}"
+    return [
+        Message(
+            user=user,
+            kind="resume_annotation_reply",
+            title=f"{other_name} replied to a comment",
+            body=f"On “{quote[:80]}” (version {version.number}): {message.body[:300]}",
+            link=link,
+            context={"resume": resume, "reply": message.body, "other_name": other_name},
         )
     ]

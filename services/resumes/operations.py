@@ -28,6 +28,7 @@ from services.models import (
     User,
 )
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
+from services.resumes import annotations as marks
 from services.resumes import files
 from services.resumes.errors import CorrectionClosed, InvalidStatus, OfferExpired, ReviewInProgress
 from services.resumes.settings import Settings
@@ -368,7 +369,8 @@ def submit_review(
 ) -> Resume:
     """The assigned coach's review: ``reviewed``, and the learner is told. An offer not yet
     accepted is accepted first, unless ``require_accepted`` (the review page: its rubric is live
-    only once the coach has accepted). The coach's draft of it is deleted.
+    only once the coach has accepted). The coach's draft of it is deleted; their draft comments
+    on the version are published with it.
 
     Raises NotFound, Forbidden, ValidationFailed, InvalidStatus."""
     summary, scores, comments, outcome = _clean_review(review)
@@ -394,6 +396,8 @@ def submit_review(
         **scores,
     )
     db.session.add(row)
+    db.session.flush()
+    marks.publish(coach, resume, assignment.version_id, row)
     resume.status = ResumeStatus.REVIEWED
     resume.reviewer_id = coach.id
     log_event(resume, "reviewed", coach, outcome.replace("_", " "))

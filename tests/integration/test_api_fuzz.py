@@ -113,6 +113,26 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
             ("file",),
         ),
     },
+    "POST /api/v1/resumes/{resume_id}/versions/{number}/annotations": {
+        422: Refusal(
+            "A quote that is not in the version's text (or only whitespace), a comment of only "
+            "whitespace, kind text without a quote, a pin without a page and point or on a "
+            "DOCX, a page beyond the version's pages, rectangles without a PDF page.",
+            (
+                "quote.exact",
+                "quote.prefix",
+                "quote.suffix",
+                "body",
+                "page",
+                "point.*",
+                "kind",
+                "rects",
+            ),
+        ),
+    },
+    "POST /api/v1/resumes/{resume_id}/versions/{number}/annotations/{annotation_id}/replies": {
+        422: Refusal("A reply of only whitespace.", ("body",)),
+    },
     "POST /api/v1/resumes/{resume_id}/assign": {
         422: Refusal("A coach who is not active.", ("coach_id",)),
     },

@@ -14,7 +14,8 @@ from werkzeug.datastructures import CombinedMultiDict
 from services import resumes
 from services.models import ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, routing
-from services.rubric import RUBRIC
+from services.resumes import annotations as marks
+from services.rubric import CRITERIA, RUBRIC
 from services.validation import MAX_ID
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
@@ -93,6 +94,13 @@ ReviewScoresSchema = Schema.from_dict(
 )
 
 
+class EarlierCommentsSchema(Schema):
+    total = fields.Integer(required=True)
+    addressed = fields.Integer(required=True, metadata={"description": "Resolved or closed."})
+    carried = fields.Integer(required=True, metadata={"description": "Carried over to it."})
+    open = fields.Integer(required=True, metadata={"description": "Still open on their version."})
+
+
 class ResumeReviewSchema(Schema):
     id = fields.Integer(required=True)
     version = fields.Integer(required=True)
@@ -114,6 +122,15 @@ class ResumeReviewSchema(Schema):
         metadata={
             "description": "Until when its coach may correct it (PUT .../review): "
             "REVIEW_CORRECTION_HOURS after it was sent."
+        },
+    )
+    earlier_comments = fields.Nested(
+        EarlierCommentsSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "What became of the earlier versions' open comments by the time this "
+            "review was sent; null when there were none."
         },
     )
 
@@ -317,6 +334,7 @@ def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
             "created_at": review.created_at,
             "corrected_at": review.corrected_at,
             "correctable_until": resumes.correctable_until(review),
+            "earlier_comments": review.earlier_comments,
         }
         if review
         else None,
@@ -591,3 +609,308 @@ def decisions(resume_id: int) -> Any:
         for d in routing.decisions_for(resume_id)
     ]
     return {"items": items, "next_cursor": None}
+
+
+# --- annotations ----------------------------------------------------------------------------------
+
+_fraction = validate.Range(min=0, max=1)
+
+
+class AnnotationQuoteSchema(Schema):
+    """A text-quote selector: the exact text, with a little text before and after it."""
+
+    exact = Text(required=True, validate=validate.Length(min=1, max=marks.MAX_EXACT))
+    prefix = Text(load_default="", validate=validate.Length(max=marks.MAX_CONTEXT))
+    suffix = Text(load_default="", validate=validate.Length(max=marks.MAX_CONTEXT))
+
+
+class AnnotationPositionSchema(Schema):
+    """A text-position selector: character offsets in the version's extracted text."""
+
+    start = fields.Integer(required=True)
+    end = fields.Integer(required=True)
+
+
+class AnnotationPointSchema(Schema):
+    x = fields.Float(required=True, validate=_fraction, metadata={"description": "0: left edge."})
+    y = fields.Float(required=True, validate=_fraction, metadata={"description": "0: top edge."})
+
+
+_RECT = fields.List(
+    fields.Float(validate=_fraction),
+    validate=validate.Length(equal=4),
+    metadata={"description": "[x, y, width, height], fractions of the page from its top left."},
+)
+
+
+class AnnotationInputSchema(Schema):
+    kind = fields.String(
+        load_default="text",
+        validate=validate.OneOf(["text", "pin"]),
+        metadata={"description": "text: on the quoted text; pin: on a point of a PDF's page."},
+    )
+    body = Text(
+        required=True,
+        validate=validate.Length(min=1, max=marks.MAX_BODY),
+        metadata={"description": "What is wrong, and why."},
+    )
+    suggestion = Text(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=marks.MAX_SUGGESTION),
+        metadata={"description": "A suggested rewrite."},
+    )
+    criterion = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.OneOf(list(CRITERIA)),
+        metadata={"description": "The rubric criterion the comment is about."},
+    )
+    quote = fields.Nested(
+        AnnotationQuoteSchema,
+        load_default=None,
+        metadata={"description": "For kind text (required): the selected text."},
+    )
+    start = JsonInteger(
+        load_default=None,
+        validate=validate.Range(min=0, max=MAX_ID),
+        metadata={"description": "Where the viewer found the quote, as a hint between repeats."},
+    )
+    page = JsonInteger(
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "A PDF's page (1 first): required for a pin."},
+    )
+    rects = fields.List(
+        _RECT,
+        load_default=list,
+        validate=validate.Length(max=marks.MAX_RECTS),
+        metadata={"description": "For text on a PDF page: the selection's rectangles."},
+    )
+    point = fields.Nested(
+        AnnotationPointSchema, load_default=None, metadata={"description": "For a pin."}
+    )
+
+
+class AnnotationTargetSchema(Schema):
+    quote = fields.Nested(AnnotationQuoteSchema, required=True, allow_none=True)
+    position = fields.Nested(AnnotationPositionSchema, required=True, allow_none=True)
+    page = fields.Integer(required=True, allow_none=True)
+    rects = fields.List(_RECT, required=True)
+    point = fields.Nested(AnnotationPointSchema, required=True, allow_none=True)
+
+
+class AnnotationReanchorSchema(Schema):
+    version = fields.Integer(
+        required=True, metadata={"description": "The later version it was looked for in."}
+    )
+    match = fields.String(
+        required=True,
+        validate=validate.OneOf(["exact", "approximate", "missing"]),
+        metadata={"description": "missing: the text changed; probably addressed, check."},
+    )
+    position = fields.Nested(AnnotationPositionSchema, required=True, allow_none=True)
+    exact = fields.String(
+        required=True, allow_none=True, metadata={"description": "The text found there."}
+    )
+    score = fields.Float(
+        required=True, allow_none=True, metadata={"description": "How alike, 0 to 1."}
+    )
+
+
+class AnnotationReplySchema(Schema):
+    id = fields.Integer(required=True)
+    author = fields.Nested(PersonSchema, required=True, allow_none=True)
+    body = fields.String(required=True)
+    created_at = fields.AwareDateTime(required=True)
+
+
+class AnnotationSchema(Schema):
+    id = fields.Integer(required=True)
+    version = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["text", "pin", "note"]))
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["draft", "open", "resolved", "carried"]),
+        metadata={
+            "description": "draft: sent with the review (its coach alone sees it); carried: "
+            "carried over to a later version (see carried_from there)."
+        },
+    )
+    resolution = fields.String(
+        required=True,
+        allow_none=True,
+        validate=validate.OneOf(["done", "resolved", "addressed"]),
+        metadata={
+            "description": "done: by the learner; resolved: by the coach; addressed: closed by "
+            "the coach reviewing a later version."
+        },
+    )
+    criterion = fields.String(required=True, allow_none=True)
+    body = fields.String(required=True)
+    suggestion = fields.String(required=True, allow_none=True)
+    target = fields.Nested(AnnotationTargetSchema, required=True)
+    coach = fields.Nested(PersonSchema, required=True, allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    published_at = fields.AwareDateTime(required=True, allow_none=True)
+    resolved_at = fields.AwareDateTime(required=True, allow_none=True)
+    resolved_by = fields.Nested(PersonSchema, required=True, allow_none=True)
+    carried_from = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "The earlier annotation's id."}
+    )
+    reanchor = fields.Nested(
+        AnnotationReanchorSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Where it was found again in a later version, if one came."},
+    )
+    replies = fields.List(fields.Nested(AnnotationReplySchema), required=True)
+
+
+class AnnotationReplyInputSchema(Schema):
+    body = Text(required=True, validate=validate.Length(min=1, max=marks.MAX_REPLY))
+
+
+def annotation_json(row: Any) -> dict[str, Any]:
+    later = row.reanchor_version
+    return {
+        "id": row.id,
+        "version": row.version.number,
+        "kind": row.kind,
+        "status": row.status,
+        "resolution": row.resolution,
+        "criterion": row.criterion,
+        "body": row.body,
+        "suggestion": row.suggestion,
+        "target": {
+            "quote": {"exact": row.exact, "prefix": row.prefix, "suffix": row.suffix}
+            if row.exact
+            else None,
+            "position": {"start": row.start, "end": row.end} if row.start is not None else None,
+            "page": row.page,
+            "rects": row.rects or [],
+            "point": {"x": row.x, "y": row.y} if row.kind == "pin" else None,
+        },
+        "coach": person(row.coach),
+        "created_at": row.created_at,
+        "published_at": row.published_at,
+        "resolved_at": row.resolved_at,
+        "resolved_by": person(row.resolved_by),
+        "carried_from": row.carried_from_id,
+        "reanchor": {
+            "version": later.number,
+            "match": row.reanchor_match,
+            "position": {"start": row.reanchor_start, "end": row.reanchor_end}
+            if row.reanchor_start is not None
+            else None,
+            "exact": row.reanchor_exact,
+            "score": row.reanchor_score,
+        }
+        if later is not None and row.reanchor_match
+        else None,
+        "replies": [
+            {"id": r.id, "author": person(r.author), "body": r.body, "created_at": r.created_at}
+            for r in row.replies
+        ],
+    }
+
+
+def annotation_input(body: dict[str, Any]) -> marks.AnnotationInput:
+    quote = body.get("quote") or {}
+    point = body.get("point") or {}
+    return marks.AnnotationInput(
+        kind=body["kind"],
+        body=body["body"],
+        suggestion=body.get("suggestion"),
+        criterion=body.get("criterion"),
+        exact=quote.get("exact", ""),
+        prefix=quote.get("prefix", ""),
+        suffix=quote.get("suffix", ""),
+        start=body.get("start"),
+        page=body.get("page"),
+        rects=body.get("rects") or [],
+        x=point.get("x"),
+        y=point.get("y"),
+    )
+
+
+_ANNOTATIONS = "/resumes/<int:resume_id>/versions/<int:number>/annotations"
+
+
+@bp.route(_ANNOTATIONS)
+@token_required(bp)
+@bp.response(200, page_schema(AnnotationSchema))
+@_problems((404, "`not_found`: no such résumé or version, or not yours to see."))
+def list_annotations(resume_id: int, number: int) -> Any:
+    """The comments on one version, in the order they sit in the text, with their threads: the
+    owner and staff read the sent ones, the coach also their drafts."""
+    _, rows = marks.for_version(current_user(), resume_id, number)
+    return {"items": [annotation_json(r) for r in rows], "next_cursor": None}
+
+
+@bp.route(_ANNOTATIONS, methods=["POST"])
+@token_required(bp, "coach")
+@bp.arguments(AnnotationInputSchema)
+@bp.response(201, AnnotationSchema)
+@_problems(
+    (404, "`not_found`: no such résumé or version, or not yours to see."),
+    (
+        409,
+        "`invalid_status`: you do not hold the accepted review of this version, or its text is "
+        "not extracted yet.",
+    ),
+    (
+        422,
+        "`validation_error`: a field is missing or invalid; the quote is not in the version's "
+        "text; a pin without a page and point, or on a DOCX.",
+    ),
+)
+def create_annotation(body: dict[str, Any], resume_id: int, number: int) -> Any:
+    """The coach holding the accepted review comments on the quoted text (anchored in the
+    version's text; refused when it is not there) or pins a point of a PDF's page. A draft until
+    the review is sent (`POST /resumes/{id}/review`), which publishes it."""
+    user = current_user()
+    with writing():
+        row = marks.create(user, resume_id, number, annotation_input(body))
+    location = f"/api/v1/resumes/{resume_id}/versions/{number}/annotations"
+    return annotation_json(row), 201, {"Location": location}
+
+
+@bp.route(f"{_ANNOTATIONS}/<int:annotation_id>/replies", methods=["POST"])
+@token_required(bp, "learner", "coach")
+@bp.arguments(AnnotationReplyInputSchema)
+@bp.response(201, AnnotationSchema)
+@_problems(
+    (404, "`not_found`: no such sent comment, or you are not its learner or coach."),
+    (409, "`invalid_status`: it was carried over to a later version."),
+    (422, "`validation_error`: the reply is empty or too long."),
+)
+def reply_to_annotation(
+    body: dict[str, Any], resume_id: int, number: int, annotation_id: int
+) -> Any:
+    """The learner (or the comment's coach) replies in its thread; the other is notified.
+    Answers the annotation with its thread."""
+    user = current_user()
+    with writing():
+        marks.reply(user, resume_id, number, annotation_id, body["body"])
+    return _annotation(user, resume_id, number, annotation_id), 201
+
+
+@bp.route(f"{_ANNOTATIONS}/<int:annotation_id>/resolve", methods=["POST"])
+@token_required(bp, "learner", "coach")
+@bp.response(200, AnnotationSchema)
+@_problems(
+    (404, "`not_found`: no such sent comment, or you are not its learner or coach."),
+    (409, "`invalid_status`: it was carried over to a later version."),
+)
+def resolve_annotation(resume_id: int, number: int, annotation_id: int) -> Any:
+    """The learner marks the comment done, or its coach resolves it; again changes nothing."""
+    user = current_user()
+    with writing():
+        marks.resolve(user, resume_id, number, annotation_id)
+    return _annotation(user, resume_id, number, annotation_id)
+
+
+def _annotation(user: User, resume_id: int, number: int, annotation_id: int) -> dict[str, Any]:
+    _, rows = marks.for_version(user, resume_id, number)
+    return annotation_json(next(r for r in rows if r.id == annotation_id))

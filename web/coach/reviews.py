@@ -11,20 +11,22 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 from typing import Any
 
 from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import HiddenField, RadioField, TextAreaField
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
 from services.models import Resume, Review, ReviewDraft
+from services.resumes import annotations as marks
 from services.rubric import CRITERIA, LABELS, OUTCOMES, RUBRIC
 from web import downloads
 from web.coach import bp
@@ -92,6 +94,73 @@ class ReviewForm(FlaskForm):
 
 
 assert tuple(name for name in CRITERIA if name in ReviewForm.__dict__) == CRITERIA
+
+
+class AnnotationForm(FlaskForm):
+    """A comment on the résumé: on selected text (static/js/annotate.js fills the quote, its
+    context and rectangles from the selection; without the script, type the words), or pinned
+    to a point of a PDF's page."""
+
+    kind = RadioField(
+        "The comment is",
+        choices=[
+            SelectChoice("text", "On the selected text"),
+            SelectChoice("pin", "Pinned to a point on a page"),
+        ],
+        default="text",
+    )
+    quote = TextAreaField(
+        "Selected text",
+        validators=[Optional(), Length(max=marks.MAX_EXACT)],
+        description="Select words in the résumé, or type them exactly as they are.",
+    )
+    prefix = HiddenField()
+    suffix = HiddenField()
+    rects = HiddenField()
+    page = IntegerField("Page", validators=[Optional(), NumberRange(min=1, max=10_000)])
+    x_percent = IntegerField(
+        "From the left (%)", validators=[Optional(), NumberRange(min=0, max=100)]
+    )
+    y_percent = IntegerField(
+        "From the top (%)", validators=[Optional(), NumberRange(min=0, max=100)]
+    )
+    body = TextAreaField(
+        "Comment",
+        validators=[DataRequired("Write the comment."), Length(max=marks.MAX_BODY)],
+        description="What is wrong, and why.",
+    )
+    suggestion = TextAreaField(
+        "Suggested rewrite (optional)", validators=[Optional(), Length(max=marks.MAX_SUGGESTION)]
+    )
+    criterion = SelectField(
+        "Rubric criterion (optional)",
+        choices=[SelectChoice("", "None"), *(SelectChoice(n, LABELS[n]) for n in CRITERIA)],
+        default="",
+    )
+
+    def annotation_input(self) -> marks.AnnotationInput:
+        try:
+            rects = json.loads(self.rects.data or "[]")
+        except ValueError:
+            rects = []
+        pin = self.kind.data == "pin"
+        return marks.AnnotationInput(
+            kind=self.kind.data or "text",
+            body=self.body.data or "",
+            suggestion=self.suggestion.data or None,
+            criterion=self.criterion.data or None,
+            exact="" if pin else " ".join((self.quote.data or "").split()),
+            prefix=self.prefix.data or "",
+            suffix=self.suffix.data or "",
+            page=self.page.data,
+            rects=rects if isinstance(rects, list) and not pin else [],
+            x=None if self.x_percent.data is None else self.x_percent.data / 100,
+            y=None if self.y_percent.data is None else self.y_percent.data / 100,
+        )
+
+
+# Where the service names a field, the form shows it.
+_FORM_FIELD = {"quote.exact": "quote", "point.x": "x_percent", "point.y": "y_percent"}
 
 
 def _prefill(source: ReviewDraft | Review | None) -> dict[str, Any]:
@@ -162,8 +231,18 @@ def _page(resume: Resume, **forms: Any) -> str:
         review_form = ReviewForm(
             formdata=None, data=_prefill(draft or (view.review if correctable else None))
         )
+    annotations: list[Any] = []
+    followups: list[Any] = []
+    if view.version.analysis_status == "done":
+        annotations = marks.of_versions(coach, [view.version.id]).get(view.version.id, [])
+        followups = marks.followups(coach, resume, view.version)
     return render_template(
         "coach/reviews/detail.html",
+        annotations=annotations,
+        followups=followups,
+        annotation_form=forms.get("annotation_form") or AnnotationForm(formdata=None),
+        state=marks.state_label,
+        match_labels=marks.MATCH_LABELS,
         view=view,
         mine=mine,
         accepted=accepted,
@@ -318,3 +397,113 @@ def review_correct(resume_id: int) -> Any:
 @role_required("coach")
 def review_file(resume_id: int) -> Response:
     return downloads.resume_file(resume_id)
+
+
+# --- comments on the résumé -----------------------------------------------------------------------
+
+
+def _marked(resume_id: int, anchor: str = "annotations-heading") -> Response:
+    return redirect(url_for("coach.review_detail", resume_id=resume_id, _anchor=anchor))
+
+
+def _mark_action(resume_id: int, act: Any, done: str, anchor: str = "annotations-heading") -> Any:
+    """A comment action (delete a draft, close, carry over, reply, resolve): CSRF-checked, then
+    done or refused with the reason flashed."""
+    _visible(resume_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        with writing():
+            act(current_user._get_current_object())
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            abort(404)
+        flash(error.detail, "error")
+        return _marked(resume_id)
+    flash(done, "success")
+    return _marked(resume_id, anchor)
+
+
+@bp.route("/reviews/<int:resume_id>/annotations", methods=["POST"])
+@role_required("coach")
+def annotation_create(resume_id: int) -> Any:
+    resume = _visible(resume_id)
+    form = AnnotationForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        flash("The comment could not be added; see the form.", "error")
+        return _page(resume, annotation_form=form), 422
+    coach = current_user._get_current_object()
+    try:
+        with writing():
+            version = resumes.current_version(resume)
+            row = marks.create(coach, resume_id, version.number, form.annotation_input())
+    except DomainError as error:
+        apply_errors(form, {_FORM_FIELD.get(k, k): v for k, v in error.errors.items()})
+        flash(error.detail, "error")
+        return _page(_visible(resume_id), annotation_form=form), (
+            422 if error.code == "validation_error" else 409
+        )
+    flash("Comment saved as a draft: it is sent with your review.", "success")
+    return _marked(resume_id, f"annotation-{row.id}")
+
+
+@bp.route("/reviews/<int:resume_id>/annotations/<int:annotation_id>/delete", methods=["POST"])
+@role_required("coach")
+def annotation_delete(resume_id: int, annotation_id: int) -> Any:
+    return _mark_action(
+        resume_id,
+        lambda coach: marks.delete_draft(coach, resume_id, annotation_id),
+        "Draft comment deleted.",
+    )
+
+
+@bp.route("/reviews/<int:resume_id>/annotations/<int:annotation_id>/close", methods=["POST"])
+@role_required("coach")
+def annotation_close(resume_id: int, annotation_id: int) -> Any:
+    return _mark_action(
+        resume_id,
+        lambda coach: marks.close(coach, resume_id, annotation_id),
+        "Earlier comment closed as addressed.",
+        "followups-heading",
+    )
+
+
+@bp.route("/reviews/<int:resume_id>/annotations/<int:annotation_id>/carry", methods=["POST"])
+@role_required("coach")
+def annotation_carry(resume_id: int, annotation_id: int) -> Any:
+    return _mark_action(
+        resume_id,
+        lambda coach: marks.carry_over(coach, resume_id, annotation_id),
+        "Carried over to this version as a draft: it is sent with your review.",
+    )
+
+
+@bp.route(
+    "/reviews/<int:resume_id>/versions/<int:number>/annotations/<int:annotation_id>/reply",
+    methods=["POST"],
+)
+@role_required("coach")
+def annotation_reply(resume_id: int, number: int, annotation_id: int) -> Any:
+    body = request.form.get("body", "")
+    return _mark_action(
+        resume_id,
+        lambda coach: marks.reply(coach, resume_id, number, annotation_id, body),
+        "Reply sent; the learner is told.",
+        f"annotation-{annotation_id}",
+    )
+
+
+@bp.route(
+    "/reviews/<int:resume_id>/versions/<int:number>/annotations/<int:annotation_id>/resolve",
+    methods=["POST"],
+)
+@role_required("coach")
+def annotation_resolve(resume_id: int, number: int, annotation_id: int) -> Any:
+    return _mark_action(
+        resume_id,
+        lambda coach: marks.resolve(coach, resume_id, number, annotation_id),
+        "Comment resolved.",
+        f"annotation-{annotation_id}",
+    )

@@ -3,6 +3,7 @@ static/js/upload.js), and each résumé's timeline, checks, review and versions.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -15,7 +16,9 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from services import resumes
 from services.errors import DomainError, NotFound
-from services.resumes import files
+from services.resumes import annotations as marks
+from services.resumes import export, files
+from services.rubric import LABELS
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp
@@ -147,20 +150,44 @@ def _visible(resume_id: int) -> Any:
         abort(404)
 
 
-@bp.route("/resumes/<int:resume_id>")
-@role_required("learner")
-def resume_detail(resume_id: int) -> str:
-    resume = _visible(resume_id)
+def _marked_up(resume: Any) -> dict[str, Any]:
+    """The version shown (``?version=N``, else the current one), its comments, and the earlier
+    versions' comments as checked against it."""
+    view = resumes.view(resume, current_user)
+    wanted = request.args.get("version", type=int)
+    shown = next((v for v in view.versions if v.number == wanted), view.version)
+    user = current_user._get_current_object()
+    annotations = marks.of_versions(user, [shown.id]).get(shown.id, [])
+    earlier = marks.followups(user, resume, shown)
+    followups = [a for a in earlier if a.reanchor_version_id == shown.id]
+    return {
+        "view": view,
+        "shown": shown,
+        "annotations": annotations,
+        "followups": followups,
+        "state": marks.state_label,
+        "match_labels": marks.MATCH_LABELS,
+    }
+
+
+def _detail(resume: Any, **forms: Any) -> str:
     return render_template(
         "learner/resumes/detail.html",
-        view=resumes.view(resume, current_user),
-        version_form=VersionForm(),
-        withdraw_form=WithdrawForm(),
+        **_marked_up(resume),
+        labels=LABELS,
+        version_form=forms.get("version_form") or VersionForm(),
+        withdraw_form=forms.get("withdraw_form") or WithdrawForm(),
         can_upload=resume.status in resumes.NEW_VERSION_ALLOWED,
         can_withdraw=resume.status in resumes.OPEN_STATUSES,
         max_mb=max_mb(),
         accept=ACCEPT,
     )
+
+
+@bp.route("/resumes/<int:resume_id>")
+@role_required("learner")
+def resume_detail(resume_id: int) -> str:
+    return _detail(_visible(resume_id))
 
 
 @bp.route("/resumes/<int:resume_id>/versions", methods=["POST"])
@@ -192,16 +219,7 @@ def resume_version(resume_id: int) -> Any:
     response = _fail(form, None, 422)
     if response is not None:
         return response
-    return render_template(
-        "learner/resumes/detail.html",
-        view=resumes.view(resume, current_user),
-        version_form=form,
-        withdraw_form=WithdrawForm(),
-        can_upload=True,
-        can_withdraw=resume.status in resumes.OPEN_STATUSES,
-        max_mb=max_mb(),
-        accept=ACCEPT,
-    ), 422
+    return _detail(resume, version_form=form), 422
 
 
 @bp.route("/resumes/<int:resume_id>/cancel", methods=["POST"])
@@ -210,16 +228,7 @@ def resume_withdraw(resume_id: int) -> Any:
     resume = _visible(resume_id)
     form = WithdrawForm()
     if not form.validate_on_submit():
-        return render_template(
-            "learner/resumes/detail.html",
-            view=resumes.view(resume, current_user),
-            version_form=VersionForm(),
-            withdraw_form=form,
-            can_upload=resume.status in resumes.NEW_VERSION_ALLOWED,
-            can_withdraw=resume.status in resumes.OPEN_STATUSES,
-            max_mb=max_mb(),
-            accept=ACCEPT,
-        ), 422
+        return _detail(resume, withdraw_form=form), 422
     try:
         with writing():
             resumes.withdraw(current_user._get_current_object(), resume_id, form.reason.data or "")
@@ -234,3 +243,76 @@ def resume_withdraw(resume_id: int) -> Any:
 @role_required("learner")
 def resume_file(resume_id: int) -> Response:
     return downloads.resume_file(resume_id)
+
+
+# --- the coach's comments: replies, done, the marked-up PDF ---------------------------------------
+
+
+class CsrfForm(FlaskForm):
+    """Only the CSRF token."""
+
+
+def _comment_action(resume_id: int, number: int, annotation_id: int, act: Any, done: str) -> Any:
+    _visible(resume_id)
+    if not CsrfForm().validate_on_submit():
+        abort(400)
+    try:
+        with writing():
+            act(current_user._get_current_object())
+    except DomainError as error:
+        if isinstance(error, NotFound):
+            abort(404)
+        flash(error.detail, "error")
+    else:
+        flash(done, "success")
+    return redirect(
+        url_for(
+            "learner.resume_detail",
+            resume_id=resume_id,
+            version=number,
+            _anchor=f"annotation-{annotation_id}",
+        )
+    )
+
+
+@bp.route(
+    "/resumes/<int:resume_id>/versions/<int:number>/annotations/<int:annotation_id>/reply",
+    methods=["POST"],
+)
+@role_required("learner")
+def annotation_reply(resume_id: int, number: int, annotation_id: int) -> Any:
+    body = request.form.get("body", "")
+    return _comment_action(
+        resume_id,
+        number,
+        annotation_id,
+        lambda user: marks.reply(user, resume_id, number, annotation_id, body),
+        "Reply sent; your coach is told.",
+    )
+
+
+@bp.route(
+    "/resumes/<int:resume_id>/versions/<int:number>/annotations/<int:annotation_id>/resolve",
+    methods=["POST"],
+)
+@role_required("learner")
+def annotation_resolve(resume_id: int, number: int, annotation_id: int) -> Any:
+    return _comment_action(
+        resume_id,
+        number,
+        annotation_id,
+        lambda user: marks.resolve(user, resume_id, number, annotation_id),
+        "Marked done.",
+    )
+
+
+@bp.route("/resumes/<int:resume_id>/versions/<int:number>/annotated.pdf")
+@role_required("learner")
+def annotated_pdf(resume_id: int, number: int) -> Response:
+    """The version as a PDF with the coach's comments, numbered (the original is only read)."""
+    try:
+        exported = export.annotated_pdf(current_user._get_current_object(), resume_id, number)
+    except NotFound:
+        abort(404)
+    path = io.BytesIO(exported.data)
+    return downloads.attachment(path, "application/pdf", exported.filename)

@@ -17,12 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from services import localtime
 from services.booking import interview_types
+from services.booking.settings import Policy, policy
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -40,8 +40,6 @@ from services.validation import is_id
 UTC = dt.UTC
 MAX_RANGE_DAYS = 62
 # Ids are 32-bit integers in the database; anything larger names nothing (and must not reach it).
-DEFAULT_STEP_MINUTES = 30
-DEFAULT_DAILY_CAP = 6
 MAX_DAILY_CAP = 24  # sessions a coach may set for a day, at most
 WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 PAST_EXCEPTION = (
@@ -54,19 +52,13 @@ Interval = tuple[dt.datetime, dt.datetime]
 # --- settings ------------------------------------------------------------------------------------
 
 
-def _setting(name: str, default: int) -> int:
-    if has_app_context():
-        return int(current_app.config.get(name, default))
-    return default
-
-
 def step_minutes() -> int:
     """The grid of start times, in minutes from the Unix epoch (so every zone shares it)."""
-    return _setting("BOOKING_SLOT_STEP_MINUTES", DEFAULT_STEP_MINUTES)
+    return policy().slot_step_minutes
 
 
 def default_daily_cap() -> int:
-    return _setting("BOOKING_COACH_DAILY_CAP", DEFAULT_DAILY_CAP)
+    return policy().default_daily_cap
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
@@ -265,7 +257,7 @@ class CoachCalendar:
     blocks: list[Interval] = field(default_factory=list)
     # Occupying sessions per day in the coach's zone (for the daily cap).
     per_day: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
-    cap: int = DEFAULT_DAILY_CAP
+    cap: int = Policy.default_daily_cap
 
     def windows(self, utc_from: dt.datetime, utc_to: dt.datetime) -> list[Interval]:
         return open_windows(self.rules, self.tz, utc_from, utc_to, self.extra, self.time_off)

@@ -1,4 +1,5 @@
-"""The booking rules staff may tune, read from the app's config (``BOOKING_*``)."""
+"""The booking wing's settings: the rules staff may tune, read from the app's config
+(``BOOKING_*``) in this one place."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ class Policy:
     suspension_days: int = 14
     hold_minutes: int = 30
     meeting_base_url: str = "https://meet.jit.si"
+    slot_step_minutes: int = 30  # the grid of start times, from the Unix epoch
+    default_daily_cap: int = 6  # sessions a coach takes a day unless they set their own
 
 
 def policy() -> Policy:
@@ -36,4 +39,6 @@ def policy() -> Policy:
         meeting_base_url=str(
             config.get("BOOKING_MEETING_BASE_URL", default.meeting_base_url)
         ).rstrip("/"),
+        slot_step_minutes=int(config.get("BOOKING_SLOT_STEP_MINUTES", default.slot_step_minutes)),
+        default_daily_cap=int(config.get("BOOKING_COACH_DAILY_CAP", default.default_daily_cap)),
     )

@@ -16,10 +16,11 @@ def init_app(app: Flask) -> None:
     # Importing the models registers them with the metadata; importing the domain modules registers
     # their notification handlers.
     # (accounts, booking, proposals, waitlist, staff, staff_requests and resumes.messages hold
-    # handlers.)
+    # handlers; faq renders answers as they are saved.)
     from services import (  # noqa: F401
         accounts,
         booking,
+        faq,
         models,
         proposals,
         staff,

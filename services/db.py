@@ -168,7 +168,12 @@ def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:
         in_session = (session or scoped()).connection()
         return [tuple(row) for row in in_session.exec_driver_sql(sql, args)]
     pooled = bind.raw_connection()
+    # PostgreSQL: the one statement in autocommit, so no BEGIN and ROLLBACK round trips around it
+    # (SQLite's connections are in autocommit already, see _sqlite_pragmas).
+    autocommit = dialect.name == "postgresql"
     try:
+        if autocommit:
+            pooled.driver_connection.autocommit = True  # type: ignore[union-attr]
         cursor = pooled.cursor()
         try:
             cursor.execute(sql, args)
@@ -176,5 +181,7 @@ def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:
         finally:
             cursor.close()
     finally:
-        pooled.close()  # back to the pool, which rolls the read's transaction back
+        if autocommit:
+            pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
+        pooled.close()  # back to the pool (which rolls back whatever is left)
     return [tuple(row) for row in rows]

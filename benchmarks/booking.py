@@ -71,9 +71,11 @@ def bench_app() -> Any:
 # --- data ----------------------------------------------------------------------------------------
 
 
-def seed(database_url: str, redis_url: str, learners: int) -> dict[str, Any]:
-    """50 coaches with hours, exceptions and bookings; learners with API tokens. Direct inserts:
-    no password hashing, so seeding takes a second or two."""
+def seed(
+    database_url: str, redis_url: str, learners: int, coaches: int = COACHES
+) -> dict[str, Any]:
+    """``coaches`` coaches with hours, exceptions and bookings; learners with API tokens. Direct
+    inserts: no password hashing, so seeding takes a second or two."""
     import config
     from services import accounts
     from services.booking import interview_types
@@ -98,7 +100,7 @@ def seed(database_url: str, redis_url: str, learners: int) -> dict[str, Any]:
         coding = itypes["coding"]
         today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         coach_ids = []
-        for i in range(COACHES):
+        for i in range(coaches):
             coach = User(
                 email=f"bench-coach-{i}@example.com",
                 name=f"Coach {i}",

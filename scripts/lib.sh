@@ -68,6 +68,11 @@ ensure_redis_binary() {
   # Debian's package starts a system Redis on 6379; that is fine: we use it if it answers.
 }
 
+ensure_wrk() {
+  # The HTTP load generator benchmarks/ceiling.py measures with (it costs little CPU).
+  command -v wrk >/dev/null 2>&1 || apt_install wrk
+}
+
 ensure_postgres() {
   # Sets TEST_PG_URL to an admin URL of a running PostgreSQL, starting or installing one if needed.
   export TEST_PG_URL="${TEST_PG_URL:-postgresql://postgres@127.0.0.1:5432/postgres}"

@@ -7,6 +7,7 @@ cd "$ROOT"
 
 ensure_venv requirements.lock requirements-dev.lock
 ensure_redis_binary
+ensure_wrk
 ensure_postgres
 ensure_chromium
 
@@ -37,7 +38,7 @@ say "pytest"
 python -m pytest "$@"
 if [ "$#" = 0 ]; then
   # Benchmarks are run by hand for figures; here each runs as a quick smoke run.
-  for bench in notifications resumes booking staff load writers; do
+  for bench in notifications resumes booking staff load writers ceiling; do
     say "benchmark smoke run: $bench"
     python "benchmarks/$bench.py" --smoke
   done

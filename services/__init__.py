@@ -17,7 +17,8 @@ def init_app(app: Flask) -> None:
     # registers its notification kinds and handlers, in this order (the order the preferences and
     # the OpenAPI document's enum of kinds list them): accounts (operations, coaches), booking,
     # résumés.
-    from services import models  # noqa: F401
+    # faq renders answers as they are saved (a flush hook).
+    from services import faq, models  # noqa: F401
     from services.accounts import coaches, operations  # noqa: F401
     from services.booking import messages as booking_messages  # noqa: F401
     from services.resumes import messages as resume_messages  # noqa: F401

@@ -120,3 +120,55 @@ def reader() -> Iterator[None]:
         yield
     finally:
         write_intent.reset(token)
+
+
+# A hot read of a few plain values (a version, a token's owner) asked on every request: SQLAlchemy
+# compiles the statement once per dialect, and it then runs straight on a pooled DBAPI connection,
+# outside the ORM (one statement, so it reads one snapshot). Where the session already has a
+# transaction under way, or is bound to one connection (an outer transaction), the read runs in it
+# instead, so it sees what that transaction sees. Either way the values come back as the driver
+# gives them (no column types applied): use them as keys, or for columns the driver already
+# returns as Python values.
+_compiled: dict[tuple[Any, str], tuple[str, list[str] | None, dict[str, Any]]] = {}
+
+
+def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:
+    """The rows of a Core ``statement`` (a module-level constant: it is compiled once and kept),
+    with ``params`` for its ``bindparam``s."""
+    scoped = db.session
+    session = scoped() if scoped.registry.has() else None  # none yet: not made for this read
+    bind = session.get_bind() if session is not None else scoped.session_factory.kw.get("bind")
+    if bind is None:
+        bind = db.engine
+    dialect = bind.dialect
+    key = (statement, dialect.name)
+    compiled = _compiled.get(key)
+    if compiled is None:
+        done = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        positions = list(done.positiontup) if dialect.positional else None
+        compiled = (done.string, positions, done.construct_params())
+        _compiled[key] = compiled
+    sql, positions, defaults = compiled
+    values = {**defaults, **params}
+    args: Any = tuple(values[name] for name in positions) if positions is not None else values
+    if not isinstance(bind, Engine) or (session is not None and session.in_transaction()):
+        in_session = (session or scoped()).connection()
+        return [tuple(row) for row in in_session.exec_driver_sql(sql, args)]
+    pooled = bind.raw_connection()
+    # PostgreSQL: the one statement in autocommit, so no BEGIN and ROLLBACK round trips around it
+    # (SQLite's connections are in autocommit already, see _sqlite_pragmas).
+    autocommit = dialect.name == "postgresql"
+    try:
+        if autocommit:
+            pooled.driver_connection.autocommit = True  # type: ignore[union-attr]
+        cursor = pooled.cursor()
+        try:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        if autocommit:
+            pooled.driver_connection.autocommit = False  # type: ignore[union-attr]
+        pooled.close()  # back to the pool (which rolls back whatever is left)
+    return [tuple(row) for row in rows]

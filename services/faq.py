@@ -1,18 +1,24 @@
-"""The public FAQ: loaded from the seed article, kept in the database so staff can edit it."""
+"""The public FAQ: loaded from the seed article, kept in the database so staff can edit it.
+
+Answers are Markdown; each is rendered (sanitised HTML, and plain text for JSON-LD) as it is saved,
+by a flush hook, whoever saves it. Every change to a page or its entries raises ``page.version``,
+so the public pages read the pages once per version per process (``articles``) and otherwise only
+their versions: one indexed read."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, selectinload
 
-from services.db import db
+from services.db import db, fast_rows
 from services.models import FaqEntry, Page
 from services.validation import is_id
 
@@ -95,6 +101,149 @@ def get_page(slug: str) -> Page | None:
     return db.session.scalar(
         select(Page).where(Page.slug == slug).options(selectinload(Page.entries))
     )
+
+
+# --- the public pages' reads ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleEntry:
+    id: int
+    question: str
+    html: str  # sanitised: safe to mark as safe in a template
+    text: str
+
+
+@dataclass(frozen=True)
+class Article:
+    """A page as the public site shows it, at one version."""
+
+    slug: str
+    key: tuple[Any, ...]  # what the content is known by (its id, version and time of change)
+    title: str
+    summary: str
+    updated_on: dt.date | None
+    read_minutes: int | None
+    entries: tuple[ArticleEntry, ...]
+    json_ld: str  # the page as a schema.org FAQPage, ready to place in a script element
+
+
+# The public pages' slugs: what ``articles`` reads the versions of.
+PUBLIC_SLUGS = (FAQ_SLUG, CAREER_SERVICES_SLUG)
+_VERSIONS = select(Page.slug, Page.id, Page.version, Page.updated_at).where(
+    Page.slug.in_(PUBLIC_SLUGS)
+)
+# Each process keeps the newest article it read per slug, under the version it read it at.
+_articles: dict[str, tuple[tuple[Any, ...], Article]] = {}
+
+
+def articles() -> dict[str, Article]:
+    """The public pages (of those that exist) as the public site shows them, by slug. One indexed
+    read of their versions (no ORM session); a page is read again only when its version moved (or
+    another process started)."""
+    found: dict[str, Article] = {}
+    for slug, *key in fast_rows(_VERSIONS):
+        cached = _articles.get(slug)
+        if cached is None or cached[0] != tuple(key):
+            article = _load_article(slug, tuple(key))
+            if article is None:
+                continue
+            cached = (tuple(key), article)
+            _articles[slug] = cached
+        found[slug] = cached[1]
+    return found
+
+
+def _load_article(slug: str, key: tuple[Any, ...]) -> Article | None:
+    page = db.session.execute(
+        select(
+            Page.id,
+            Page.title,
+            Page.summary,
+            Page.updated_on,
+            Page.read_minutes,
+        ).where(Page.slug == slug)
+    ).first()
+    if page is None:
+        return None
+    rows = db.session.execute(
+        select(
+            FaqEntry.id,
+            FaqEntry.question,
+            FaqEntry.answer,
+            FaqEntry.answer_html,
+            FaqEntry.answer_text,
+        )
+        .where(FaqEntry.page_id == page.id)
+        .order_by(FaqEntry.position)
+    ).all()
+    entries = tuple(
+        ArticleEntry(
+            id=row.id,
+            question=row.question,
+            # Rendered as saved; an entry written around the ORM is rendered here.
+            html=row.answer_html if row.answer_html is not None else render_markdown(row.answer),
+            text=row.answer_text if row.answer_text is not None else plain_text(row.answer),
+        )
+        for row in rows
+    )
+    return Article(
+        slug=slug,
+        key=key,
+        title=page.title,
+        summary=page.summary,
+        updated_on=page.updated_on,
+        read_minutes=page.read_minutes,
+        entries=entries,
+        json_ld=_json_ld(page.title, entries),
+    )
+
+
+def _json_ld(title: str, entries: tuple[ArticleEntry, ...]) -> str:
+    document = {
+        "@context": "https://schema.org",
+        "@type": "FAQPage",
+        "name": title,
+        "mainEntity": [
+            {
+                "@type": "Question",
+                "name": entry.question,
+                "acceptedAnswer": {"@type": "Answer", "text": entry.text},
+            }
+            for entry in entries
+        ],
+    }
+    # Escape "<" so no answer text can close the script element.
+    return json.dumps(document, ensure_ascii=False).replace("<", "\\u003c")
+
+
+@event.listens_for(Session, "before_flush")
+def _render_and_version(session: Session, flush_context: Any, instances: Any) -> None:
+    """Whoever saves an entry: its answer is rendered now, and its page's version goes up (as does
+    a changed page's), in the same flush."""
+    pages: dict[int, Page] = {}
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, FaqEntry):
+            if obj in session.dirty and not session.is_modified(obj):
+                continue
+            if obj not in session.deleted and (obj.answer_html is None or _changed(obj, "answer")):
+                obj.answer_html = render_markdown(obj.answer)
+                obj.answer_text = plain_text(obj.answer)
+            page = obj.page if obj.page is not None else session.get(Page, obj.page_id)
+            if page is not None:
+                pages[id(page)] = page
+        elif isinstance(obj, Page) and session.is_modified(obj, include_collections=False):
+            pages[id(obj)] = obj
+    for page in pages.values():
+        if page not in session.new and page not in session.deleted:
+            # Counted in SQL, so two writers at once both count.
+            page.version = Page.version + 1  # type: ignore[assignment]
+
+
+def _changed(obj: FaqEntry, name: str) -> bool:
+    from sqlalchemy import inspect
+
+    return bool(inspect(obj).attrs[name].history.has_changes())
 
 
 # --- editing (staff) ------------------------------------------------------------------------------

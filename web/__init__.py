@@ -33,6 +33,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     formatting.init_app(app)
     services.init_app(app)
+    _init_sessions(app)
     _init_extensions(app)
     _init_dispatch(app)
 
@@ -50,12 +51,47 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+def _init_sessions(app: Flask) -> None:
+    from flask.sessions import SecureCookieSessionInterface
+
+    class CookieSessions(SecureCookieSessionInterface):
+        """Flask's signed-cookie sessions; a request without the cookie starts an empty session
+        without building a signer for a cookie it does not have."""
+
+        def open_session(self, app: Flask, request: Any) -> Any:
+            if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+                return self.session_class()
+            return super().open_session(app, request)
+
+    app.session_interface = CookieSessions()
+
+
 def _init_extensions(app: Flask) -> None:
+    from flask import request
+
     from services import accounts
     from web.extensions import csrf, limiter, login_manager, migrate
 
+    # CSRF is checked where it can apply, on the methods that change state (Flask-WTF's own hook
+    # looks up every request's view first).
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     csrf.init_app(app)
+    unsafe = frozenset(app.config["WTF_CSRF_METHODS"])
+
+    @app.before_request
+    def _csrf_protect() -> None:
+        if request.method in unsafe and app.config["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)
+
     limiter.init_app(app)
+    if not any(
+        app.config.get(name)
+        for name in ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+    ):
+        # Every limit is a route's own (its decorator checks it as the view is called): with no
+        # limit for the whole app, the limiter's before-request check would find nothing on every
+        # request.
+        app.before_request_funcs[None].remove(limiter._check_request_limit)
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"

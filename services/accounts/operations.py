@@ -14,7 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from services import audit, localtime, outbox
 from services.db import db, utcnow
@@ -418,17 +418,20 @@ def issue_token(user: User, ttl: dt.timedelta) -> tuple[str, ApiToken]:
 
 def user_for_token(secret: str) -> User | None:
     """The user behind a live (unexpired, unrevoked) token, else None."""
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, ApiToken.user_id == User.id)
-        .where(
-            ApiToken.token_hash == _token_hash(secret),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > utcnow(),
-            User.active.is_(True),
-        )
-    ).first()
-    return row[1] if row else None
+    return db.session.scalar(_USER_FOR_TOKEN, {"hash": _token_hash(secret), "now": utcnow()})
+
+
+# One indexed read (the token's unique hash) that loads only the user; built once.
+_USER_FOR_TOKEN = (
+    select(User)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(
+        ApiToken.token_hash == bindparam("hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+        User.active.is_(True),
+    )
+)
 
 
 def revoke_token(secret: str) -> None:

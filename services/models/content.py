@@ -20,6 +20,9 @@ class Page(Model):
     updated_on: Mapped[dt.date | None]
     read_minutes: Mapped[int | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Goes up with every change to the page or its entries (services.faq): the public pages are
+    # cached under it.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
     entries: Mapped[list[FaqEntry]] = relationship(
         back_populates="page", order_by="FaqEntry.position", cascade="all, delete-orphan"
@@ -35,5 +38,8 @@ class FaqEntry(Model):
     position: Mapped[int]
     question: Mapped[str] = mapped_column(String(300))
     answer: Mapped[str] = mapped_column(Text)
+    # The answer rendered as it is saved (services.faq): sanitised HTML, and plain text (JSON-LD).
+    answer_html: Mapped[str | None] = mapped_column(Text)
+    answer_text: Mapped[str | None] = mapped_column(Text)
 
     page: Mapped[Page] = relationship(back_populates="entries")

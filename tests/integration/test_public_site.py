@@ -86,3 +86,109 @@ def test_api_responses_carry_the_security_headers_too(client):
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
     assert "Referrer-Policy" in response.headers
+
+
+def test_an_anonymous_page_carries_an_etag_and_a_revalidation_is_answered_304(client):
+    faq.load_seed()
+
+    for path in ("/faq", "/"):
+        first = client.get(path)
+        etag = first.headers["ETag"]
+        assert first.status_code == 200
+        assert first.headers["Cache-Control"] == "no-cache"
+        assert "Cookie" in first.headers["Vary"]  # a signed-in visitor's copy is another one
+        assert "Set-Cookie" not in first.headers
+
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.get_data() == b""
+        assert again.headers["ETag"] == etag
+        assert again.headers["X-Content-Type-Options"] == "nosniff"
+
+        other = client.get(path, headers={"If-None-Match": '"something-else"'})
+        assert other.status_code == 200
+        assert other.get_data() == first.get_data()
+
+
+def test_an_edit_shows_at_once_under_a_new_etag(client, db_session):
+    page, _ = faq.load_seed()
+    db_session.commit()
+    before = client.get("/faq")
+    entry = page.entries[1]
+
+    faq.update_entry(entry.id, faq.EntryInput(entry.question, "Now **bold** & <script>x</script>"))
+    db_session.commit()
+
+    after = client.get("/faq", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != before.headers["ETag"]
+    html = after.get_data(as_text=True)
+    assert "Now <strong>bold</strong> &amp;" in html
+    assert "<script>x</script>" not in html
+    block = re.search(r'<script type="application/ld\+json">(.+?)</script>', html, re.S).group(1)
+    texts = [e["acceptedAnswer"]["text"] for e in json.loads(block)["mainEntity"]]
+    assert texts[1] == "Now bold & <script>x</script>"  # as text: "<" is escaped in the block
+    assert "<script>x" not in block
+    # The home page names the FAQ: it follows the edit too (its key holds the FAQ's version).
+    assert client.get("/").status_code == 200
+
+
+def test_an_answer_is_rendered_as_it_is_saved_and_its_page_version_moves(db_session):
+    from services.models import FaqEntry, Page
+
+    page, _ = faq.load_seed()
+    db_session.commit()
+    version = db_session.get(Page, page.id).version
+    entry = page.entries[0]
+    assert entry.answer_html.startswith("<p>")  # rendered when the seed was saved
+    assert entry.answer_text and "<" not in entry.answer_text
+
+    entry.answer = "A [link](https://example.com) and `code`"  # any write, not only the service's
+    db_session.commit()
+
+    saved = db_session.get(FaqEntry, entry.id)
+    assert saved.answer_html == (
+        '<p>A <a href="https://example.com" rel="noopener noreferrer nofollow">link</a>'
+        " and <code>code</code></p>\n"
+    )
+    assert saved.answer_text == "A link and code"
+    assert db_session.get(Page, page.id).version == version + 1
+
+    added = faq.add_entry(faq.EntryInput("One more?", "Yes."))
+    db_session.commit()
+    assert added.answer_html == "<p>Yes.</p>\n"
+    assert db_session.get(Page, page.id).version == version + 2
+
+
+def test_a_signed_in_visitor_gets_the_page_made_for_them(client, make_user):
+    from tests.support_auth import sign_in
+
+    faq.load_seed()
+    anonymous = client.get("/faq")
+    user = make_user("learner")
+    sign_in(client, user.email)
+
+    mine = client.get("/faq", headers={"If-None-Match": anonymous.headers["ETag"]})
+
+    assert mine.status_code == 200
+    assert "ETag" not in mine.headers
+    html = mine.get_data(as_text=True)
+    assert "Sign out" in html and "Sign in</a>" not in html
+    assert "Sign in</a>" in anonymous.get_data(as_text=True)
+
+
+def test_a_message_waiting_in_the_session_is_shown_not_shared(client, make_user):
+    from tests.support_auth import csrf_token, sign_in
+
+    faq.load_seed()
+    user = make_user("learner")
+    sign_in(client, user.email)
+    client.post("/sign-out", data={"csrf_token": csrf_token(client, "/dashboard")})
+
+    page = client.get("/")
+
+    assert "ETag" not in page.headers  # the sign-out's message is this visitor's alone
+    assert "You are signed out." in page.get_data(as_text=True)
+    shared = client.get("/")  # shown once; then the page every anonymous visitor gets
+    assert "ETag" in shared.headers
+    assert "You are signed out." not in shared.get_data(as_text=True)

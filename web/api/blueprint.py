@@ -42,6 +42,9 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     def arguments(
         self, schema: Any, *, location: str = "json", required: bool = True, **kwargs: Any
     ) -> Callable[[Any], Any]:
+        if isinstance(schema, type):
+            # One instance for every request (webargs would build one from the class each time).
+            schema = schema()
         parse = super().arguments(schema, location=location, required=required, **kwargs)
         if location != "json":
             return parse  # type: ignore[no-any-return]

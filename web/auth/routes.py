@@ -134,7 +134,9 @@ SEEN_STEP_SECONDS = 60
 
 @bp.before_app_request
 def _enforce_session_timeouts() -> Response | None:
-    if not current_user.is_authenticated:
+    # Only a session that names a user can be signed in (no remember-me cookies, no header logins):
+    # an anonymous request loads no user.
+    if "_user_id" not in session or not current_user.is_authenticated:
         return None
     now = time.time()
     idle = current_app.config["SESSION_IDLE_MINUTES"] * 60

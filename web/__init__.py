@@ -21,6 +21,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config.load())
     app.config.update(test_config or {})
+    if int(app.config.get("PROXY_COUNT", 0)) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     logs.configure(app.config)

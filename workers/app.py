@@ -102,14 +102,16 @@ def beat_schedule(settings: Any) -> dict[str, dict[str, Any]]:
         if isinstance(interval, int | float):
             entry["options"] = {
                 "expires": max(float(interval), 1.0),
-                # Names the entry, so a worker runs it at most once per period (PeriodLock).
-                "headers": {PERIODIC_HEADER: name},
+                # Names the entry and the beat's interval, so a worker runs it at most once per
+                # period (PeriodLock), whatever interval the worker's own settings give it.
+                "headers": {PERIODIC_HEADER: name, PERIOD_HEADER: float(interval)},
                 **entry.get("options", {}),
             }
     return schedule
 
 
 PERIODIC_HEADER = "periodic"
+PERIOD_HEADER = "period_seconds"
 
 
 class PeriodLock:
@@ -122,9 +124,8 @@ class PeriodLock:
 
     PREFIX = "career-services:periodic"
 
-    def __init__(self, redis_url: str, intervals: dict[str, float]) -> None:
+    def __init__(self, redis_url: str) -> None:
         self.redis_url = redis_url
-        self.intervals = intervals
         self._client: Any = None
         self._pid = 0
 
@@ -140,11 +141,10 @@ class PeriodLock:
             self._pid = os.getpid()
         return self._client
 
-    def claim(self, entry: str, holder: str) -> tuple[bool, int | None]:
+    def claim(self, entry: str, interval: float, holder: str) -> tuple[bool, int | None]:
         """(whether this run may go ahead, its period). A run whose lock cannot be taken because
         Redis does not answer goes ahead: every periodic job is safe to run twice."""
-        interval = self.intervals.get(entry)
-        if not interval:
+        if interval <= 0:
             return True, None
         try:
             client = self._redis()
@@ -214,20 +214,14 @@ def create_celery(flask_app: Flask | None = None) -> Celery:
     flask_app = flask_app or create_flask_app()
 
     schedule = beat_schedule(flask_app.config)
-    period_lock = PeriodLock(
-        flask_app.config["REDIS_URL"],
-        {
-            name: float(entry["schedule"])
-            for name, entry in schedule.items()
-            if isinstance(entry["schedule"], int | float)
-        },
-    )
+    period_lock = PeriodLock(flask_app.config["REDIS_URL"])
 
     class FlaskTask(Task):  # type: ignore[misc]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             entry = self.request.get(PERIODIC_HEADER) if self.request else None
             if entry:
-                go, period = period_lock.claim(str(entry), str(self.request.id))
+                interval = float(self.request.get(PERIOD_HEADER) or 0)
+                go, period = period_lock.claim(str(entry), interval, str(self.request.id))
                 if not go:
                     log.info(
                         "periodic job %s: already run in period %s; this copy skipped",

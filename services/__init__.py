@@ -10,9 +10,11 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     """Bind the domain's extensions (the database) to a Flask app, web or worker."""
+    from services import storage
     from services.db import db
 
     db.init_app(app)
+    storage.init_app(app)
     # Importing the models registers them with the metadata; importing each domain's messages
     # registers its notification kinds and handlers, in this order (the order the preferences and
     # the OpenAPI document's enum of kinds list them): accounts (operations, coaches), booking,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import accounts, faq, outbox
+from services import accounts, faq, outbox, storage
 from services.booking import interview_types
 from services.db import db, utcnow
 from services.models import (
@@ -322,7 +322,7 @@ class _History:
         stored = files.receive(
             io.BytesIO(_pdf(lines)),
             filename,
-            upload_dir=self.settings.upload_dir,
+            store=storage.current(),
             max_bytes=self.settings.max_upload_bytes,
         )
         resume = Resume(

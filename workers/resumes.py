@@ -2,7 +2,7 @@
 
 Every task is idempotent (a finished analysis, a routed résumé, a stamped warning are no-ops the
 second time), so ``acks_late`` redelivery is safe. A busy SQLite writer lock or a PostgreSQL
-serialisation hiccup is retried with backoff.
+serialisation hiccup, or file storage that does not answer, is retried with backoff.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from sqlalchemy.exc import OperationalError
 from services import resumes
 from services.db import db
 from services.resumes import routing
+from services.storage import StorageUnavailable
 
 _RETRY = {
     "acks_late": True,
-    "autoretry_for": (OperationalError,),
+    # A busy database, or file storage not answering (the parse reads the stored file).
+    "autoretry_for": (OperationalError, StorageUnavailable),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "max_retries": 5,

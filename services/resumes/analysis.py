@@ -4,11 +4,10 @@ limited child process, no database), record (store the checks and hand the résu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select, update
 
-from services import outbox
+from services import outbox, storage
 from services.db import db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
 from services.resumes import annotations as marks
@@ -22,7 +21,7 @@ from services.resumes.settings import Settings
 @dataclass(frozen=True)
 class AnalysisJob:
     version_id: int
-    path: str
+    sha256: str  # the stored object to parse
     kind: str
     reuse: extraction.Extraction | None  # the same bytes were parsed before
 
@@ -55,30 +54,33 @@ def prepare_analysis(version_id: int) -> AnalysisJob | None:
             active_content=list(twin.active_content or []),
             preview_html=twin.preview_html,
         )
-    root = files.storage_root(Settings.current().upload_dir)
     return AnalysisJob(
         version_id=version.id,
-        path=str(files.object_path(root, version.sha256)),
+        sha256=version.sha256,
         kind=version.kind,
         reuse=reuse,
     )
 
 
 def run_analysis(job: AnalysisJob) -> AnalysisOutcome:
-    """The full parse, in a child process under time and memory limits; no database."""
+    """The full parse, in a child process under time and memory limits, of a local copy of the
+    stored file; no database. Raises storage.StorageUnavailable (the task tries again later)."""
     if job.reuse is not None:
         return AnalysisOutcome(job.reuse)
     settings = Settings.current()
     try:
-        return AnalysisOutcome(
-            extraction.extract(
-                Path(job.path),
-                job.kind,
-                timeout=settings.parse_timeout,
-                memory_mb=settings.parse_memory_mb,
+        with storage.current().local_copy(job.sha256) as path:
+            return AnalysisOutcome(
+                extraction.extract(
+                    path,
+                    job.kind,
+                    timeout=settings.parse_timeout,
+                    memory_mb=settings.parse_memory_mb,
+                )
             )
-        )
     except extraction.ExtractionFailed as exc:
+        return AnalysisOutcome(None, exc.detail)
+    except storage.ObjectMissing as exc:
         return AnalysisOutcome(None, exc.detail)
 
 

@@ -120,17 +120,17 @@ def comment_lines(version: ResumeVersion, rows: list[Annotation]) -> list[tuple[
 
 def annotated_pdf(viewer: User, resume_id: int, number: int) -> Exported:
     """The marked-up PDF of version ``number`` as ``viewer`` may read its comments (the sent
-    ones). Raises NotFound."""
+    ones). Raises NotFound, storage.StorageUnavailable."""
     from pypdf import PdfReader, PdfWriter
     from pypdf.annotations import FreeText, Highlight
     from pypdf.generic import ArrayObject, FloatObject
 
     version, rows = marks.for_version(viewer, resume_id, number)
     rows = [r for r in rows if r.status != "draft"]
-    path, _ = file_of(viewer, resume_id, number)
     writer = PdfWriter()
     if version.kind == "pdf":
-        with path.open("rb") as original:
+        opened, _ = file_of(viewer, resume_id, number)
+        with opened.stream as original:
             writer.append(PdfReader(io.BytesIO(original.read())))
         for index, row in enumerate(rows, start=1):
             if not row.page or row.page > len(writer.pages):

@@ -1,5 +1,6 @@
 """Uploaded files: the type from the content (never the name), cheap structural checks that a
-request can afford, and content-addressed storage outside every served folder.
+request can afford, and the hand-over to content-addressed storage (services/storage), which
+never serves anything itself.
 
 The full parse (text, pages, active content) is not here: it runs in a worker, in a child process
 under time and memory limits (services/resumes/extraction.py), so a hostile file can only fail its
@@ -22,8 +23,8 @@ from typing import BinaryIO
 import filetype
 from lxml import etree
 
-import config
 from services.errors import TooLarge, UnsupportedType, ValidationFailed
+from services.storage import Storage
 
 PDF = "pdf"
 DOCX = "docx"
@@ -356,33 +357,16 @@ def _refuse_other_office(content_type: str) -> None:
 # --- storage --------------------------------------------------------------------------------------
 
 
-def storage_root(upload_dir: str) -> Path:
-    """The upload folder, made if needed; never inside a folder the web server serves."""
-    root = Path(upload_dir).resolve()
-    for served in (config.ROOT / "static", config.ROOT / "templates"):
-        if root == served.resolve() or served.resolve() in root.parents:
-            raise RuntimeError(f"UPLOAD_DIR {root} is inside the served folder {served}")
-    for sub in ("objects", "tmp"):
-        (root / sub).mkdir(parents=True, exist_ok=True, mode=0o750)
-    return root
-
-
-def object_path(root: Path, sha256: str) -> Path:
-    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
-        raise ValueError("not a sha256 hex digest")
-    return root / "objects" / sha256[:2] / sha256[2:4] / sha256
-
-
 def receive(
-    stream: BinaryIO, filename: str | None, *, upload_dir: str, max_bytes: int
+    stream: BinaryIO, filename: str | None, *, store: Storage, max_bytes: int
 ) -> StoredFile:
-    """Stream an upload to disk (hashing as it goes), check it, and keep it under its sha256.
+    """Stream an upload to a scratch file (hashing as it goes), check it, and keep it in ``store``
+    under its sha256, before any row names it.
 
-    Nothing is kept unless every check passes. Raises FileTooLarge, UnsupportedFileType,
-    FileRejected."""
+    Nothing is kept unless every check passes and the store took the whole file. Raises
+    FileTooLarge, UnsupportedFileType, FileRejected, StorageUnavailable."""
     name = clean_filename(filename)
-    root = storage_root(upload_dir)
-    fd, tmp_name = tempfile.mkstemp(dir=root / "tmp", prefix="upload-")
+    fd, tmp_name = tempfile.mkstemp(dir=store.scratch, prefix="upload-")
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()
@@ -400,13 +384,7 @@ def receive(
                 out.write(chunk)
         sniffed = sniff(tmp)
         sha = digest.hexdigest()
-        final = object_path(root, sha)
-        if final.exists():
-            tmp.unlink()  # the same bytes are stored already: content-addressed, kept once
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
-            tmp.chmod(0o640)
-            os.replace(tmp, final)
+        store.put(sha, tmp)  # content-addressed: the same bytes are kept once
         return StoredFile(
             sha256=sha,
             size=size,

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select, update
 
-from services import audit, outbox
+from services import audit, outbox, storage
 from services.db import db, utcnow
 from services.errors import Forbidden, ValidationFailed
 from services.models import (
@@ -140,13 +140,14 @@ def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Su
     """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
 
     Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
-    files.UnsupportedFileType. Nothing is stored unless everything is valid."""
+    files.UnsupportedFileType, storage.StorageUnavailable. Nothing is stored unless everything is
+    valid; the file is in storage before the row naming it commits."""
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners upload résumés.")
     submission = _clean_submission(submission)
     settings = Settings.current()
     stored = files.receive(
-        stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
+        stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
     )
     now = utcnow()
     resume = Resume(
@@ -171,7 +172,7 @@ def submit_version(
     """A new version of the learner's résumé; routed again (to the last reviewer if they can).
 
     Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
-    files.UnsupportedFileType."""
+    files.UnsupportedFileType, storage.StorageUnavailable."""
     resume = _owned(learner, resume_id, lock=True)
     if resume.status not in NEW_VERSION_ALLOWED:
         raise ReviewInProgress(
@@ -181,7 +182,7 @@ def submit_version(
         notes = _clean_submission(Submission(target_role=resume.target_role, notes=notes)).notes
     settings = Settings.current()
     stored = files.receive(
-        stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
+        stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
     )
     number = resume.current_version + 1
     _add_version(resume, stored, number, learner)

@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, exists, select
 
-from services import localtime
+from services import localtime, storage
 from services.db import db
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -30,8 +29,6 @@ from services.models import (
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
-from services.resumes import files
-from services.resumes.settings import Settings
 from services.validation import is_id
 
 # --- reading --------------------------------------------------------------------------------------
@@ -179,8 +176,11 @@ def reviews(resume: Resume) -> list[Review]:
     )
 
 
-def file_of(user: User, resume_id: int, number: int | None = None) -> tuple[Path, ResumeVersion]:
-    """The stored bytes of the current (or a given) version. Raises NotFound."""
+def file_of(
+    user: User, resume_id: int, number: int | None = None
+) -> tuple[storage.Opened, ResumeVersion]:
+    """The stored bytes of the current (or a given) version, opened (the caller closes the
+    stream). Raises NotFound (storage.ObjectMissing among them), storage.StorageUnavailable."""
     resume = get_visible(user, resume_id)
     number = number or resume.current_version
     if not is_id(number):
@@ -192,11 +192,7 @@ def file_of(user: User, resume_id: int, number: int | None = None) -> tuple[Path
     )
     if version is None:
         raise NotFound("There is no such version of this résumé.")
-    root = files.storage_root(Settings.current().upload_dir)
-    path = files.object_path(root, version.sha256)
-    if not path.is_file():
-        raise NotFound("The file of this version is missing from storage.")
-    return path, version
+    return storage.current().open(version.sha256), version
 
 
 def local_time(at: dt.datetime | None, user: User) -> str:

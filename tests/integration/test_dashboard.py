@@ -426,8 +426,7 @@ def test_an_offer_notification_gives_the_accept_by_time_in_app_and_by_email(worl
 
 
 def test_the_demo_has_a_history_for_every_dashboard_and_chart(app, db_session):
-    from services import accounts
-    from services.resumes import Settings, files
+    from services import accounts, storage
 
     demo.seed_demo()
     db.session.commit()
@@ -455,9 +454,9 @@ def test_the_demo_has_a_history_for_every_dashboard_and_chart(app, db_session):
     assert len(weeks) >= 2
     assert db.session.scalar(select(func.count(Review.id))) >= 4
     # The files are there to be read, as uploaded ones are.
-    root = files.storage_root(Settings.current().upload_dir)
+    store = storage.current()
     for version in db.session.scalars(select(ResumeVersion)):
-        assert files.object_path(root, version.sha256).exists()
+        assert store.exists(version.sha256)
     # Ada's calendar this week holds nothing of the demo's (its sessions were last week or before).
     zone = zoneinfo.ZoneInfo(ada.timezone)
     today = dt.datetime.now(zone).date()

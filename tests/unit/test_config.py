@@ -40,3 +40,27 @@ def test_celery_is_configured_to_lose_no_work():
     # Redelivery must not happen while a task may still legitimately be running.
     assert settings["broker_transport_options"]["visibility_timeout"] > settings["task_time_limit"]
     assert {q.name for q in settings["task_queues"]} == {"default", "notifications", "heavy"}
+
+
+def test_storage_is_the_folder_unless_an_s3_url_is_given():
+    cfg = config.load({"SECRET_KEY": "x"})
+    assert cfg["STORAGE_URL"] == "" and cfg["UPLOAD_DIR"]
+    cfg = config.load({"SECRET_KEY": "x", "STORAGE_URL": "s3://career-files/uploads"})
+    assert cfg["STORAGE_URL"] == "s3://career-files/uploads"
+    from services.storage import parse_url
+
+    assert parse_url(cfg["STORAGE_URL"]).prefix == "uploads"
+
+
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"STORAGE_URL": "/srv/uploads"}, "s3://bucket/prefix"),
+        ({"STORAGE_URL": "s3://Bad_Bucket/x"}, "bucket name"),
+        ({"S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ],
+)
+def test_storage_and_log_settings_that_cannot_work_are_refused(env, words):
+    with pytest.raises(config.ConfigError, match=words):
+        config.load({"SECRET_KEY": "x", **env})

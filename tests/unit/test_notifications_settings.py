@@ -81,6 +81,11 @@ def test_the_scheduler_runs_the_relay_and_the_sweep_at_the_configured_intervals(
     assert schedule["notifications-sweep"]["schedule"] == 7
     # A run that waited past the next one expires unrun: the next run scans the same rows.
     assert schedule["notifications-sweep"]["options"]["expires"] == 7
+    # Each copy names its entry and the beat's interval: workers run it once per period.
+    assert schedule["notifications-sweep"]["options"]["headers"] == {
+        "periodic": "notifications-sweep",
+        "period_seconds": 7.0,
+    }
     assert schedule["resumes-scan-due"]["schedule"] == 2
     assert schedule["resumes-drain"]["schedule"] == 30.0  # not one of the scan's entries
 

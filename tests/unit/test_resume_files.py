@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.resumes import checks, extraction, files
+from services.storage.local import LocalStorage
 from tests.support_resumes import (
     GOOD_TEXT,
     make_docx,
@@ -76,16 +77,17 @@ def test_names_are_display_metadata_with_the_real_extension():
 
 
 def test_receive_streams_to_a_content_addressed_path_and_keeps_nothing_on_failure(tmp_path):
+    store = LocalStorage(str(tmp_path))
     pdf = make_pdf()
-    stored = files.receive(io.BytesIO(pdf), "cv.pdf", upload_dir=str(tmp_path), max_bytes=len(pdf))
-    path = files.object_path(tmp_path.resolve(), stored.sha256)
+    stored = files.receive(io.BytesIO(pdf), "cv.pdf", store=store, max_bytes=len(pdf))
+    path = store.path(stored.sha256)
     assert path.read_bytes() == pdf and oct(path.stat().st_mode)[-3:] == "640"
-    again = files.receive(io.BytesIO(pdf), "copy.pdf", upload_dir=str(tmp_path), max_bytes=10**6)
+    again = files.receive(io.BytesIO(pdf), "copy.pdf", store=store, max_bytes=10**6)
     assert again.sha256 == stored.sha256  # stored once
     with pytest.raises(files.FileTooLarge):
-        files.receive(io.BytesIO(pdf), "cv.pdf", upload_dir=str(tmp_path), max_bytes=len(pdf) - 1)
+        files.receive(io.BytesIO(pdf), "cv.pdf", store=store, max_bytes=len(pdf) - 1)
     with pytest.raises(files.UnsupportedFileType):
-        files.receive(io.BytesIO(make_png()), "cv.pdf", upload_dir=str(tmp_path), max_bytes=10**6)
+        files.receive(io.BytesIO(make_png()), "cv.pdf", store=store, max_bytes=10**6)
     kept = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert kept == [path]
 
@@ -94,7 +96,7 @@ def test_uploads_may_not_live_in_a_served_folder():
     import config
 
     with pytest.raises(RuntimeError, match="served"):
-        files.storage_root(str(config.ROOT / "static" / "uploads"))
+        LocalStorage(str(config.ROOT / "static" / "uploads"))
 
 
 def test_the_full_parse_reads_text_pages_and_active_content(tmp_path):

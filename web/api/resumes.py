@@ -29,7 +29,7 @@ from web.api.schemas import (
     person,
 )
 from web.api.security import current_user, token_required
-from web.downloads import attachment
+from web.downloads import version_file
 from web.problems import problem_doc
 from web.transactions import writing
 
@@ -60,6 +60,9 @@ bp.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
     "multipart": "multipart/form-data",
 }
 _problem = problem_doc(bp)
+STORAGE_DOWN = (
+    "`storage_unavailable`: file storage is not answering, so nothing was saved; try again shortly."
+)
 
 
 def _problems(*pairs: tuple[int, str]) -> Any:
@@ -368,6 +371,7 @@ def _one(resume_id: int, viewer: User) -> dict[str, Any]:
         "`validation_error`: a field is missing or invalid, or the file is empty, damaged, "
         "truncated, encrypted, an archive bomb, or has a hostile name.",
     ),
+    (503, STORAGE_DOWN),
 )
 def upload(form: dict[str, Any]) -> Any:
     """Upload a résumé (multipart). Answers at once with status `submitted`; a worker then runs
@@ -428,11 +432,14 @@ def get_resume(resume_id: int) -> Any:
         }
     }
 )
-@_problems((404, "`not_found`: no such résumé or version, or not yours to see."))
+@_problems(
+    (404, "`not_found`: no such résumé or version, or not yours to see."),
+    (503, "`storage_unavailable`: file storage is not answering; try again shortly."),
+)
 def download(args: dict[str, Any], resume_id: int) -> Any:
     """The original file, as an attachment, never rendered as one of our pages."""
-    path, version = resumes.file_of(current_user(), resume_id, args["version"])
-    return attachment(path, version.content_type, version.filename)
+    opened, version = resumes.file_of(current_user(), resume_id, args["version"])
+    return version_file(opened, version)
 
 
 @bp.route("/resumes/<int:resume_id>/versions", methods=["POST"])
@@ -445,6 +452,7 @@ def download(args: dict[str, Any], resume_id: int) -> Any:
     (413, "`file_too_large`"),
     (415, "`unsupported_file_type`"),
     (422, "`validation_error`"),
+    (503, STORAGE_DOWN),
 )
 def upload_version(form: dict[str, Any], resume_id: int) -> Any:
     """A new version of the learner's résumé; versions are kept, and it is routed again (to the

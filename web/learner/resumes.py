@@ -19,6 +19,7 @@ from services.errors import DomainError, NotFound
 from services.resumes import annotations as marks
 from services.resumes import export, files
 from services.rubric import LABELS
+from services.storage import StorageUnavailable
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp
@@ -68,7 +69,13 @@ def _form_errors(form: FlaskForm) -> dict[str, list[str]]:
 
 
 def _fail(form: FlaskForm, error: DomainError | None, status: int) -> Any:
-    """Put the problem on the form; for the upload script, answer JSON with the same messages."""
+    """Put the problem on the form; for the upload script, answer JSON with the same messages.
+    File storage being down is no fault of a field: it is said once, above the form."""
+    if isinstance(error, StorageUnavailable):
+        if wants_json():
+            return jsonify({"detail": error.detail, "errors": {}}), status
+        flash(error.detail, "error")
+        return None
     if error is not None:
         apply_errors(form, error, fallback=form.file)
     if wants_json():
@@ -83,6 +90,8 @@ def _status_of(error: DomainError) -> int:
         return 413
     if isinstance(error, files.UnsupportedFileType):
         return 415
+    if isinstance(error, StorageUnavailable):
+        return 503
     return 422
 
 
@@ -209,7 +218,10 @@ def resume_version(resume_id: int) -> Any:
             )
             if response is not None:
                 return response
-            flash(" ".join(m for ms in form.errors.values() for m in ms) or error.detail, "error")
+            if not isinstance(error, StorageUnavailable):  # _fail said that one already
+                flash(
+                    " ".join(m for ms in form.errors.values() for m in ms) or error.detail, "error"
+                )
             return redirect(url_for("learner.resume_detail", resume_id=resume_id))
         location = url_for("learner.resume_detail", resume_id=resume_id)
         if wants_json():

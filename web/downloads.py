@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 
 from flask import Response, abort, request, send_file
 from flask_login import current_user
 
 from services import resumes, storage
+from services.db import utcnow
 from services.errors import NotFound
 from services.models import ResumeVersion
 
@@ -46,6 +49,18 @@ def attachment(
     response.headers["Cache-Control"] = "private, no-store"
     response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+def generated(data: bytes, content_type: str, filename: str) -> Response:
+    """Bytes made for this request (an export) as a download, with the same headers as a stored
+    file: its hash as the ETag, now as Last-Modified."""
+    return attachment(
+        storage.Opened(io.BytesIO(data), len(data)),
+        content_type,
+        filename,
+        sha256=hashlib.sha256(data).hexdigest(),
+        modified=utcnow(),
+    )
 
 
 def version_file(opened: storage.Opened, version: ResumeVersion) -> Response:

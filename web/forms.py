@@ -13,15 +13,21 @@ from services.errors import DomainError, NotFound
 from web.transactions import writing
 
 
-def apply_errors(form: FlaskForm, error: DomainError, fallback: Field | None = None) -> list[str]:
+def apply_errors(
+    form: FlaskForm,
+    error: DomainError,
+    fallback: Field | None = None,
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
     """Put each of a refused change's messages (``error.errors``: field name → messages) on the
-    form's field of that name; a name the form has no field for, or a refusal that names no field
-    (its ``detail``), goes on ``fallback`` when one is given. Returns the messages that found no
-    field, for the view to flash if it likes."""
+    form's field of that name (or of the name ``names`` gives for it, where the service and the
+    form call a field differently); a name the form has no field for, or a refusal that names no
+    field (its ``detail``), goes on ``fallback`` when one is given. Returns the messages that found
+    no field, for the view to flash if it likes."""
     errors: Mapping[str, Sequence[str]] = error.errors or {"": [error.detail]}
     unplaced: list[str] = []
     for name, messages in errors.items():
-        field = form._fields.get(name, fallback)
+        field = form._fields.get((names or {}).get(name, name), fallback)
         if field is None:
             unplaced.extend(messages)
         else:

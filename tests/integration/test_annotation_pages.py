@@ -8,16 +8,15 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
-from services import resumes
+from services import resumes, storage
 from services.db import db
 from services.models import Annotation, Resume
 from services.resumes import annotations as marks
-from services.resumes import files, routing
+from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
 from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf
 
@@ -169,9 +168,12 @@ def test_the_learner_reads_replies_marks_done_and_downloads_the_marked_up_pdf(
     html = client.get(page).get_data(as_text=True)
     assert "The ranking model." in html and "Done (marked by the learner)" in html
 
-    root = files.storage_root(app.config["UPLOAD_DIR"])
-    stored = files.object_path(root, version.sha256)
-    before = hashlib.sha256(Path(stored).read_bytes()).hexdigest()
+    def stored_hash() -> str:
+        opened = storage.current().open(version.sha256)
+        with opened.stream:
+            return hashlib.sha256(opened.stream.read()).hexdigest()
+
+    before = stored_hash()
     response = client.get(f"/learn/resumes/{resume.id}/versions/1/annotated.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.headers["Content-Disposition"].startswith("attachment;")
@@ -187,7 +189,7 @@ def test_the_learner_reads_replies_marks_done_and_downloads_the_marked_up_pdf(
     assert "Suggested rewrite: Cut p95 latency by 40%." in comments
     assert "Lena Learner: The ranking model." in comments
     assert "2. Open" in comments and "Pinned to page 1" in comments
-    assert hashlib.sha256(Path(stored).read_bytes()).hexdigest() == before == version.sha256
+    assert stored_hash() == before == version.sha256
     # Someone else's résumé, or a version with no such number: 404.
     assert client.get(f"/learn/resumes/{resume.id}/versions/9/annotated.pdf").status_code == 404
 

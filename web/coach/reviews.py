@@ -440,7 +440,7 @@ def annotation_create(resume_id: int) -> Any:
             version = resumes.current_version(resume)
             row = marks.create(coach, resume_id, version.number, form.annotation_input())
     except DomainError as error:
-        apply_errors(form, {_FORM_FIELD.get(k, k): v for k, v in error.errors.items()})
+        apply_errors(form, error, names=_FORM_FIELD)
         flash(error.detail, "error")
         return _page(_visible(resume_id), annotation_form=form), (
             422 if error.code == "validation_error" else 409

@@ -3,7 +3,6 @@ static/js/upload.js), and each résumé's timeline, checks, review and versions.
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -326,5 +325,4 @@ def annotated_pdf(resume_id: int, number: int) -> Response:
         exported = export.annotated_pdf(current_user._get_current_object(), resume_id, number)
     except NotFound:
         abort(404)
-    path = io.BytesIO(exported.data)
-    return downloads.attachment(path, "application/pdf", exported.filename)
+    return downloads.generated(exported.data, "application/pdf", exported.filename)

@@ -8,14 +8,17 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
-import config
 from services.storage import ObjectInfo, ObjectMissing, Opened, Storage, object_name
+
+# The project's folders that the web server serves (static files) or renders (templates).
+_PROJECT = Path(__file__).resolve().parents[2]
+SERVED = (_PROJECT / "static", _PROJECT / "templates")
 
 
 def storage_root(upload_dir: str) -> Path:
     """The upload folder, made if needed; never inside a folder the web server serves."""
     root = Path(upload_dir).resolve()
-    for served in (config.ROOT / "static", config.ROOT / "templates"):
+    for served in SERVED:
         if root == served.resolve() or served.resolve() in root.parents:
             raise RuntimeError(f"UPLOAD_DIR {root} is inside the served folder {served}")
     for sub in ("objects", "tmp"):

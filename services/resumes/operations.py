@@ -32,7 +32,12 @@ from services.resumes import annotations as marks
 from services.resumes import files
 from services.resumes.errors import CorrectionClosed, InvalidStatus, OfferExpired, ReviewInProgress
 from services.resumes.settings import Settings
-from services.resumes.views import get_visible, live_assignment, review_of_current
+from services.resumes.views import (
+    correctable_until,
+    get_visible,
+    live_assignment,
+    review_of_current,
+)
 from services.rubric import in_a_sentence
 
 OPEN_STATUSES = (
@@ -410,10 +415,6 @@ def submit_review(
 
 
 # --- correcting a sent review ---------------------------------------------------------------------
-
-
-def correctable_until(review: Review) -> dt.datetime:
-    return review.created_at + Settings.current().correction_window
 
 
 def can_correct(coach: User, review: Review | None, *, now: dt.datetime | None = None) -> bool:

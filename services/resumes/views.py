@@ -29,6 +29,7 @@ from services.models import (
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
 from services.pagination import Page, paginate
+from services.resumes.settings import Settings
 from services.validation import is_id
 
 # --- reading --------------------------------------------------------------------------------------
@@ -299,8 +300,27 @@ class HistoryItem:
     detail: str
 
 
+def correctable_until(review: Review) -> dt.datetime:
+    """Until when its coach may correct a review: REVIEW_CORRECTION_HOURS after it was sent."""
+    return review.created_at + Settings.current().correction_window
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """A version's review as it is shown: with the version's number and its correction window."""
+
+    review: Review
+    version: int
+
+    @property
+    def correctable_until(self) -> dt.datetime:
+        return correctable_until(self.review)
+
+
 @dataclass(frozen=True)
 class ResumeView:
+    """A résumé as one viewer reads it (the API's ResumeSchema dumps it as it is)."""
+
     resume: Resume
     version: ResumeVersion
     versions: list[ResumeVersion]
@@ -312,6 +332,25 @@ class ResumeView:
     history: list[HistoryItem]
     decision: RoutingDecision | None  # the latest routing decision (staff read why)
     status: StatusLabel  # the state in words, for the viewer
+
+    @property
+    def offer_expires_at(self) -> dt.datetime | None:
+        """While the résumé is offered to a coach: when the offer lapses."""
+        offered = self.assignment is not None and self.assignment.status == "offered"
+        return self.assignment.expires_at if offered and self.assignment else None
+
+    @property
+    def active_content(self) -> list[str]:
+        return list(self.version.active_content or [])
+
+    @property
+    def shown_review(self) -> ReviewView | None:
+        return ReviewView(self.review, self.version.number) if self.review else None
+
+    @property
+    def routing_reason(self) -> str | None:
+        """Why the last routing decision went as it did (loaded for staff only)."""
+        return self.decision.reason if self.decision else None
 
 
 # What a learner reads for events whose detail is meant for coaches and staff.

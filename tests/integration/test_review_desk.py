@@ -244,7 +244,7 @@ def test_a_sent_review_can_be_corrected_and_the_learner_is_told(client, offered,
     )
     [event] = corrections(offered)
     assert event.payload["changed"] == ["formatting", "outcome"]
-    assert notifications.fan_out(event.id) == 1
+    assert notifications.fan_out(event.id).made == 1
     note = db.session.scalar(
         select(Notification).where(Notification.kind == "resume_review_corrected")
     )

@@ -105,17 +105,20 @@ class EarlierCommentsSchema(Schema):
 
 
 class ResumeReviewSchema(Schema):
-    id = fields.Integer(required=True)
+    id = fields.Integer(attribute="review.id", required=True)
     version = fields.Integer(required=True)
-    summary = fields.String(required=True)
-    scores = fields.Nested(ReviewScoresSchema, required=True)
-    comments = fields.String(required=True)
+    summary = fields.String(attribute="review.summary", required=True)
+    scores = fields.Nested(ReviewScoresSchema, attribute="review.scores", required=True)
+    comments = fields.String(attribute="review.comments", required=True)
     outcome = fields.String(
-        required=True, validate=validate.OneOf([o.value for o in ReviewOutcome])
+        attribute="review.outcome",
+        required=True,
+        validate=validate.OneOf([o.value for o in ReviewOutcome]),
     )
-    reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
-    created_at = fields.AwareDateTime(required=True)
+    reviewer = fields.Nested(PersonSchema, attribute="review.coach", required=True, allow_none=True)
+    created_at = fields.AwareDateTime(attribute="review.created_at", required=True)
     corrected_at = fields.AwareDateTime(
+        attribute="review.corrected_at",
         required=True,
         allow_none=True,
         metadata={"description": "When its coach last corrected it; null: never corrected."},
@@ -129,6 +132,7 @@ class ResumeReviewSchema(Schema):
     )
     earlier_comments = fields.Nested(
         EarlierCommentsSchema,
+        attribute="review.earlier_comments",
         required=True,
         allow_none=True,
         metadata={
@@ -164,24 +168,44 @@ class ResumeVersionSchema(Schema):
     content_type = fields.String(required=True)
     sha256 = fields.String(required=True)
     uploaded_at = fields.AwareDateTime(required=True)
-    analysis = fields.String(required=True, metadata={"description": "pending, done or failed"})
+    analysis = fields.String(
+        attribute="analysis_status",
+        required=True,
+        metadata={"description": "pending, done or failed"},
+    )
     page_count = fields.Integer(required=True, allow_none=True)
 
 
 class ResumeSchema(Schema):
-    id = fields.Integer(required=True)
-    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ResumeStatus]))
-    target_role = fields.String(required=True)
-    notes = fields.String(required=True)
-    filename = fields.String(
-        required=True, metadata={"description": "The current version's file name (display only)."}
+    id = fields.Integer(attribute="resume.id", required=True)
+    status = fields.String(
+        attribute="resume.status",
+        required=True,
+        validate=validate.OneOf([s.value for s in ResumeStatus]),
     )
-    size = fields.Integer(required=True, metadata={"description": "Bytes of the current version."})
-    content_type = fields.String(required=True, metadata={"description": "Sniffed, not declared."})
-    version = fields.Integer(required=True, metadata={"description": "The current version."})
+    target_role = fields.String(attribute="resume.target_role", required=True)
+    notes = fields.String(attribute="resume.notes", required=True)
+    filename = fields.String(
+        attribute="version.filename",
+        required=True,
+        metadata={"description": "The current version's file name (display only)."},
+    )
+    size = fields.Integer(
+        attribute="version.size",
+        required=True,
+        metadata={"description": "Bytes of the current version."},
+    )
+    content_type = fields.String(
+        attribute="version.content_type",
+        required=True,
+        metadata={"description": "Sniffed, not declared."},
+    )
+    version = fields.Integer(
+        attribute="version.number", required=True, metadata={"description": "The current version."}
+    )
     versions = fields.List(fields.Nested(ResumeVersionSchema), required=True)
-    created_at = fields.AwareDateTime(required=True)
-    due_at = fields.AwareDateTime(required=True, allow_none=True)
+    created_at = fields.AwareDateTime(attribute="resume.created_at", required=True)
+    due_at = fields.AwareDateTime(attribute="resume.due_at", required=True, allow_none=True)
     offer_expires_at = fields.AwareDateTime(
         required=True,
         allow_none=True,
@@ -191,6 +215,7 @@ class ResumeSchema(Schema):
     reviewer = fields.Nested(PersonSchema, required=True, allow_none=True)
     checks = fields.List(
         fields.Nested(ResumeCheckSchema),
+        attribute="version.checks",
         required=True,
         allow_none=True,
         metadata={"description": "null until the worker has run the automated checks."},
@@ -200,7 +225,9 @@ class ResumeSchema(Schema):
         required=True,
         metadata={"description": "Active PDF content found (JavaScript, launch actions…)."},
     )
-    review = fields.Nested(ResumeReviewSchema, required=True, allow_none=True)
+    review = fields.Nested(
+        ResumeReviewSchema, attribute="shown_review", required=True, allow_none=True
+    )
     history = fields.List(fields.Nested(ResumeHistorySchema), required=True)
     routing_reason = fields.String(
         required=True,
@@ -292,68 +319,8 @@ class ResumeFileArgsSchema(Schema):
 # --- shaping --------------------------------------------------------------------------------------
 
 
-def resume_json(view: ResumeView, viewer: User) -> dict[str, Any]:
-    resume, version = view.resume, view.version
-    review = view.review
-    return {
-        "id": resume.id,
-        "status": resume.status,
-        "target_role": resume.target_role,
-        "notes": resume.notes,
-        "filename": version.filename,
-        "size": version.size,
-        "content_type": version.content_type,
-        "version": version.number,
-        "versions": [
-            {
-                "number": v.number,
-                "filename": v.filename,
-                "size": v.size,
-                "content_type": v.content_type,
-                "sha256": v.sha256,
-                "uploaded_at": v.uploaded_at,
-                "analysis": v.analysis_status,
-                "page_count": v.page_count,
-            }
-            for v in view.versions
-        ],
-        "created_at": resume.created_at,
-        "due_at": resume.due_at,
-        "offer_expires_at": view.assignment.expires_at
-        if view.assignment and view.assignment.status == "offered"
-        else None,
-        "learner": person(view.learner),
-        "reviewer": person(view.reviewer),
-        "checks": version.checks,
-        "active_content": list(version.active_content or []),
-        "review": {
-            "id": review.id,
-            "version": version.number,
-            "summary": review.summary,
-            "scores": review.scores,
-            "comments": review.comments,
-            "outcome": review.outcome,
-            "reviewer": person(review.coach),
-            "created_at": review.created_at,
-            "corrected_at": review.corrected_at,
-            "correctable_until": resumes.correctable_until(review),
-            "earlier_comments": review.earlier_comments,
-        }
-        if review
-        else None,
-        "history": [
-            {"at": h.at, "event": h.event, "by": person(h.by), "detail": h.detail}
-            for h in view.history
-        ],
-        "routing_reason": view.decision.reason
-        if view.decision and viewer.role == "staff"
-        else None,
-    }
-
-
-def _one(resume_id: int, viewer: User) -> dict[str, Any]:
-    resume = resumes.get_visible(viewer, resume_id)
-    return resume_json(resumes.view(resume, viewer), viewer)
+def _one(resume_id: int, viewer: User) -> ResumeView:
+    return resumes.view(resumes.get_visible(viewer, resume_id), viewer)
 
 
 # --- routes ---------------------------------------------------------------------------------------
@@ -386,7 +353,7 @@ def upload(form: dict[str, Any]) -> Any:
             resumes.Submission(target_role=form["target_role"], notes=form.get("notes") or ""),
         )
     return (
-        resume_json(resumes.view(resume, user), user),
+        resumes.view(resume, user),
         201,
         {"Location": f"/api/v1/resumes/{resume.id}"},
     )
@@ -403,7 +370,7 @@ def list_resumes(args: dict[str, Any]) -> Any:
         user, status=args["status"], limit=args["limit"], cursor=args["cursor"]
     )
     return {
-        "items": [resume_json(v, user) for v in resumes.views(page.items, user)],
+        "items": resumes.views(page.items, user),
         "next_cursor": page.next_cursor,
     }
 
@@ -463,7 +430,7 @@ def upload_version(form: dict[str, Any], resume_id: int) -> Any:
         resume = resumes.submit_version(
             user, resume_id, storage.stream, storage.filename, form.get("notes")
         )
-    return resume_json(resumes.view(resume, user), user)
+    return resumes.view(resume, user)
 
 
 @bp.route("/resumes/<int:resume_id>/accept", methods=["POST"])
@@ -495,7 +462,7 @@ def decline(body: dict[str, Any], resume_id: int) -> Any:
     user = current_user()
     with writing():
         resume = resumes.decline(user, resume_id, body["reason"])
-    return resume_json(resumes.view(resume, user), user)
+    return resumes.view(resume, user)
 
 
 def _review_input(body: dict[str, Any]) -> resumes.ReviewInput:
@@ -572,7 +539,7 @@ def cancel(body: dict[str, Any], resume_id: int) -> Any:
     user = current_user()
     with writing():
         resume = resumes.withdraw(user, resume_id, body["reason"])
-    return resume_json(resumes.view(resume, user), user)
+    return resumes.view(resume, user)
 
 
 @bp.route("/resumes/<int:resume_id>/assign", methods=["POST"])

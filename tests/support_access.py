@@ -72,7 +72,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     from services.booking import waitlist as waitlist_service
     from services.db import utcnow
     from services.models import Delivery, FaqEntry, LearnerSuspension, Notification
-    from services.resumes import rebalance, routing
+    from services.resumes import annotations, rebalance, routing
     from tests.support_resumes import make_pdf
 
     interview_types.ensure_defaults()
@@ -110,6 +110,23 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     resumes.analyse(resumes.current_version(resume).id)
     db_session.commit()
     routing.assign_manually(staff, resume.id, coach_1.id, "access matrix")
+    db_session.commit()
+    # A second résumé of learner A, under review by coach 1, with one comment pinned on its first
+    # page and published (the row a sent review leaves behind), for the annotation routes.
+    marked = resumes.submit(
+        learner_a, io.BytesIO(make_pdf()), "cv.pdf", resumes.Submission(target_role="ML engineer")
+    )
+    db_session.commit()
+    resumes.analyse(resumes.current_version(marked).id)
+    routing.assign_manually(staff, marked.id, coach_1.id, "access matrix")
+    resumes.accept(coach_1, marked.id)
+    annotation = annotations.create(
+        coach_1,
+        marked.id,
+        1,
+        annotations.AnnotationInput(body="Lead with the result.", kind="pin", page=1, x=0.5, y=0.5),
+    )
+    annotation.status = "open"
     db_session.commit()
 
     # Coach 1 works one Saturday session, already booked: a day worth waiting for, with no slot.
@@ -208,6 +225,9 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         "plan_id": plan.id,
         "request_id": request.id,
         "proposal_id": proposal.id,
+        "marked_resume_id": marked.id,
+        "number": 1,
+        "annotation_id": annotation.id,
         "feed_token": feed_secret,
         "day": day,
         "slug": "coding",
@@ -233,6 +253,8 @@ def fill_path(rule: str, ids: dict[str, Any]) -> str:
             return "no-such-token-" + "x" * 24  # invitations: an unknown one, 404 for everyone
         if name == "verb":
             return "apply"
+        if name == "resume_id" and "annotat" in rule:
+            return str(ids["marked_resume_id"])  # the résumé under review, with a comment
         if name not in ids:
             raise KeyError(f"no value for <{name}> in {rule}: add it to the world")
         return str(ids[name])
@@ -252,6 +274,8 @@ INT_IDS = (
     "coach_id",
     "plan_id",
     "request_id",
+    "marked_resume_id",
+    "annotation_id",
 )
 
 

@@ -50,6 +50,7 @@ API_OWNER_LEARNER: Row = ("401", OK, "404", "403", "403", "403")
 API_OWNER_ONLY: Row = ("401", OK, "404", "404", "404", "404")  # every role has its own
 API_ITS_COACH_STAFF: Row = ("401", "403", "403", OK, "404", OK)
 API_ASSIGNED_COACH: Row = ("401", "403", "403", OK, "404", "403")
+API_OWNER_COACH: Row = ("401", OK, "404", OK, "404", "403")  # its two people; staff only read
 
 # --- page rows (no session: redirect to /sign-in) ---
 PUBLIC: Row = (OK, OK, OK, OK, OK, OK)
@@ -68,6 +69,7 @@ MATRIX: dict[str, Row] = {
     "GET /": PUBLIC,
     "GET /faq": PUBLIC,
     "GET /healthz": PUBLIC,
+    "GET /metrics": NOBODY,  # no METRICS_TOKEN set: not there for anyone
     "GET /readyz": PUBLIC,
     "GET /dashboard": ANY_SIGNED_IN,
     # accounts
@@ -129,6 +131,15 @@ MATRIX: dict[str, Row] = {
     "POST /learn/resumes/new": LEARNER_ONLY,
     "GET /learn/resumes/<int:resume_id>": OWNER_LEARNER,
     "GET /learn/resumes/<int:resume_id>/file": OWNER_LEARNER,
+    "GET /learn/resumes/<int:resume_id>/versions/<int:number>/annotated.pdf": OWNER_LEARNER,
+    (
+        "POST /learn/resumes/<int:resume_id>/versions/<int:number>/annotations"
+        "/<int:annotation_id>/reply"
+    ): (OWNER_LEARNER),
+    (
+        "POST /learn/resumes/<int:resume_id>/versions/<int:number>/annotations"
+        "/<int:annotation_id>/resolve"
+    ): (OWNER_LEARNER),
     "POST /learn/resumes/<int:resume_id>/versions": OWNER_LEARNER,
     "POST /learn/resumes/<int:resume_id>/cancel": OWNER_LEARNER,
     # coach pages
@@ -153,6 +164,26 @@ MATRIX: dict[str, Row] = {
     "GET /coach/reviews/<int:resume_id>/file": OWNER_COACH,
     "POST /coach/reviews/<int:resume_id>/accept": OWNER_COACH,
     "POST /coach/reviews/<int:resume_id>/decline": OWNER_COACH,
+    "POST /coach/reviews/<int:resume_id>/annotations": OWNER_COACH,
+    "POST /coach/reviews/<int:resume_id>/annotations/<int:annotation_id>/carry": OWNER_COACH,
+    "POST /coach/reviews/<int:resume_id>/annotations/<int:annotation_id>/close": OWNER_COACH,
+    # Only a draft is deleted: the world's comment is published, so its coach meets a 404 too.
+    "POST /coach/reviews/<int:resume_id>/annotations/<int:annotation_id>/delete": (
+        SIGNIN,
+        "403",
+        "403",
+        "404",
+        "404",
+        "403",
+    ),
+    (
+        "POST /coach/reviews/<int:resume_id>/versions/<int:number>/annotations"
+        "/<int:annotation_id>/reply"
+    ): (OWNER_COACH),
+    (
+        "POST /coach/reviews/<int:resume_id>/versions/<int:number>/annotations"
+        "/<int:annotation_id>/resolve"
+    ): (OWNER_COACH),
     "POST /coach/reviews/<int:resume_id>/review": OWNER_COACH,
     "POST /coach/reviews/<int:resume_id>/correct": OWNER_COACH,
     "PUT /coach/reviews/<int:resume_id>/draft": OWNER_COACH,
@@ -239,6 +270,16 @@ MATRIX: dict[str, Row] = {
     "GET /api/v1/resumes": API_SIGNED_IN,
     "GET /api/v1/resumes/<int:resume_id>": API_OWNER_COACH_STAFF,
     "GET /api/v1/resumes/<int:resume_id>/file": API_OWNER_COACH_STAFF,
+    "GET /api/v1/resumes/<int:resume_id>/versions/<int:number>/annotations": API_OWNER_COACH_STAFF,
+    "POST /api/v1/resumes/<int:resume_id>/versions/<int:number>/annotations": API_ASSIGNED_COACH,
+    (
+        "POST /api/v1/resumes/<int:resume_id>/versions/<int:number>"
+        "/annotations/<int:annotation_id>/replies"
+    ): (API_OWNER_COACH),
+    (
+        "POST /api/v1/resumes/<int:resume_id>/versions/<int:number>"
+        "/annotations/<int:annotation_id>/resolve"
+    ): (API_OWNER_COACH),
     "POST /api/v1/resumes/<int:resume_id>/versions": API_OWNER_LEARNER,
     "POST /api/v1/resumes/<int:resume_id>/cancel": API_OWNER_STAFF,
     "POST /api/v1/resumes/<int:resume_id>/accept": API_ASSIGNED_COACH,
@@ -321,6 +362,31 @@ def bodies(world: Any) -> dict[str, dict[str, Any]]:
         },
         "POST /api/v1/resumes/<int:resume_id>/assign": {"coach_id": ids["coach_2_id"]},
         "PUT /api/v1/notifications/preferences": {"email": {}},
+        "POST /api/v1/resumes/<int:resume_id>/versions/<int:number>/annotations": {
+            "kind": "pin",
+            "body": "Check the layout.",
+            "page": 1,
+            "point": {"x": 0.5, "y": 0.5},
+        },
+        (
+            "POST /api/v1/resumes/<int:resume_id>/versions/<int:number>"
+            "/annotations/<int:annotation_id>/replies"
+        ): {"body": "Thanks."},
+        "POST /coach/reviews/<int:resume_id>/annotations": {
+            "kind": "pin",
+            "body": "Check the layout.",
+            "page": "1",
+            "x_percent": "50",
+            "y_percent": "50",
+        },
+        (
+            "POST /coach/reviews/<int:resume_id>/versions/<int:number>/annotations"
+            "/<int:annotation_id>/reply"
+        ): {"body": "Thanks."},
+        (
+            "POST /learn/resumes/<int:resume_id>/versions/<int:number>/annotations"
+            "/<int:annotation_id>/reply"
+        ): {"body": "Thanks."},
         # pages: forms that would pass validation, so a stranger meets the ownership check
         "POST /coach/sessions/<int:booking_id>/outcome": {"outcome": "completed"},
         "POST /coach/sessions/<int:booking_id>/feedback": {

@@ -54,8 +54,10 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
         422: Refusal(
             "A start that is not a free slot now (past, inside the minimum notice, beyond the "
             "horizon, off the grid of start times); a type staff made inactive; a coach who is "
-            "not active or does not run the type; an Idempotency-Key used for another request.",
-            ("start", "type", "coach_id", "Idempotency-Key"),
+            "not active or does not run the type; an Idempotency-Key used for another request; "
+            "`answers` naming a question the type does not have, leaving out a required one, or "
+            "not fitting one (a choice not offered, a bad date or link).",
+            ("start", "type", "coach_id", "Idempotency-Key", "answers.*"),
         ),
     },
     "POST /api/v1/bookings/{booking_id}/reschedule": {
@@ -67,8 +69,9 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
     "POST /api/v1/waitlist": {
         422: Refusal(
             "A type staff made inactive; a coach who is not active or does not run it; a day "
-            "outside the horizon, or a day and time of day no coach works.",
-            ("type", "coach_id", "day", "time_of_day"),
+            "outside the horizon, or a day and time of day no coach works; `answers` that do not "
+            "fit the type's intake questions.",
+            ("type", "coach_id", "day", "time_of_day", "answers.*"),
         ),
     },
     "PUT /api/v1/coaches/me/availability": {

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
-from services import skills
+from services import audit, skills
 from services.db import db
 from services.errors import NotFound, ValidationFailed
-from services.models import IntakeQuestion, InterviewType
+from services.models import IntakeQuestion, InterviewType, User
 from services.models.booking import INTAKE_KINDS
 
 KIND_LABELS = {
@@ -294,8 +294,21 @@ def _check_spec(itype: InterviewType, spec: QuestionSpec, own_id: int | None) ->
     )
 
 
-def add_question(itype_id: int, spec: QuestionSpec) -> IntakeQuestion:
-    """Add a question at the end of the type's list. Raises ValidationFailed, NotFound."""
+def _audit(actor: User | None, action: str, question: IntakeQuestion) -> None:
+    if actor is not None:
+        audit.record(
+            actor,
+            action,
+            "intake_question",
+            question.id,
+            interview_type_id=question.interview_type_id,
+            label=question.label,
+        )
+
+
+def add_question(itype_id: int, spec: QuestionSpec, *, actor: User | None = None) -> IntakeQuestion:
+    """Add a question at the end of the type's list (audited when staff add it). Raises
+    ValidationFailed, NotFound."""
     itype = _type(itype_id)
     if len(questions_of(itype.id)) >= MAX_QUESTIONS:
         raise ValidationFailed.field("label", f"A type has at most {MAX_QUESTIONS} questions.")
@@ -318,10 +331,13 @@ def add_question(itype_id: int, spec: QuestionSpec) -> IntakeQuestion:
     )
     db.session.add(question)
     db.session.flush()
+    _audit(actor, "intake_question.add", question)
     return question
 
 
-def update_question(itype_id: int, question_id: int, spec: QuestionSpec) -> IntakeQuestion:
+def update_question(
+    itype_id: int, question_id: int, spec: QuestionSpec, *, actor: User | None = None
+) -> IntakeQuestion:
     """Change a question; answers already given keep the wording they were given under."""
     itype = _type(itype_id)
     question = _question(itype, question_id)
@@ -331,10 +347,11 @@ def update_question(itype_id: int, question_id: int, spec: QuestionSpec) -> Inta
     question.condition_question_id = spec.condition_question_id
     question.condition_value = spec.condition_value
     db.session.flush()
+    _audit(actor, "intake_question.update", question)
     return question
 
 
-def remove_question(itype_id: int, question_id: int) -> None:
+def remove_question(itype_id: int, question_id: int, *, actor: User | None = None) -> None:
     """Stop asking a question (answers given keep it); questions conditional on it lose the
     condition and always show."""
     itype = _type(itype_id)
@@ -344,9 +361,12 @@ def remove_question(itype_id: int, question_id: int) -> None:
         if other.condition_question_id == question.id:
             other.condition_question_id, other.condition_value = None, None
     db.session.flush()
+    _audit(actor, "intake_question.remove", question)
 
 
-def move_question(itype_id: int, question_id: int, delta: int) -> None:
+def move_question(
+    itype_id: int, question_id: int, delta: int, *, actor: User | None = None
+) -> None:
     """Move a question one place up (-1) or down (+1)."""
     itype = _type(itype_id)
     question = _question(itype, question_id)
@@ -359,6 +379,7 @@ def move_question(itype_id: int, question_id: int, delta: int) -> None:
     for position, q in enumerate(ordered, start=1):
         q.position = position
     db.session.flush()
+    _audit(actor, "intake_question.move", question)
 
 
 # --- seeded questions ----------------------------------------------------------------------------

@@ -20,10 +20,17 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from services import accounts, localtime
 from services import booking as booking_service
-from services.booking import availability, calendar, interview_types, proposals, waitlist
+from services.booking import (
+    availability,
+    calendar,
+    intake,
+    interview_types,
+    proposals,
+    waitlist,
+)
 from services.db import utcnow
 from services.errors import DomainError, NotFound
-from services.models import Booking, BookingStatus, InterviewType
+from services.models import Booking, BookingStatus, IntakeQuestion, InterviewType
 from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import flash_errors, write_or_flash
@@ -557,6 +564,19 @@ def _pick_page(booker: dict[str, Any], **extra: Any) -> str | tuple[str, int]:
     return (page, 400) if booker["zone"].form.tz.errors else page
 
 
+def _posted_answers(questions: list[IntakeQuestion]) -> dict[str, Any]:
+    """The intake answers in the confirm form (fields ``answer-<id>``), as the service takes
+    them."""
+    answers: dict[str, Any] = {}
+    for question in questions:
+        name = f"answer-{question.id}"
+        if question.kind == "multi":
+            answers[str(question.id)] = request.form.getlist(name)
+        else:
+            answers[str(question.id)] = request.form.get(name, "")
+    return answers
+
+
 def _booked_in(shown: ShownZone, start: dt.datetime, saved: bool) -> str:
     """The time booked, as the flash after booking states it: in the zone the booker showed;
     when that is not the learner's own, their own zone's time too, which their bookings and
@@ -596,14 +616,18 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     if shown.form.tz.errors:
         flash(" ".join(shown.form.tz.errors), "error")
         return redirect(picker)
+    questions = intake.questions_of(itype.id)
+    answers = _posted_answers(questions) if form.is_submitted() else {}
     wanted = booking_service.BookingRequest(
         type=itype.slug,
         start=start,
         coach_id=coach_id,
         notes=form.notes.data or "",
         prefer_coach_id=_coach_id(form.prefer.data),
+        answers=answers,
     )
     learner_id = current_user.id
+    answer_errors: dict[str, list[str]] = {}
     if form.validate_on_submit():
         save_zone = shown.other and form.save_zone.data
         try:
@@ -614,17 +638,13 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         except booking_service.AlreadyBooked:
             return redirect(request.full_path)  # the confirm page links to the booking
         except DomainError as exc:
-            flash_errors(exc)
-            return redirect(picker)
-        coach = booking.coach.name
-        if wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
-            flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
-        booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
-        flash(
-            f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
-            "success",
-        )
-        return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+            if exc.errors and all(k.startswith("answers.") for k in exc.errors):
+                answer_errors = exc.errors  # shown beside the questions, the answers kept
+            else:
+                flash_errors(exc)
+                return redirect(picker)
+        else:
+            return _booked(booking, wanted, shown, save_zone)
     # Checked before the learner commits: a past, off-grid, too-soon or too-far time, a taken
     # slot or a learner who may not book goes back to the picker with the reason.
     try:
@@ -634,6 +654,8 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         return redirect(picker)
     if not form.is_submitted() and preview.coach is not None:
         form.prefer.data = str(preview.coach.id)
+    if answer_errors:
+        flash("Some answers need a look: see the questions below.", "error")
     return render_template(
         "learner/bookings/confirm.html",
         form=form,
@@ -643,7 +665,27 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         picker=picker,
         zone=shown,
         cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
+        questions=questions,
+        answers=answers,
+        answer_errors=answer_errors,
     ), (422 if form.is_submitted() else 200)
+
+
+def _booked(
+    booking: Booking, wanted: booking_service.BookingRequest, shown: ShownZone, save_zone: bool
+) -> Response:
+    """Where the learner goes once booked, with what happened."""
+    coach = booking.coach.name
+    if booking.placement_reason and wanted.prefer_coach_id != booking.coach_id:
+        flash(f"{coach} takes your session: their expertise fits what your answers ask.", "info")
+    elif wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
+        flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
+        booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
+        flash(
+            f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
+            "success",
+        )
+    return redirect(url_for("learner.booking_detail", booking_id=booking.id))
 
 
 # --- reschedule and cancel -----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from services.models import (
     User,
 )
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
-from services.resumes import files
+from services.resumes import files, jobmatch
 from services.resumes.errors import CorrectionClosed, InvalidStatus, OfferExpired, ReviewInProgress
 from services.resumes.settings import Settings
 from services.resumes.views import get_visible, live_assignment, review_of_current
@@ -59,6 +59,8 @@ NUL_MESSAGE = "Remove the NUL character from this text."
 class Submission:
     target_role: str
     notes: str = ""
+    # The job the résumé is aimed at, pasted (services.resumes.jobmatch); optional.
+    job_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,15 +112,25 @@ def _clean_submission(submission: Submission) -> Submission:
     for name, value in (("target_role", role), ("notes", notes)):
         if "\x00" in value:
             errors[name] = [NUL_MESSAGE]
+    try:
+        job = jobmatch.clean_text(submission.job_description)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        job = None
     if errors:
         raise ValidationFailed("Some fields are missing or not valid.", errors)
-    return Submission(target_role=role, notes=notes)
+    return Submission(target_role=role, notes=notes, job_description=job)
 
 
 def _add_version(
-    resume: Resume, stored: files.StoredFile, number: int, uploader: User
+    resume: Resume,
+    stored: files.StoredFile,
+    number: int,
+    uploader: User,
+    job_description: str | None = None,
 ) -> ResumeVersion:
     version = ResumeVersion(
+        job_description=job_description,
         resume_id=resume.id,
         number=number,
         filename=stored.filename,
@@ -135,14 +147,33 @@ def _add_version(
     return version
 
 
-def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Submission) -> Resume:
+def job_text(submission: Submission, job_file: tuple[BinaryIO, str | None] | None) -> str | None:
+    """The job description: the pasted text, or the text of the uploaded PDF/DOCX."""
+    if job_file is None:
+        return submission.job_description
+    if submission.job_description:
+        raise ValidationFailed.field(
+            "job_description", "Paste the job description or upload its file, not both."
+        )
+    return jobmatch.text_of_file(*job_file)
+
+
+def submit(
+    learner: User,
+    stream: BinaryIO,
+    filename: str | None,
+    submission: Submission,
+    job_file: tuple[BinaryIO, str | None] | None = None,
+) -> Resume:
     """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
+    ``job_file``: the job description as a PDF or DOCX (stream, name), read at once.
 
     Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
     files.UnsupportedFileType. Nothing is stored unless everything is valid."""
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners upload résumés.")
     submission = _clean_submission(submission)
+    job = job_text(submission, job_file)
     settings = Settings.current()
     stored = files.receive(
         stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
@@ -160,15 +191,21 @@ def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Su
     )
     db.session.add(resume)
     db.session.flush()
-    _add_version(resume, stored, 1, learner)
+    _add_version(resume, stored, 1, learner, job)
     log_event(resume, "submitted", learner, f"Version 1: {stored.filename}")
     return resume
 
 
 def submit_version(
-    learner: User, resume_id: int, stream: BinaryIO, filename: str | None, notes: str | None = None
+    learner: User,
+    resume_id: int,
+    stream: BinaryIO,
+    filename: str | None,
+    notes: str | None = None,
+    job_description: str | None = None,
 ) -> Resume:
     """A new version of the learner's résumé; routed again (to the last reviewer if they can).
+    It is held against ``job_description`` if given, else the job of the version before.
 
     Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
     files.UnsupportedFileType."""
@@ -180,12 +217,21 @@ def submit_version(
         )
     if notes is not None:
         notes = _clean_submission(Submission(target_role=resume.target_role, notes=notes)).notes
+    job = jobmatch.clean_text(job_description)
     settings = Settings.current()
     stored = files.receive(
         stream, filename, upload_dir=settings.upload_dir, max_bytes=settings.max_upload_bytes
     )
     number = resume.current_version + 1
-    _add_version(resume, stored, number, learner)
+    if job is None:
+        before = db.session.scalar(
+            select(ResumeVersion.job_description).where(
+                ResumeVersion.resume_id == resume.id,
+                ResumeVersion.number == resume.current_version,
+            )
+        )
+        job = before
+    _add_version(resume, stored, number, learner, job)
     resume.current_version = number
     resume.status = ResumeStatus.SUBMITTED
     resume.reviewer_id = None

@@ -102,11 +102,14 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
     },
     "POST /api/v1/resumes": {
         415: Refusal(
-            "A file whose content is not a PDF or DOCX (sniffed, not declared).", ("file",)
+            "A file (or job description file) whose content is not a PDF or DOCX (sniffed, not "
+            "declared).",
+            ("file", "job_file"),
         ),
         422: Refusal(
-            "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
-            ("file",),
+            "An empty, damaged, truncated or encrypted file (or job description file), an archive "
+            "bomb, a hostile name; a job description both pasted and uploaded.",
+            ("file", "job_file", "job_description"),
         ),
     },
     "POST /api/v1/resumes/{resume_id}/versions": {

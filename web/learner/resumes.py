@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from services import resumes
 from services.db import db
 from services.errors import DomainError, NotFound
-from services.resumes import files
+from services.resumes import files, jobmatch
 from web import downloads
 from web.forms import apply_errors
 from web.learner import bp
@@ -39,6 +39,21 @@ class UploadForm(FlaskForm):
     )
     notes = TextAreaField(
         "Notes for your coach", validators=[Optional(), Length(max=resumes.MAX_NOTES)]
+    )
+    job_description = TextAreaField(
+        "Job description (optional)",
+        validators=[
+            Optional(),
+            Length(
+                max=jobmatch.MAX_JOB_CHARS,
+                message=f"Use at most {jobmatch.MAX_JOB_CHARS:,} characters, or upload the file.",
+            ),
+        ],
+        description="Paste the posting you are applying for: we compare your résumé with it.",
+    )
+    job_file = FileField(
+        "Or upload the job description",
+        description="PDF or DOCX, instead of pasting it.",
     )
 
 
@@ -121,7 +136,14 @@ def resume_new() -> Any:
                 user,
                 storage.stream,
                 storage.filename,
-                resumes.Submission(target_role=form.target_role.data, notes=form.notes.data or ""),
+                resumes.Submission(
+                    target_role=form.target_role.data,
+                    notes=form.notes.data or "",
+                    job_description=form.job_description.data or None,
+                ),
+                job_file=(form.job_file.data.stream, form.job_file.data.filename)
+                if form.job_file.data
+                else None,
             )
             db.session.commit()
         except DomainError as error:

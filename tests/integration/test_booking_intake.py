@@ -9,7 +9,7 @@ from icalendar import Calendar
 from sqlalchemy import func, select
 
 from services import notifications
-from services.booking import feed, intake
+from services.booking import feed, intake, waitlist
 from services.db import db
 from services.models import Booking, Delivery, InterviewType
 from tests.support_booking import (
@@ -17,9 +17,11 @@ from tests.support_booking import (
     auth,
     book,
     events,
+    extra_hours,
     future_weekday,
     iso,
     make_coach,
+    process_all,
     seed_types,
 )
 
@@ -253,3 +255,38 @@ def test_round_robin_prefers_the_free_coach_whose_expertise_covers_the_answers(
     assert response.status_code == 201
     assert response.json["coach"]["name"] == "Alex Algorithms"
     assert db.session.get(Booking, response.json["id"]).placement_reason == ""
+
+
+def test_a_waitlist_offer_carries_the_answers_forward(client, db_session, make_user, token_for):
+    seed_types()
+    coach = make_user("coach", timezone="UTC", expertise=["python"], name="Solo Coach")
+    start = at(future_weekday(4), 10)
+    extra_hours(coach.id, start)  # the one slot in the horizon
+    itype = db.session.scalar(select(InterviewType).where(InterviewType.slug == "coding"))
+    focus = _add(itype, "short", "Focus", required=True)
+    first, second = (make_user("learner", name=n) for n in ("First Learner", "Second Learner"))
+    first_token, second_token = token_for(first), token_for(second)
+    booked = book(client, first_token, start, answers={str(focus.id): "First's focus"})
+    assert booked.status_code == 201, booked.json
+    missing = client.post("/api/v1/waitlist", json={"type": "coding"}, headers=auth(second_token))
+    assert missing.status_code == 422 and f"answers.{focus.id}" in missing.json["errors"]
+    waiting = client.post(
+        "/api/v1/waitlist",
+        json={"type": "coding", "answers": {str(focus.id): "Graph search"}},
+        headers=auth(second_token),
+    )
+    assert waiting.status_code == 201, waiting.json
+    assert waiting.json["answers"][0]["value"] == "Graph search"
+    client.post(f"/api/v1/bookings/{booked.json['id']}/cancel", json={}, headers=auth(first_token))
+    assert waitlist.match() == 1
+    db.session.commit()
+    process_all()
+    (offer,) = db.session.scalars(select(Delivery).where(Delivery.kind == "waitlist_offer"))
+    assert "Focus: Graph search" in offer.text_body
+    accepted = client.post(
+        f"/api/v1/waitlist/{waiting.json['id']}/accept", headers=auth(second_token)
+    )
+    assert accepted.status_code == 201, accepted.json
+    assert [(a["question"], a["value"]) for a in accepted.json["answers"]] == [
+        ("Focus", "Graph search")
+    ]

@@ -286,7 +286,6 @@ class ResumeUploadFormSchema(Schema):
     notes = Text(load_default="", validate=validate.Length(max=resumes.MAX_NOTES))
     job_description = _job_description()
     job_file = Upload(
-        load_default=None,
         metadata={
             "description": "The job description as a PDF or DOCX, instead of pasting it (read "
             "like a résumé)."

@@ -225,12 +225,17 @@ class IntakeAnswerSchema(Schema):
     value = AnswerValue(required=True)
 
 
+def _at_most_ten(answers: dict[str, Any]) -> None:
+    if len(answers) > 10:
+        raise ValidationError("A type has at most 10 questions.")
+
+
 def intake_answers(**kwargs: Any) -> IdKeys:
     """A request's intake answers: ``{question_id: value}``."""
     return IdKeys(
         values=AnswerValue(),
         load_default=dict,
-        validate=validate.Length(max=10),
+        validate=_at_most_ten,
         metadata={
             "maxProperties": 10,
             "description": "Answers to the type's intake questions (GET /api/v1/interview-types "

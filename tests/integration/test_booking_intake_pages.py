@@ -84,6 +84,7 @@ def test_the_learner_answers_on_the_confirm_step_and_the_coach_and_staff_see_it(
         "Which team are you joining?",
     ]
     learner_page = text(client.get(f"/learn/bookings/{booking.id}"))
+    assert "Booked with Casey Coach" in learner_page
     assert "Your answers for the coach" in learner_page and "Ranking" in learner_page
 
     sign_out(client)

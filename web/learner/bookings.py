@@ -680,11 +680,11 @@ def _booked(
         flash(f"{coach} takes your session: their expertise fits what your answers ask.", "info")
     elif wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
         flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
-        booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
-        flash(
-            f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
-            "success",
-        )
+    booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
+    flash(
+        f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
+        "success",
+    )
     return redirect(url_for("learner.booking_detail", booking_id=booking.id))
 
 

@@ -52,7 +52,7 @@ class UploadForm(FlaskForm):
         description="Paste the posting you are applying for: we compare your résumé with it.",
     )
     job_file = FileField(
-        "Or upload the job description",
+        "Or the job description as a file",
         description="PDF or DOCX, instead of pasting it.",
     )
 

@@ -153,7 +153,8 @@ def title_alignment(
     if not named:
         role_words = set(_ROLE_WORDS.findall(core))
         domain = set(core.split()) - role_words
-        for candidate in (target_role, *resume_text.splitlines()[:6]):
+        headlines = [line for line in resume_text.splitlines() if 0 < len(line.split()) <= 8]
+        for candidate in headlines:  # the résumé's own words, not the target role it was sent for
             words = set(skills.normalise(candidate).split())
             if role_words & words and domain & words:
                 close = " ".join(candidate.split())[:120]

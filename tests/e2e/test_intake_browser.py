@@ -59,6 +59,13 @@ def test_a_learner_books_with_intake_answers_and_the_coach_sees_them(page: Any) 
     intake.get_by_label("What should the session focus on?").fill("Serving models on Kubernetes")
     intake.get_by_label("Link to the job description").fill("not a link")
     screenshot(page, "intake-confirm-desk", full_page=True)
+    # Back to the picker and forward again: the answers are still there.
+    page.get_by_role("link", name="← Pick another time").click()
+    first_week_with_slots(page)
+    page.locator(".booker-week a.slot").first.click()
+    expect(page.get_by_role("heading", name="Confirm your booking")).to_be_visible()
+    expect(intake.get_by_label("Target company")).to_have_value("Northwind Analytics")
+    expect(page.get_by_label("When is the interview?")).to_have_value("2027-01-15")
     page.get_by_role("button", name="Confirm booking").click()
 
     # Refused on the same page, the answers kept.

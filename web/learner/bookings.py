@@ -551,6 +551,7 @@ def new_booking() -> str | tuple[str, int]:
         booker,
         coaches=availability.bookable_coaches(itype),
         waitlist_form=form,
+        waitlist_questions=intake.questions_of(itype.id),
         waitlist_until=_last_day(itype, viewer_zone()),
         heading=f"Pick a time for {itype.name}",
         rescheduling=None,
@@ -870,12 +871,17 @@ def join_waitlist() -> Response:
     except ValueError:
         abort(400)
     learner_id = current_user.id
+    itype = next((t for t in interview_types.list_active() if t.slug == slug), None)
+    answers = _posted_answers(intake.questions_of(itype.id)) if itype else {}
     try:
         with writing():
             waitlist.join(
                 learner_id,
                 waitlist.WaitlistRequest(
-                    type=slug, day=day, time_of_day=form.time_of_day.data or "any"
+                    type=slug,
+                    day=day,
+                    time_of_day=form.time_of_day.data or "any",
+                    answers=answers,
                 ),
             )
     except DomainError as exc:

@@ -231,11 +231,19 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         "feed_token": feed_secret,
         "day": day,
         "slug": "coding",
+        "question_id": _first_question("coding"),
     }
     return World(users=users, tokens=tokens, clients=clients, csrf=csrf, ids=ids)
 
 
 # --- one cell -------------------------------------------------------------------------------------
+
+
+def _first_question(slug: str) -> int:
+    """The id of a type's first intake question (the seeded ones)."""
+    from services.booking import intake, interview_types
+
+    return intake.questions_of(interview_types.get(slug).id)[0].id
 
 
 def fill_path(rule: str, ids: dict[str, Any]) -> str:
@@ -276,6 +284,7 @@ INT_IDS = (
     "request_id",
     "marked_resume_id",
     "annotation_id",
+    "question_id",
 )
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from flask import current_app, has_app_context
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from services.booking import intake
 from services.db import utcnow
 from services.models import Booking, BookingStatus, Role, User
 from services.notifications import base_url
@@ -187,6 +188,10 @@ def session_event(
     coach = coach or booking.coach
     itype = booking.interview_type
     url = session_url(booking, viewer)
+    # The intake answers: the coach's copy (and feed) shows them to prepare; the learner's copy
+    # shows their own answers back to them.
+    answers = intake.answers_text(booking.answers or [])
+    asked = f"\n\nIntake answers from {booking.learner.name}:\n{answers}" if answers else ""
     return SessionEvent(
         uid=booking.uid,
         sequence=booking.sequence if sequence is None else sequence,
@@ -197,6 +202,7 @@ def session_event(
             f"{itype.name} mock interview with {coach.name}.\n"
             f"Join: {booking.meeting_url}\n"
             f"Details: {url}"
+            f"{asked}"
         ),
         meeting_url=booking.meeting_url,
         organizer=_sender(),

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, delete, exists, or_, 
 from services import audit
 from services.access import require_staff
 from services.accounts.operations import find_coach
+from services.booking import intake
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -79,6 +80,8 @@ def ensure_defaults() -> list[InterviewType]:
             )
             db.session.add(existing[spec.slug])
     db.session.flush()
+    for itype in existing.values():
+        intake.seed_questions(itype)
     return list_active()
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Any
 
 from services import localtime
-from services.booking import calendar
+from services.booking import calendar, intake
 from services.booking.calendar import session_event, session_url
 from services.booking.operations import change_cutoff, hours_text, suspension_message
 from services.booking.requests import thread_path
@@ -116,6 +116,13 @@ register_kind(
 # --- sessions: booked, cancelled, moved, reminded; fair use and feedback ------------------------
 
 
+def _answers(booking: Booking) -> list[dict[str, str]]:
+    """The intake answers as the emails list them: the question as asked, the answer shown."""
+    return [
+        {"question": a["question"], "shown": intake.shown_value(a)} for a in booking.answers or []
+    ]
+
+
 def _booking_messages(
     payload: dict[str, Any], kind: str, title: str, *, cancelled: bool = False
 ) -> list[Message]:
@@ -159,6 +166,7 @@ def _booking_messages(
             "cutoff_text": hours_text(booking.interview_type.cancel_cutoff_hours),
             "change_until": localtime.for_user(cutoff, user),
             "locked": placed >= cutoff,
+            "answers": _answers(booking),
         }
         messages.append(
             Message(
@@ -343,6 +351,7 @@ def _offered(payload: dict[str, Any]) -> list[Message]:
                 "when": when,
                 "coach_name": hold.coach.name,
                 "deadline": deadline,
+                "answers": _answers(hold),
             },
         )
     ]

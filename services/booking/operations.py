@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import localtime, outbox
-from services.booking import availability
+from services import localtime, outbox, skills
+from services.booking import availability, intake
 from services.booking.availability import Shape
 from services.booking.errors import (
     AlreadyBooked,
@@ -39,6 +39,7 @@ from services.booking.placement import (
     Candidates,
     active_user,
     check_start,
+    expertise_covered,
     find_candidates,
     lock_users,
     locked_user,
@@ -209,6 +210,8 @@ class BookingRequest:
     # Try this coach first, if free (the one the confirm page named); others if not. Not part of
     # an idempotent request's identity: only the pages send it.
     prefer_coach_id: int | None = None
+    # The intake answers, {question_id: value} (services.booking.intake).
+    answers: dict[str, Any] | None = None
 
 
 def _request_hash(request: BookingRequest) -> str:
@@ -220,6 +223,7 @@ def _request_hash(request: BookingRequest) -> str:
             else request.start.isoformat(),
             "coach_id": request.coach_id,
             "notes": request.notes,
+            **({"answers": request.answers} if request.answers else {}),
         },
         sort_keys=True,
     )
@@ -265,9 +269,18 @@ def book(
     notes = request.notes.strip()
     if len(notes) > 2000:
         raise ValidationFailed.field("notes", "Use at most 2000 characters.")
+    answers = intake.check_answers(itype, request.answers)
     check_may_book(learner, itype, now)
+    named = intake.skills_named(answers)
+    wanted = frozenset(skills.tags(named))
     candidates = find_candidates(
-        itype, start, request.coach_id, learner_id, now, prefer_coach_id=request.prefer_coach_id
+        itype,
+        start,
+        request.coach_id,
+        learner_id,
+        now,
+        prefer_coach_id=request.prefer_coach_id,
+        prefer_tags=wanted if request.coach_id is None else frozenset(),
     )
     booking = Booking(
         uid=new_uid(),
@@ -276,9 +289,14 @@ def book(
         status=BookingStatus.CONFIRMED,
         meeting_url=new_meeting_url(),
         notes=notes,
+        answers=answers,
         created_at=now,
     )
     coach = place(booking, candidates, start, Shape.of(itype), now, new=True)
+    if request.coach_id is None and wanted:
+        booking.placement_reason = intake.placement_reason(
+            named, expertise_covered(coach, wanted), len(candidates.free)
+        )
     record_history(
         booking,
         "booked",

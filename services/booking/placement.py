@@ -153,9 +153,13 @@ def find_candidates(
     *,
     exclude_booking_id: int | None = None,
     prefer_coach_id: int | None = None,
+    prefer_tags: frozenset[str] = frozenset(),
 ) -> Candidates:
-    """The coaches who could take this session, best first (round robin). Raises ValidationFailed
-    when no coach works then (not a slot), SlotUnavailable when all who do are taken."""
+    """The coaches who could take this session, best first (round robin). With ``prefer_tags``
+    (the expertise the learner's intake answers call for), those whose expertise covers more of
+    them come first, round robin among equals; then ``prefer_coach_id`` (the one a page named)
+    among those. Raises ValidationFailed when no coach works then (not a slot),
+    SlotUnavailable when all who do are taken."""
     coaches = availability.eligible_coaches(itype, coach_id)
     if coach_id is not None and not coaches:
         raise availability.not_running(coach_id, itype)
@@ -191,7 +195,14 @@ def find_candidates(
         free = _round_robin(free, itype, now)
     if prefer_coach_id is not None:
         free.sort(key=lambda c: c.id != prefer_coach_id)  # stable: keeps the rest in order
+    if prefer_tags:
+        free.sort(key=lambda c: -len(expertise_covered(c, prefer_tags)))
     return Candidates(free=free, caps={c.id: calendars[c.id].cap for c in free})
+
+
+def expertise_covered(coach: User, wanted: frozenset[str]) -> list[str]:
+    """The tags of ``wanted`` the coach's expertise names, sorted."""
+    return sorted(wanted & {t.lower() for t in coach.expertise or []})
 
 
 def _round_robin(coaches: list[User], itype: InterviewType, now: dt.datetime) -> list[User]:

@@ -11,6 +11,7 @@ import datetime as dt
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -18,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from services import audit, localtime, outbox
 from services.access import require_staff
-from services.booking import availability, operations, placement
+from services.booking import availability, intake, operations, placement
 from services.booking.errors import BookingLimitReached, BookingSuspended, SlotsAvailable
 from services.booking.settings import policy
 from services.db import db, utcnow
@@ -73,6 +74,8 @@ class WaitlistRequest:
     tz: str | None = None
     coach_id: int | None = None
     time_of_day: str = "any"
+    # Intake answers, {question_id: value}: carried to the offered slot (services.booking.intake).
+    answers: dict[str, Any] | None = None
 
 
 def _learner(learner_id: int) -> User:
@@ -98,6 +101,7 @@ def join(
     part = request.time_of_day
     if part not in TIMES_OF_DAY:
         raise ValidationFailed.field("time_of_day", f"Use one of {', '.join(TIMES_OF_DAY)}.")
+    answers = intake.check_answers(itype, request.answers)
     operations.check_may_book(learner, itype, now)
     earliest, latest = availability.booking_window(itype, now)
     if request.day is not None:
@@ -127,6 +131,8 @@ def join(
         )
     )
     if existing is not None:
+        if answers:
+            existing.answers = answers
         return existing
     free = _first_free(
         itype, earliest, latest, request.coach_id, learner_id, now, tz=tz, time_of_day=part
@@ -143,6 +149,7 @@ def join(
         earliest_at=earliest,
         latest_at=latest,
         time_of_day=part,
+        answers=answers,
         status=WaitlistStatus.WAITING,
         created_at=now,
     )
@@ -350,6 +357,8 @@ def _hold_for(entry: WaitlistEntry, hold: Booking, now: dt.datetime) -> bool:
     try:
         with db.session.begin_nested():
             hold.learner_id = entry.learner_id
+            hold.answers = list(entry.answers or [])  # the answers travel with the offer
+            hold.notes, hold.placement_reason = "", ""
             hold.hold_expires_at = now + dt.timedelta(minutes=minutes)
             db.session.flush()
     except DBAPIError as exc:
@@ -475,6 +484,7 @@ def match(now: dt.datetime | None = None, batch: int = 100) -> int:
             block_end_at=block_end,
             status=BookingStatus.HELD,
             meeting_url=placement.new_meeting_url(),
+            answers=list(entry.answers or []),
             created_at=now,
         )
         try:

@@ -50,6 +50,39 @@ class InterviewType(Model):
         return frozenset(t.strip().lower() for t in self.expertise.split(",") if t.strip())
 
 
+INTAKE_KINDS = ("short", "long", "single", "multi", "url", "date")
+
+
+class IntakeQuestion(Model):
+    """A question a learner answers when booking a type (services.booking.intake). It may show
+    only when an earlier single or multiple choice question was answered ``condition_value``.
+    A removed question is made inactive, never deleted: answers keep their own copy of the
+    wording as asked."""
+
+    __tablename__ = "intake_question"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{k}'" for k in INTAKE_KINDS) + ")", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interview_type_id: Mapped[int] = mapped_column(
+        ForeignKey("interview_type.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(200))
+    help: Mapped[str] = mapped_column(Text, default="")
+    required: Mapped[bool] = mapped_column(default=False)
+    # The choices of a single or multiple choice question, in order.
+    options: Mapped[list[str]] = mapped_column(JSON, default=list)
+    condition_question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("intake_question.id", ondelete="SET NULL")
+    )
+    condition_value: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class AvailabilityRule(Model):
     """A weekly window in the coach's own time zone (weekday 0 = Monday)."""
 
@@ -151,6 +184,11 @@ class Booking(Model):
     status: Mapped[str] = mapped_column(String(16), default=BookingStatus.CONFIRMED)
     meeting_url: Mapped[str] = mapped_column(String(500))
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The learner's intake answers, each with the question's wording as asked:
+    # [{"question_id", "question", "kind", "value"}] (services.booking.intake).
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
+    # Why round robin chose the coach, when the learner's answers named skills (staff see it).
+    placement_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # The iCalendar SEQUENCE: raised by every change the attendees should see.
     sequence: Mapped[int] = mapped_column(default=0)
     reschedule_count: Mapped[int] = mapped_column(default=0)
@@ -348,6 +386,8 @@ class WaitlistEntry(Model):
     # When in the day (in ``timezone``) a session may start: any, morning, afternoon or evening
     # (the hours are ``services.booking.waitlist.TIMES_OF_DAY``).
     time_of_day: Mapped[str] = mapped_column(String(16), default="any", server_default="any")
+    # Intake answers given when joining, carried to the offered hold (as Booking.answers).
+    answers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(16), default=WaitlistStatus.WAITING)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("booking.id", ondelete="SET NULL"))
     offered_at: Mapped[dt.datetime | None]

@@ -160,6 +160,11 @@ class ResumeVersion(Model):
     # A DOCX as HTML for the coach, sanitised (services.resumes.extraction.clean_preview); None for
     # a PDF, or when it could not be converted or is too big (the text is shown instead).
     preview_html: Mapped[str | None] = mapped_column(Text)
+    # The job this version is aimed at (pasted, or extracted from a PDF/DOCX), its skill tags,
+    # and the gap analysis against it (services.resumes.jobmatch); None without a job.
+    job_description: Mapped[str | None] = mapped_column(Text)
+    job_skills: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    job_match: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     resume: Mapped[Resume] = relationship(back_populates="versions")
 

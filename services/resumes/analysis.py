@@ -11,7 +11,7 @@ from services import outbox, storage
 from services.db import db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
 from services.resumes import annotations as marks
-from services.resumes import checks, extraction, files
+from services.resumes import checks, extraction, files, jobmatch
 from services.resumes.operations import log_event
 from services.resumes.settings import Settings
 
@@ -115,6 +115,11 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     version.skills = checks.skills_found(result.text)
     version.active_content = result.active_content
     version.preview_html = result.preview_html if version.kind == files.DOCX else None
+    if version.job_description:
+        version.job_skills = jobmatch.job_skills(version.job_description)
+        version.job_match = jobmatch.analyse(
+            result.text, version.job_description, resume.target_role
+        )
     version.checks = checks.run(
         result.text,
         result.page_count,

@@ -29,7 +29,7 @@ from services.models import (
 )
 from services.models.resumes import CRITERIA, LIVE_ASSIGNMENT_STATES
 from services.resumes import annotations as marks
-from services.resumes import files
+from services.resumes import files, jobmatch
 from services.resumes.errors import CorrectionClosed, InvalidStatus, OfferExpired, ReviewInProgress
 from services.resumes.settings import Settings
 from services.resumes.views import (
@@ -65,6 +65,8 @@ NUL_MESSAGE = "Remove the NUL character from this text."
 class Submission:
     target_role: str
     notes: str = ""
+    # The job the résumé is aimed at, pasted (services.resumes.jobmatch); optional.
+    job_description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,15 +118,25 @@ def _clean_submission(submission: Submission) -> Submission:
     for name, value in (("target_role", role), ("notes", notes)):
         if "\x00" in value:
             errors[name] = [NUL_MESSAGE]
+    try:
+        job = jobmatch.clean_text(submission.job_description)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        job = None
     if errors:
         raise ValidationFailed("Some fields are missing or not valid.", errors)
-    return Submission(target_role=role, notes=notes)
+    return Submission(target_role=role, notes=notes, job_description=job)
 
 
 def _add_version(
-    resume: Resume, stored: files.StoredFile, number: int, uploader: User
+    resume: Resume,
+    stored: files.StoredFile,
+    number: int,
+    uploader: User,
+    job_description: str | None = None,
 ) -> ResumeVersion:
     version = ResumeVersion(
+        job_description=job_description,
         resume_id=resume.id,
         number=number,
         filename=stored.filename,
@@ -141,8 +153,26 @@ def _add_version(
     return version
 
 
-def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Submission) -> Resume:
+def job_text(submission: Submission, job_file: tuple[BinaryIO, str | None] | None) -> str | None:
+    """The job description: the pasted text, or the text of the uploaded PDF/DOCX."""
+    if job_file is None:
+        return submission.job_description
+    if submission.job_description:
+        raise ValidationFailed.field(
+            "job_description", "Paste the job description or upload its file, not both."
+        )
+    return jobmatch.text_of_file(*job_file)
+
+
+def submit(
+    learner: User,
+    stream: BinaryIO,
+    filename: str | None,
+    submission: Submission,
+    job_file: tuple[BinaryIO, str | None] | None = None,
+) -> Resume:
     """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
+    ``job_file``: the job description as a PDF or DOCX (stream, name), read at once.
 
     Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
     files.UnsupportedFileType, storage.StorageUnavailable. Nothing is stored unless everything is
@@ -150,6 +180,7 @@ def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Su
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners upload résumés.")
     submission = _clean_submission(submission)
+    job = job_text(submission, job_file)
     settings = Settings.current()
     stored = files.receive(
         stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
@@ -166,15 +197,21 @@ def submit(learner: User, stream: BinaryIO, filename: str | None, submission: Su
     )
     db.session.add(resume)
     db.session.flush()
-    _add_version(resume, stored, 1, learner)
+    _add_version(resume, stored, 1, learner, job)
     log_event(resume, "submitted", learner, f"Version 1: {stored.filename}")
     return resume
 
 
 def submit_version(
-    learner: User, resume_id: int, stream: BinaryIO, filename: str | None, notes: str | None = None
+    learner: User,
+    resume_id: int,
+    stream: BinaryIO,
+    filename: str | None,
+    notes: str | None = None,
+    job_description: str | None = None,
 ) -> Resume:
     """A new version of the learner's résumé; routed again (to the last reviewer if they can).
+    It is held against ``job_description`` if given, else the job of the version before.
 
     Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
     files.UnsupportedFileType, storage.StorageUnavailable."""
@@ -185,12 +222,21 @@ def submit_version(
         )
     if notes is not None:
         notes = _clean_submission(Submission(target_role=resume.target_role, notes=notes)).notes
+    job = jobmatch.clean_text(job_description)
     settings = Settings.current()
     stored = files.receive(
         stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
     )
     number = resume.current_version + 1
-    _add_version(resume, stored, number, learner)
+    if job is None:
+        before = db.session.scalar(
+            select(ResumeVersion.job_description).where(
+                ResumeVersion.resume_id == resume.id,
+                ResumeVersion.number == resume.current_version,
+            )
+        )
+        job = before
+    _add_version(resume, stored, number, learner, job)
     resume.current_version = number
     resume.status = ResumeStatus.SUBMITTED
     resume.reviewer_id = None

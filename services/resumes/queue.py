@@ -608,7 +608,10 @@ def move_all(staff: User, coach_id: int, reason: str) -> list[Move]:
         version = current_version(resume)
         candidates = [c for c in routing.candidates_for(resume, now) if c.id != coach.id]
         choice = routing.choose(
-            candidates, routing.resume_tags(resume, version), routing.last_reviewer(resume)
+            candidates,
+            routing.resume_tags(resume, version),
+            routing.last_reviewer(resume),
+            job=routing.job_tags(version),
         )
         if choice.coach_id is not None:
             routing.assign_manually(

@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from services import outbox
+from services import outbox, skills
 from services.access import require_staff
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
@@ -118,9 +118,15 @@ def _excluded_text(excluded: Counter[str]) -> str | None:
 
 
 def choose(
-    candidates: Sequence[Candidate], tags: set[str], last_reviewer: tuple[int, int] | None = None
+    candidates: Sequence[Candidate],
+    tags: set[str],
+    last_reviewer: tuple[int, int] | None = None,
+    *,
+    job: dict[str, list[str]] | None = None,
 ) -> Choice:
-    """Pick the coach for one résumé. ``last_reviewer`` is (coach id, version they reviewed)."""
+    """Pick the coach for one résumé. ``last_reviewer`` is (coach id, version they reviewed);
+    ``job`` maps each tag the job description adds to the job's skills behind it (they are in
+    ``tags`` too), so the reason can say which matches came from the job."""
     excluded = Counter(c.excluded for c in candidates if c.excluded)
     eligible = [c for c in candidates if not c.excluded]
     excluded_text = _excluded_text(excluded)
@@ -158,6 +164,14 @@ def choose(
         f"matched {', '.join(matched)}" if matched else "no skill match",
         f"{chosen.open} of {chosen.capacity} open",
     ]
+    from_job = [tag for tag in matched if job and tag in job]
+    if job:
+        components["job_tags"] = sorted(job)
+    if from_job:
+        behind = sorted({name for tag in from_job for name in (job or {})[tag]})
+        parts.insert(
+            1, f"matched {', '.join(from_job)} from the job description ({', '.join(behind)})"
+        )
     if continuity_coach is not None and last_reviewer is not None:
         parts.append(f"reviewed v{last_reviewer[1]}")
     if excluded_text:
@@ -252,7 +266,26 @@ def candidates_for(resume: Resume, now: dt.datetime) -> list[Candidate]:
 
 
 def resume_tags(resume: Resume, version: ResumeVersion) -> set[str]:
-    return checks.role_tags(resume.target_role) | checks.skill_tags(list(version.skills or []))
+    """The expertise a reviewer needs: the target role's, the résumé's skills', and the job
+    description's skills' (when the version carries one)."""
+    return (
+        checks.role_tags(resume.target_role)
+        | checks.skill_tags(list(version.skills or []))
+        | set(job_tags(version))
+    )
+
+
+def job_tags(version: ResumeVersion) -> dict[str, list[str]]:
+    """Each expertise tag the version's job description calls for, with the job's skills (names)
+    behind it."""
+    found: dict[str, list[str]] = {}
+    for skill_id in version.job_skills or []:
+        term = skills.BY_ID.get(skill_id)
+        if term is None:
+            continue
+        for tag in term.tags:
+            found.setdefault(tag, []).append(term.name)
+    return found
 
 
 def last_reviewer(resume: Resume) -> tuple[int, int] | None:
@@ -326,7 +359,10 @@ def _route_locked(resume: Resume, now: dt.datetime) -> RoutingDecision | None:
     if version.analysis_status != AnalysisStatus.DONE:
         return None  # the checks run first; a failed file never reaches a coach
     choice = choose(
-        candidates_for(resume, now), resume_tags(resume, version), last_reviewer(resume)
+        candidates_for(resume, now),
+        resume_tags(resume, version),
+        last_reviewer(resume),
+        job=job_tags(version),
     )
     if choice.coach_id is None and resume.status == ResumeStatus.UNASSIGNED:
         return None  # still nobody: staff were told already

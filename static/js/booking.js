@@ -130,3 +130,53 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// --- intake questions on the confirm page ---------------------------------------------------------
+// A conditional question shows only while the earlier choice it depends on has its value (the
+// server ignores its answer otherwise). The answers are kept in this tab's sessionStorage, per
+// interview type, so going back to pick another time and returning keeps them.
+for (const form of document.querySelectorAll("form[data-intake-form]")) {
+  const key = `intake:${form.dataset.intakeForm}`;
+  const fields = () => form.querySelectorAll("[name^='answer-']");
+  const chosen = (questionId) =>
+    [...form.querySelectorAll(`[name='answer-${questionId}']`)]
+      .filter((input) => input.checked)
+      .map((input) => input.value);
+  const applyConditions = () => {
+    for (const block of form.querySelectorAll("[data-condition-question]")) {
+      const shown = chosen(block.dataset.conditionQuestion).includes(block.dataset.conditionValue);
+      block.hidden = !shown;
+    }
+  };
+  const save = () => {
+    const values = {};
+    for (const input of fields()) {
+      if (input.type === "radio" || input.type === "checkbox") {
+        values[input.name] = values[input.name] || [];
+        if (input.checked) values[input.name].push(input.value);
+      } else {
+        values[input.name] = input.value;
+      }
+    }
+    try { window.sessionStorage.setItem(key, JSON.stringify(values)); } catch { /* private mode */ }
+  };
+  const restore = () => {
+    let values;
+    try { values = JSON.parse(window.sessionStorage.getItem(key) || "null"); } catch { values = null; }
+    if (!values) return;
+    // Only into an untouched form: what the server sent back after a refusal wins.
+    const filled = [...fields()].some((i) => (i.type === "radio" || i.type === "checkbox") ? i.checked : i.value);
+    if (filled) return;
+    for (const input of fields()) {
+      const value = values[input.name];
+      if (value === undefined) continue;
+      if (input.type === "radio" || input.type === "checkbox") input.checked = value.includes(input.value);
+      else input.value = value;
+    }
+  };
+  restore();
+  applyConditions();
+  form.addEventListener("input", () => { applyConditions(); save(); });
+  form.addEventListener("change", () => { applyConditions(); save(); });
+  form.addEventListener("submit", save);
+}

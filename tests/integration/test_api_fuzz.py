@@ -54,8 +54,10 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
         422: Refusal(
             "A start that is not a free slot now (past, inside the minimum notice, beyond the "
             "horizon, off the grid of start times); a type staff made inactive; a coach who is "
-            "not active or does not run the type; an Idempotency-Key used for another request.",
-            ("start", "type", "coach_id", "Idempotency-Key"),
+            "not active or does not run the type; an Idempotency-Key used for another request; "
+            "`answers` naming a question the type does not have, leaving out a required one, or "
+            "not fitting one (a choice not offered, a bad date or link).",
+            ("start", "type", "coach_id", "Idempotency-Key", "answers.*"),
         ),
     },
     "POST /api/v1/bookings/{booking_id}/reschedule": {
@@ -67,8 +69,9 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
     "POST /api/v1/waitlist": {
         422: Refusal(
             "A type staff made inactive; a coach who is not active or does not run it; a day "
-            "outside the horizon, or a day and time of day no coach works.",
-            ("type", "coach_id", "day", "time_of_day"),
+            "outside the horizon, or a day and time of day no coach works; `answers` that do not "
+            "fit the type's intake questions.",
+            ("type", "coach_id", "day", "time_of_day", "answers.*"),
         ),
     },
     "PUT /api/v1/coaches/me/availability": {
@@ -99,11 +102,14 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
     },
     "POST /api/v1/resumes": {
         415: Refusal(
-            "A file whose content is not a PDF or DOCX (sniffed, not declared).", ("file",)
+            "A file (or job description file) whose content is not a PDF or DOCX (sniffed, not "
+            "declared).",
+            ("file", "job_file"),
         ),
         422: Refusal(
-            "An empty, damaged, truncated or encrypted file, an archive bomb, a hostile name.",
-            ("file",),
+            "An empty, damaged, truncated or encrypted file (or job description file), an archive "
+            "bomb, a hostile name; a job description both pasted and uploaded.",
+            ("file", "job_file", "job_description"),
         ),
     },
     "POST /api/v1/resumes/{resume_id}/versions": {

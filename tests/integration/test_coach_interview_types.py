@@ -176,6 +176,7 @@ def test_coaches_list_their_interview_types_and_types_their_coaches(client, worl
         "duration_minutes",
         "description",
         "coach_ids",
+        "questions",
     }
 
 

@@ -49,7 +49,8 @@ def _faults(schema: Any, where: tuple[str, ...]) -> list[str]:
         faults += [f"{'.'.join(where)}: {k} on {types}" for k in schema if k in TYPED - allowed]
     if "object" in types and where[-2:] not in FREE_FORM and where[-1:] != ("body",):
         named = "properties" in schema and schema.get("additionalProperties") is False
-        if not named and "enum" not in schema.get("propertyNames", {}):
+        keys = schema.get("propertyNames", {})
+        if not named and "enum" not in keys and "pattern" not in keys:
             faults.append(f"{'.'.join(where)}: an object that does not name its keys")
     for name, inner in schema.get("properties", {}).items():
         faults += _faults(inner, (*where, name))
@@ -110,7 +111,13 @@ def test_a_client_can_read_the_review_criteria_and_the_upload_fields(client):
     assert "parameters" not in upload
     body = upload["requestBody"]["content"]["multipart/form-data"]["schema"]
     form = schemas[body["$ref"].rsplit("/", 1)[1]]
-    assert set(form["properties"]) == {"file", "target_role", "notes"}
+    assert set(form["properties"]) == {
+        "file",
+        "target_role",
+        "notes",
+        "job_description",
+        "job_file",
+    }
     assert set(form["required"]) == {"file", "target_role"}
 
 

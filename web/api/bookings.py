@@ -15,10 +15,12 @@ from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (
     NO_NUL,
+    IntakeAnswerSchema,
     JsonInteger,
     PersonSchema,
     Text,
     Zone,
+    intake_answers,
     object_id,
     page_schema,
     query_id,
@@ -70,6 +72,11 @@ class BookingSchema(Schema):
     meeting_url = fields.String(required=True)
     created_at = fields.AwareDateTime(required=True)
     notes = fields.String(required=True)
+    answers = fields.List(
+        fields.Nested(IntakeAnswerSchema),
+        required=True,
+        metadata={"description": "The learner's intake answers, each with the question as asked."},
+    )
     reschedule_count = fields.Integer(required=True)
     cancel_reason = fields.String(allow_none=True, required=True)
     cancelled_at = fields.AwareDateTime(allow_none=True, required=True)
@@ -91,6 +98,7 @@ class BookingCreateSchema(Schema):
         metadata={"description": "Omit to let the server pick a free coach (round robin)."},
     )
     notes = Text(load_default="", validate=validate.Length(max=2000))
+    answers = intake_answers()
 
 
 class CancelSchema(Schema):
@@ -274,7 +282,8 @@ def list_slots(args: dict[str, Any]) -> Any:
 @_problem(
     422,
     "`validation_error`: past, beyond the horizon, inside the minimum notice, not on a slot, "
-    "unknown type or coach, or an Idempotency-Key reused for another request.",
+    "unknown type or coach, an Idempotency-Key reused for another request, or `answers` "
+    "missing a required question or not fitting one (`errors` names `answers.<id>`).",
 )
 def create_booking(body: dict[str, Any]) -> Any:
     """Book a mock interview (the learner's own)."""
@@ -288,6 +297,7 @@ def create_booking(body: dict[str, Any]) -> Any:
                 start=body["start"],
                 coach_id=body["coach_id"],
                 notes=body["notes"],
+                answers=body["answers"] or None,
             ),
             idempotency_key=key,
         )

@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.booking import availability, interview_types
+from services.booking import availability, intake, interview_types
 from services.db import db
 from services.models import Role, User
 from web.api.blueprint import Blueprint
@@ -30,6 +30,7 @@ def list_interview_types() -> Any:
     """The kinds of mock interview that can be booked, each with the active coaches who run it."""
     types = interview_types.list_active()
     coach_ids = interview_types.coach_ids_by_type(types)
+    questions = intake.questions_by_type(types)
     items = [
         {
             "slug": t.slug,
@@ -37,6 +38,7 @@ def list_interview_types() -> Any:
             "duration_minutes": t.duration_minutes,
             "description": t.description,
             "coach_ids": coach_ids[t.id],
+            "questions": [intake.as_dict(q) for q in questions[t.id]],
         }
         for t in types
     ]

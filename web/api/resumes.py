@@ -13,7 +13,7 @@ from werkzeug.datastructures import CombinedMultiDict
 
 from services import resumes
 from services.models import ResumeStatus, ReviewOutcome, User
-from services.resumes import ResumeView, files, routing
+from services.resumes import ResumeView, files, jobmatch, routing
 from services.resumes import annotations as marks
 from services.rubric import CRITERIA, RUBRIC
 from services.validation import MAX_ID
@@ -176,6 +176,66 @@ class ResumeVersionSchema(Schema):
     page_count = fields.Integer(required=True, allow_none=True)
 
 
+def _job_description(description: str | None = None) -> Text:
+    return Text(
+        load_default=None,
+        validate=validate.Length(max=jobmatch.MAX_JOB_CHARS),
+        metadata={
+            "description": description
+            or "The job description the résumé is aimed at (pasted text, optional): the worker "
+            "compares the two (`job_match`)."
+        },
+    )
+
+
+class JobSkillSchema(Schema):
+    skill = fields.String(required=True, metadata={"description": "The skill's id."})
+    name = fields.String(required=True)
+    hard = fields.Boolean(required=True, metadata={"description": "A hard (technical) skill."})
+
+
+class JobMatchedSkillSchema(JobSkillSchema):
+    where = fields.List(
+        fields.String(),
+        required=True,
+        metadata={
+            "description": "Where the résumé shows it: the skills section, an experience "
+            "bullet, a project, elsewhere."
+        },
+    )
+
+
+class JobTitleSchema(Schema):
+    job_title = fields.String(required=True, allow_none=True)
+    named = fields.Boolean(required=True, metadata={"description": "The résumé names it."})
+    close = fields.String(
+        required=True, allow_none=True, metadata={"description": "A close title it names."}
+    )
+    advice = fields.String(required=True, allow_none=True)
+
+
+class JobCountsSchema(Schema):
+    hard_matched = fields.Integer(required=True)
+    hard_total = fields.Integer(required=True)
+    soft_matched = fields.Integer(required=True)
+    soft_total = fields.Integer(required=True)
+
+
+class JobMatchSchema(Schema):
+    """The gap analysis of the current version against its job description."""
+
+    matched = fields.List(fields.Nested(JobMatchedSkillSchema), required=True)
+    missing = fields.List(
+        fields.Nested(JobSkillSchema),
+        required=True,
+        metadata={"description": "The job's skills the résumé does not show, hard ones first."},
+    )
+    counts = fields.Nested(JobCountsSchema, required=True)
+    title = fields.Nested(JobTitleSchema, required=True)
+    advice = fields.List(fields.String(), required=True)
+    note = fields.String(required=True, metadata={"description": "Against keyword stuffing."})
+
+
 class ResumeSchema(Schema):
     id = fields.Integer(attribute="resume.id", required=True)
     status = fields.String(
@@ -234,6 +294,22 @@ class ResumeSchema(Schema):
         allow_none=True,
         metadata={"description": "Staff only: why the last routing decision went as it did."},
     )
+    job_description = fields.String(
+        attribute="version.job_description",
+        required=True,
+        allow_none=True,
+        metadata={"description": "The current version's job description, or null."},
+    )
+    job_match = fields.Nested(
+        JobMatchSchema,
+        attribute="version.job_match",
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The current version against its job description; null without one, "
+            "or until the worker has run."
+        },
+    )
 
 
 class ResumeListArgsSchema(PageArgsSchema):
@@ -257,11 +333,21 @@ class ResumeUploadFormSchema(Schema):
         metadata={"description": "The role the résumé targets, e.g. “ML engineer”."},
     )
     notes = Text(load_default="", validate=validate.Length(max=resumes.MAX_NOTES))
+    job_description = _job_description()
+    job_file = Upload(
+        metadata={
+            "description": "The job description as a PDF or DOCX, instead of pasting it (read "
+            "like a résumé)."
+        },
+    )
 
 
 class ResumeVersionFormSchema(Schema):
     file = _file_field()
     notes = Text(load_default=None, validate=validate.Length(max=resumes.MAX_NOTES))
+    job_description = _job_description(
+        "The job this version is aimed at; left out, the previous version's job is kept."
+    )
 
 
 class ResumeDeclineSchema(Schema):
@@ -350,7 +436,14 @@ def upload(form: dict[str, Any]) -> Any:
             user,
             storage.stream,
             storage.filename,
-            resumes.Submission(target_role=form["target_role"], notes=form.get("notes") or ""),
+            resumes.Submission(
+                target_role=form["target_role"],
+                notes=form.get("notes") or "",
+                job_description=form.get("job_description"),
+            ),
+            job_file=(form["job_file"].stream, form["job_file"].filename)
+            if form.get("job_file")
+            else None,
         )
     return (
         resumes.view(resume, user),
@@ -428,7 +521,12 @@ def upload_version(form: dict[str, Any], resume_id: int) -> Any:
     storage = form["file"]
     with writing():
         resume = resumes.submit_version(
-            user, resume_id, storage.stream, storage.filename, form.get("notes")
+            user,
+            resume_id,
+            storage.stream,
+            storage.filename,
+            form.get("notes"),
+            form.get("job_description"),
         )
     return resumes.view(resume, user)
 

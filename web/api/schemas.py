@@ -133,10 +133,117 @@ class NamedKeys(fields.Dict):
 
 
 def named_keys2properties(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
-    """apispec attribute function for NamedKeys."""
+    """apispec attribute function for NamedKeys and IdKeys."""
     if isinstance(field, NamedKeys):
         return {"propertyNames": {"enum": list(field.names())}}
+    if isinstance(field, IdKeys):
+        return {"propertyNames": {"pattern": ID_KEY}}
     return {}
+
+
+# A row's id as an object's key: 1 to 999999999, no leading zero.
+ID_KEY = r"^[1-9][0-9]{0,8}$"
+
+
+class IdKeys(fields.Dict):
+    """A map keyed by row ids written as strings (JSON keys are strings): documented as
+    ``propertyNames: {"pattern": ...}``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(validate=validate.Regexp(ID_KEY)), **kwargs)
+
+
+_ANSWER_TEXT = {"type": "string", "pattern": NO_NUL, "maxLength": 2000}
+_ANSWER_CHOICES = {
+    "type": "array",
+    "items": {"type": "string", "pattern": NO_NUL, "maxLength": 200},
+    "maxItems": 20,
+}
+
+
+class AnswerValue(fields.Field):
+    """An intake answer: its text (a date as YYYY-MM-DD, a URL, a choice) or, for a multiple
+    choice, the list of choices picked."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = {"anyOf": [_ANSWER_TEXT, _ANSWER_CHOICES], **kwargs.pop("metadata", {})}
+        super().__init__(metadata=metadata, **kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        items = value if isinstance(value, list) else None
+        if items is None and not isinstance(value, str):
+            raise ValidationError("Give text, or a list of the choices picked.")
+        for text in items if items is not None else [value]:
+            if not isinstance(text, str):
+                raise ValidationError("Give each choice as text.")
+            if "\x00" in text:
+                raise ValidationError(NUL_MESSAGE)
+            if len(text) > (200 if items is not None else 2000):
+                raise ValidationError("This answer is too long.")
+        if items is not None and len(items) > 20:
+            raise ValidationError("Pick at most 20 choices.")
+        return value
+
+
+class IntakeConditionSchema(Schema):
+    question_id = fields.Integer(required=True)
+    value = fields.String(
+        required=True, metadata={"description": "The earlier choice that shows this question."}
+    )
+
+
+class IntakeQuestionSchema(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["short", "long", "single", "multi", "url", "date"]),
+        metadata={
+            "description": "short or long text, single or multi (multiple) choice, url, or date "
+            "(YYYY-MM-DD)."
+        },
+    )
+    label = fields.String(required=True)
+    help = fields.String(required=True)
+    required = fields.Boolean(required=True)
+    options = fields.List(
+        fields.String(), required=True, metadata={"description": "The choices (choice kinds)."}
+    )
+    condition = fields.Nested(
+        IntakeConditionSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "Asked only when that earlier question was answered `value`."},
+    )
+
+
+class IntakeAnswerSchema(Schema):
+    question_id = fields.Integer(required=True)
+    question = fields.String(
+        required=True, metadata={"description": "The question's wording when it was answered."}
+    )
+    kind = fields.String(required=True)
+    value = AnswerValue(required=True)
+
+
+def _at_most_ten(answers: dict[str, Any]) -> None:
+    if len(answers) > 10:
+        raise ValidationError("A type has at most 10 questions.")
+
+
+def intake_answers(**kwargs: Any) -> IdKeys:
+    """A request's intake answers: ``{question_id: value}``."""
+    return IdKeys(
+        values=AnswerValue(),
+        load_default=dict,
+        validate=_at_most_ten,
+        metadata={
+            "maxProperties": 10,
+            "description": "Answers to the type's intake questions (GET /api/v1/interview-types "
+            "lists them), by question id: text, or a list of choices for a multiple choice. A "
+            "required question left out is refused (422 naming `answers.<id>`).",
+        },
+        **kwargs,
+    )
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:
@@ -218,6 +325,11 @@ class InterviewTypeSchema(Schema):
     name = fields.String(required=True)
     duration_minutes = fields.Integer(required=True)
     description = fields.String(required=True)
+    questions = fields.List(
+        fields.Nested(IntakeQuestionSchema),
+        required=True,
+        metadata={"description": "The intake questions asked when booking, in order."},
+    )
     coach_ids = fields.List(
         fields.Integer(),
         required=True,

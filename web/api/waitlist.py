@@ -10,7 +10,16 @@ from services import booking as booking_service
 from services.booking import admin, waitlist
 from web.api.blueprint import Blueprint
 from web.api.bookings import BookingSchema
-from web.api.schemas import PersonSchema, QueryBoolean, Text, Zone, object_id, type_slug
+from web.api.schemas import (
+    IntakeAnswerSchema,
+    PersonSchema,
+    QueryBoolean,
+    Text,
+    Zone,
+    intake_answers,
+    object_id,
+    type_slug,
+)
 from web.api.security import current_user, token_required
 from web.problems import problem_doc
 from web.transactions import writing
@@ -62,6 +71,11 @@ class WaitlistEntrySchema(Schema):
     )
     learner = fields.Nested(PersonSchema, required=True)
     created_at = fields.AwareDateTime(required=True)
+    answers = fields.List(
+        fields.Nested(IntakeAnswerSchema),
+        required=True,
+        metadata={"description": "Intake answers, carried to the offered slot's booking."},
+    )
     offer = fields.Method(
         "_offer",
         required=True,
@@ -87,6 +101,7 @@ class WaitlistJoinSchema(Schema):
         validate=validate.OneOf(list(waitlist.TIMES_OF_DAY)),
         metadata={"description": _TIME_OF_DAY},
     )
+    answers = intake_answers()
 
 
 class WaitlistListSchema(Schema):
@@ -129,7 +144,7 @@ class LiftSchema(Schema):
 @_problem(
     422,
     "`validation_error`: unknown type or coach, bad zone, a day outside the horizon, or a day "
-    "and time of day no coach works.",
+    "and time of day no coach works; `answers` missing a required question or not fitting one.",
 )
 def join_waitlist(body: dict[str, Any]) -> Any:
     """Wait for a slot of a type: on one day, or any time within the horizon; at any time of day,
@@ -144,6 +159,7 @@ def join_waitlist(body: dict[str, Any]) -> Any:
                 tz=body["tz"],
                 coach_id=body["coach_id"],
                 time_of_day=body["time_of_day"],
+                answers=body["answers"] or None,
             ),
         )
     return entry

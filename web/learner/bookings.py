@@ -20,10 +20,17 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from services import accounts, localtime
 from services import booking as booking_service
-from services.booking import availability, calendar, interview_types, proposals, waitlist
+from services.booking import (
+    availability,
+    calendar,
+    intake,
+    interview_types,
+    proposals,
+    waitlist,
+)
 from services.db import utcnow
 from services.errors import DomainError, NotFound
-from services.models import Booking, BookingStatus, InterviewType
+from services.models import Booking, BookingStatus, IntakeQuestion, InterviewType
 from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import flash_errors, write_or_flash
@@ -544,6 +551,7 @@ def new_booking() -> str | tuple[str, int]:
         booker,
         coaches=availability.bookable_coaches(itype),
         waitlist_form=form,
+        waitlist_questions=intake.questions_of(itype.id),
         waitlist_until=_last_day(itype, viewer_zone()),
         heading=f"Pick a time for {itype.name}",
         rescheduling=None,
@@ -555,6 +563,19 @@ def _pick_page(booker: dict[str, Any], **extra: Any) -> str | tuple[str, int]:
     says why)."""
     page = render_template("learner/bookings/pick.html", **booker, **extra)
     return (page, 400) if booker["zone"].form.tz.errors else page
+
+
+def _posted_answers(questions: list[IntakeQuestion]) -> dict[str, Any]:
+    """The intake answers in the confirm form (fields ``answer-<id>``), as the service takes
+    them."""
+    answers: dict[str, Any] = {}
+    for question in questions:
+        name = f"answer-{question.id}"
+        if question.kind == "multi":
+            answers[str(question.id)] = request.form.getlist(name)
+        else:
+            answers[str(question.id)] = request.form.get(name, "")
+    return answers
 
 
 def _booked_in(shown: ShownZone, start: dt.datetime, saved: bool) -> str:
@@ -596,14 +617,18 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     if shown.form.tz.errors:
         flash(" ".join(shown.form.tz.errors), "error")
         return redirect(picker)
+    questions = intake.questions_of(itype.id)
+    answers = _posted_answers(questions) if form.is_submitted() else {}
     wanted = booking_service.BookingRequest(
         type=itype.slug,
         start=start,
         coach_id=coach_id,
         notes=form.notes.data or "",
         prefer_coach_id=_coach_id(form.prefer.data),
+        answers=answers,
     )
     learner_id = current_user.id
+    answer_errors: dict[str, list[str]] = {}
     if form.validate_on_submit():
         save_zone = shown.other and form.save_zone.data
         try:
@@ -614,17 +639,13 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         except booking_service.AlreadyBooked:
             return redirect(request.full_path)  # the confirm page links to the booking
         except DomainError as exc:
-            flash_errors(exc)
-            return redirect(picker)
-        coach = booking.coach.name
-        if wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
-            flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
-        booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
-        flash(
-            f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
-            "success",
-        )
-        return redirect(url_for("learner.booking_detail", booking_id=booking.id))
+            if exc.errors and all(k.startswith("answers.") for k in exc.errors):
+                answer_errors = exc.errors  # shown beside the questions, the answers kept
+            else:
+                flash_errors(exc)
+                return redirect(picker)
+        else:
+            return _booked(booking, wanted, shown, save_zone)
     # Checked before the learner commits: a past, off-grid, too-soon or too-far time, a taken
     # slot or a learner who may not book goes back to the picker with the reason.
     try:
@@ -634,6 +655,8 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         return redirect(picker)
     if not form.is_submitted() and preview.coach is not None:
         form.prefer.data = str(preview.coach.id)
+    if answer_errors:
+        flash("Some answers need a look: see the questions below.", "error")
     return render_template(
         "learner/bookings/confirm.html",
         form=form,
@@ -643,7 +666,27 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         picker=picker,
         zone=shown,
         cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
+        questions=questions,
+        answers=answers,
+        answer_errors=answer_errors,
     ), (422 if form.is_submitted() else 200)
+
+
+def _booked(
+    booking: Booking, wanted: booking_service.BookingRequest, shown: ShownZone, save_zone: bool
+) -> Response:
+    """Where the learner goes once booked, with what happened."""
+    coach = booking.coach.name
+    if booking.placement_reason and wanted.prefer_coach_id != booking.coach_id:
+        flash(f"{coach} takes your session: their expertise fits what your answers ask.", "info")
+    elif wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
+        flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
+    booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"
+    flash(
+        f"Booked with {coach}{booked}. We sent you a confirmation with a calendar invitation.",
+        "success",
+    )
+    return redirect(url_for("learner.booking_detail", booking_id=booking.id))
 
 
 # --- reschedule and cancel -----------------------------------------------------------------------
@@ -828,12 +871,17 @@ def join_waitlist() -> Response:
     except ValueError:
         abort(400)
     learner_id = current_user.id
+    itype = next((t for t in interview_types.list_active() if t.slug == slug), None)
+    answers = _posted_answers(intake.questions_of(itype.id)) if itype else {}
     try:
         with writing():
             waitlist.join(
                 learner_id,
                 waitlist.WaitlistRequest(
-                    type=slug, day=day, time_of_day=form.time_of_day.data or "any"
+                    type=slug,
+                    day=day,
+                    time_of_day=form.time_of_day.data or "any",
+                    answers=answers,
                 ),
             )
     except DomainError as exc:

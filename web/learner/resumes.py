@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from services import resumes
 from services.errors import DomainError, NotFound
 from services.resumes import annotations as marks
-from services.resumes import export, files
+from services.resumes import export, files, jobmatch
 from services.rubric import LABELS
 from services.storage import StorageUnavailable
 from web import downloads
@@ -41,6 +41,21 @@ class UploadForm(FlaskForm):
     )
     notes = TextAreaField(
         "Notes for your coach", validators=[Optional(), Length(max=resumes.MAX_NOTES)]
+    )
+    job_description = TextAreaField(
+        "Job description (optional)",
+        validators=[
+            Optional(),
+            Length(
+                max=jobmatch.MAX_JOB_CHARS,
+                message=f"Use at most {jobmatch.MAX_JOB_CHARS:,} characters, or upload the file.",
+            ),
+        ],
+        description="Paste the posting you are applying for: we compare your résumé with it.",
+    )
+    job_file = FileField(
+        "Or the job description as a file",
+        description="PDF or DOCX, instead of pasting it.",
     )
 
 
@@ -132,8 +147,13 @@ def resume_new() -> Any:
                     storage.stream,
                     storage.filename,
                     resumes.Submission(
-                        target_role=form.target_role.data, notes=form.notes.data or ""
+                        target_role=form.target_role.data,
+                        notes=form.notes.data or "",
+                        job_description=form.job_description.data or None,
                     ),
+                    job_file=(form.job_file.data.stream, form.job_file.data.filename)
+                    if form.job_file.data
+                    else None,
                 )
         except DomainError as error:
             status = _status_of(error)

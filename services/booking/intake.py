@@ -23,6 +23,7 @@ from services.db import db
 from services.errors import NotFound, ValidationFailed
 from services.models import IntakeQuestion, InterviewType, User
 from services.models.booking import INTAKE_KINDS
+from services.validation import is_id
 
 KIND_LABELS = {
     "short": "Short text",
@@ -242,7 +243,7 @@ def _type(itype_id: int) -> InterviewType:
 
 
 def _question(itype: InterviewType, question_id: int) -> IntakeQuestion:
-    question = db.session.get(IntakeQuestion, question_id)
+    question = db.session.get(IntakeQuestion, question_id) if is_id(question_id) else None
     if question is None or question.interview_type_id != itype.id or not question.active:
         raise NotFound("There is no such question for this interview type.")
     return question
@@ -269,7 +270,7 @@ def _check_spec(itype: InterviewType, spec: QuestionSpec, own_id: int | None) ->
         options = ()
     condition_id, condition_value = spec.condition_question_id, None
     if condition_id is not None:
-        earlier = db.session.get(IntakeQuestion, condition_id)
+        earlier = db.session.get(IntakeQuestion, condition_id) if is_id(condition_id) else None
         if (
             earlier is None
             or earlier.interview_type_id != itype.id

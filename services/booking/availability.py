@@ -715,9 +715,27 @@ def find_slots(
 # --- why a time is not offered -------------------------------------------------------------------
 
 
+REASON_CODES = (
+    "no_coach",
+    "off_grid",
+    "past",
+    "min_notice",
+    "beyond_horizon",
+    "learner_overlap",
+    "suspended",
+    "fair_use",
+    "outside_hours",
+    "time_off",
+    "booking",
+    "own_calendar",
+    "daily_cap",
+)
+
+
 @dataclass(frozen=True)
 class Reason:
-    """Why a start time is not offered: a stable ``code`` and a sentence for people."""
+    """Why a start time is not offered: a stable ``code`` (one of ``REASON_CODES``) and a
+    sentence for people."""
 
     code: str
     message: str

@@ -254,3 +254,57 @@ def test_each_reason_is_named(types, make_user):
     _, _, e = _codes(start=_at(9))
     assert {c.coach.id for c in e.coaches} >= {coach.id, other.id}
     assert coach.id not in e.free_coach_ids and other.id in e.free_coach_ids
+
+
+# --- the API -------------------------------------------------------------------------------------
+
+
+def test_the_api_explains_for_learners_staff_and_coaches(client, types, make_user, token_for):
+    coach = make_coach(make_user, "UTC")
+    other_coach = make_coach(make_user, "UTC")
+    feed = CalendarFeed(coach_id=coach.id, name="Day job", url="https://cal.example.com/x.ics")
+    db.session.add(feed)
+    db.session.flush()
+    day = dt.date.today() + dt.timedelta(days=7)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(10), UTC)
+    db.session.add(
+        FeedBusy(
+            feed_id=feed.id, coach_id=coach.id, start_at=start, end_at=start + dt.timedelta(hours=1)
+        )
+    )
+    db.session.commit()
+    learner, staff = make_user("learner"), make_user("staff")
+
+    def ask(user, **params):
+        params.setdefault("type", "coding")
+        params.setdefault("start", start.isoformat())
+        headers = {"Authorization": f"Bearer {token_for(user)}"}
+        return client.get("/api/v1/slots/explain", query_string=params, headers=headers)
+
+    answer = ask(staff, coach_id=coach.id)
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["bookable"] is False and body["coach_ids"] == []
+    assert body["start"] == start.isoformat()
+    [reason] = body["coaches"][0]["reasons"]
+    assert reason["code"] == "own_calendar" and "Day job" in reason["message"]
+
+    body = ask(learner, coach_id=coach.id).get_json()
+    [reason] = body["coaches"][0]["reasons"]
+    assert reason["code"] == "own_calendar" and "Day job" not in reason["message"]
+
+    body = ask(learner).get_json()
+    assert body["bookable"] is True and other_coach.id in body["coach_ids"]
+    assert coach.id not in body["coach_ids"]
+
+    # A coach asks of themselves only.
+    assert ask(coach).get_json()["coaches"][0]["coach"]["id"] == coach.id
+    refused = ask(coach, coach_id=other_coach.id)
+    assert refused.status_code == 422 and refused.get_json()["code"] == "validation_error"
+    # A date alone, or a time without its offset, is refused.
+    for bad in (day.isoformat(), start.replace(tzinfo=None).isoformat()):
+        refused = ask(staff, start=bad)
+        assert refused.status_code == 422, bad
+        assert "start" in refused.get_json()["errors"]

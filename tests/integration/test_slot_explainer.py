@@ -308,3 +308,52 @@ def test_the_api_explains_for_learners_staff_and_coaches(client, types, make_use
         refused = ask(staff, start=bad)
         assert refused.status_code == 422, bad
         assert "start" in refused.get_json()["errors"]
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
+def test_the_coach_and_staff_pages_explain(app, client, types, make_user):
+    from tests.support_auth import sign_in
+
+    coach = make_coach(make_user, "UTC")
+    feed = CalendarFeed(coach_id=coach.id, name="Day job", url="https://cal.example.com/x.ics")
+    db.session.add(feed)
+    db.session.flush()
+    day = dt.date.today() + dt.timedelta(days=7)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    start = dt.datetime.combine(day, dt.time(10), UTC)
+    db.session.add(
+        FeedBusy(
+            feed_id=feed.id, coach_id=coach.id, start_at=start, end_at=start + dt.timedelta(hours=1)
+        )
+    )
+    db.session.commit()
+    staff = make_user("staff", timezone="UTC")
+    question = {"type": "coding", "day": day.isoformat(), "time": "10:00"}
+
+    sign_in(client, coach.email)
+    page = client.get("/coach/availability", query_string=question)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Why is this time not bookable?" in html
+    assert 'data-code="own_calendar"' in html and "Day job" in html
+    html = client.get("/coach/availability", query_string={**question, "time": "07:00"}).get_data(
+        as_text=True
+    )
+    assert 'data-code="outside_hours"' in html
+    html = client.get("/coach/availability", query_string={**question, "day": "someday"}).get_data(
+        as_text=True
+    )
+    assert "Pick a day and a time" in html
+    client = app.test_client()
+    sign_in(client, staff.email)
+    html = client.get(f"/staff/coaches/{coach.id}/edit", query_string=question).get_data(
+        as_text=True
+    )
+    assert 'data-code="own_calendar"' in html and "Day job" in html
+    html = client.get(
+        f"/staff/coaches/{coach.id}/edit", query_string={**question, "time": "11:00"}
+    ).get_data(as_text=True)
+    assert "is bookable" in html

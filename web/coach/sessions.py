@@ -38,6 +38,7 @@ from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import apply_errors, flash_errors, write_or_flash
 from web.roles import role_required
+from web.slot_explainer import explain_context
 from web.transactions import writing
 
 SCORE_CHOICES = [
@@ -538,6 +539,7 @@ def _availability_page(
         feed_created_at=booking_service.feed_created_at(coach.id),
         feed_url=feed_url,
         webcal_url=calendar.webcal_url(feed_url) if feed_url else None,
+        explain=explain_context(coach.id),
     )
     response = make_response(body, status)
     # The page may carry the private calendar address: no cache keeps a copy.

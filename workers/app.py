@@ -36,6 +36,8 @@ BEAT_SCHEDULE = {
     # Bookings: 24 h and 1 h reminders (each once), waitlist offers lapsing and freed slots.
     "bookings-reminders": {"task": "bookings.send_reminders", "schedule": 60.0},
     "bookings-waitlist": {"task": "bookings.match_waitlist", "schedule": 60.0},
+    # Coaches' own calendars: each feed is read when due (every CALENDAR_FEED_INTERVAL_MINUTES).
+    "bookings-calendar-feeds": {"task": "bookings.refresh_calendar_feeds", "schedule": 60.0},
 }
 
 # Entries whose interval a setting may change (tests and benchmarks run the scheduler faster).

@@ -4,6 +4,7 @@ both daylight-saving changes; conditional requests; and each refusal of the SSRF
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import zoneinfo
@@ -38,7 +39,7 @@ class Feeds(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Feeds
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server name
+    def do_GET(self) -> None:
         self.server.requests.append((self.path, dict(self.headers)))
         status, headers, body = self.server.pages.get(self.path, (404, {}, b"no"))
         etag = headers.get("ETag")
@@ -50,10 +51,8 @@ class Handler(BaseHTTPRequestHandler):
         if "Content-Length" not in headers:
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def log_message(self, *args: object) -> None:
         pass
@@ -335,3 +334,86 @@ def test_webcal_is_https_and_credentials_are_not_shown():
     assert busy.normalise_url("webcal://cal.example.com/a.ics") == "https://cal.example.com/a.ics"
     shown = busy.display_url("https://me:hunter2@cal.example.com/private-abc/basic.ics?k=1")
     assert shown == "https://cal.example.com/…"
+
+
+# --- the pages -----------------------------------------------------------------------------------
+
+
+def test_the_coach_adds_sees_and_removes_a_calendar_and_staff_see_clashes(
+    app, client, types, make_user, feeds, allow_localhost
+):
+    import re
+
+    from services.models import InterviewType
+    from tests.support_auth import post_form, sign_in
+
+    coach, learner = make_coach(make_user, "UTC"), make_user("learner")
+    sign_in(client, coach.email)
+    url = feeds.url("/private-abc123/basic.ics")
+    refused = post_form(
+        client,
+        "/coach/availability/calendars",
+        {"name": "Day job", "url": "file:///etc/passwd"},
+        form_page="/coach/availability",
+    )
+    assert refused.status_code == 422
+    assert "http:// or https://" in refused.get_data(as_text=True)
+    assert busy.list_feeds(coach.id) == []
+    added = post_form(
+        client,
+        "/coach/availability/calendars",
+        {"name": "Day job", "url": url},
+        form_page="/coach/availability",
+    )
+    assert added.status_code == 302
+    [feed] = busy.list_feeds(coach.id)
+    html = client.get("/coach/availability").get_data(as_text=True)
+    assert "Day job" in html and "Not read yet" in html
+    assert "private-abc123" not in html  # the secret path is never shown back
+
+    itype = db.session.query(InterviewType).filter_by(slug="coding").one()
+    start = dt.datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + dt.timedelta(days=3)
+    db.session.add(
+        Booking(
+            uid="page-clash@test",
+            learner_id=learner.id,
+            coach_id=coach.id,
+            interview_type_id=itype.id,
+            start_at=start,
+            end_at=start + dt.timedelta(minutes=45),
+            block_start_at=start,
+            block_end_at=start + dt.timedelta(hours=1),
+            meeting_url="https://meet.example.com/x",
+        )
+    )
+    stamp = start.strftime("%Y%m%dT%H%M%SZ")
+    feeds.pages["/private-abc123/basic.ics"] = (
+        200,
+        {},
+        ics(f"UID:q\nDTSTART:{stamp}\nDURATION:PT1H"),
+    )
+    busy.refresh(feed.id)
+    db.session.commit()
+    html = client.get("/coach/availability").get_data(as_text=True)
+    assert 'data-testid="clashes"' in html and "Read " in html
+    staff_client = app.test_client()
+    sign_in(staff_client, make_user("staff").email)
+    html = staff_client.get("/staff/sessions").get_data(as_text=True)
+    assert 'data-testid="clashes"' in html and "Day job" in html
+
+    feeds.pages.pop("/private-abc123/basic.ics")
+    busy.refresh(feed.id)
+    db.session.commit()
+    html = client.get("/coach/availability").get_data(as_text=True)
+    assert "Last read failed: The calendar&#39;s server answered 404." in html
+    form = re.search(rf'action="/coach/availability/calendars/{feed.id}/delete"', html)
+    assert form
+    removed = post_form(
+        client,
+        f"/coach/availability/calendars/{feed.id}/delete",
+        {},
+        form_page="/coach/availability",
+    )
+    assert removed.status_code == 302
+    assert busy.list_feeds(coach.id) == []
+    assert db.session.query(FeedBusy).count() == 0

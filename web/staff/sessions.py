@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from services import exports
-from services.booking import admin
+from services.booking import admin, busy
 from services.db import db
 from services.errors import DomainError, ValidationFailed
 from services.models.booking import VISIBLE
@@ -48,6 +48,7 @@ def sessions() -> str:
         coaches=active_coaches(),
         statuses=VISIBLE,
         no_show_rate=figures["no_show_rate"],
+        clashes=busy.clashes()[:50],
     )
 
 

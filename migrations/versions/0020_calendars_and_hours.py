@@ -3,6 +3,8 @@
 ``calendar_feed``: a coach's iCalendar address, whether its all-day events block, and its fetch
 state (validators for a conditional request, last attempt and success, next fetch, last error).
 ``feed_busy``: the busy intervals read from a feed (no titles), found by coach and start.
+``desk_schedule`` (one row) and ``desk_holiday``: the desk's working hours, which résumé due times
+and accept windows count.
 
 Revision ID: 0020
 Revises: 0017
@@ -54,9 +56,25 @@ def upgrade():
     with op.batch_alter_table('feed_busy', schema=None) as batch_op:
         batch_op.create_index('ix_feed_busy_coach_start', ['coach_id', 'start_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_feed_busy_feed_id'), ['feed_id'], unique=False)
+    op.create_table('desk_schedule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('timezone', sa.String(length=64), nullable=False),
+    sa.Column('hours', sa.JSON(), nullable=False),
+    sa.Column('updated_at', services.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_desk_schedule'))
+    )
+    op.create_table('desk_holiday',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_desk_holiday')),
+    sa.UniqueConstraint('day', name=op.f('uq_desk_holiday_day'))
+    )
 
 
 def downgrade():
+    op.drop_table('desk_holiday')
+    op.drop_table('desk_schedule')
     with op.batch_alter_table('feed_busy', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_feed_busy_feed_id'))
         batch_op.drop_index('ix_feed_busy_coach_start')

@@ -46,7 +46,14 @@ from services.models.resumes import (
     RoutingDecision,
     RoutingLock,
 )
-from services.models.staff import CoachInvite, RebalancePlan, StaffAction, StaffRequest
+from services.models.staff import (
+    CoachInvite,
+    DeskHoliday,
+    DeskSchedule,
+    RebalancePlan,
+    StaffAction,
+    StaffRequest,
+)
 
 __all__ = [
     "AnalysisStatus",
@@ -65,6 +72,8 @@ __all__ = [
     "CoachInvite",
     "Delivery",
     "DeliveryStatus",
+    "DeskHoliday",
+    "DeskSchedule",
     "ExclusionReason",
     "FaqEntry",
     "FeedBusy",

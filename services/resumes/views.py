@@ -325,6 +325,7 @@ _LEARNER_DETAIL = {
     "reassigned": "",
     "assigned_by_staff": "",
     "escalated": "Staff were told the review is late.",
+    "due_moved": "The due time moved with the desk's working hours.",
 }
 
 

@@ -1,0 +1,87 @@
+"""Résumé deadlines in the desk's working hours: an offer over a weekend and a holiday, and open
+offers' due times moved, with the audit log saying so, when staff change the hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from sqlalchemy import select
+
+from services import workhours
+from services.db import db
+from services.errors import Forbidden, ValidationFailed
+from services.models import Assignment, ResumeEvent, StaffAction
+from services.resumes import routing
+from services.resumes.settings import Settings
+from tests.integration.test_resume_queue import people, routed_resume  # noqa: F401
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+NINE_TO_FIVE = {d: [(dt.time(9), dt.time(17))] for d in range(5)}
+
+
+def test_deadlines_skip_the_weekend_and_a_holiday(app):
+    with app.app_context():
+        settings = Settings.current()  # 24 h to accept, 72 h to review
+    clock = workhours.Clock(BERLIN, NINE_TO_FIVE, frozenset({dt.date(2027, 1, 11)}))
+    friday_evening = dt.datetime(2027, 1, 8, 19, tzinfo=BERLIN)
+    deadlines = routing.Deadlines.of(clock, friday_evening, settings)
+    # Monday is a holiday: three working days (24 h) from Tuesday 09:00 end Thursday 17:00.
+    assert deadlines.expires_at == dt.datetime(2027, 1, 14, 17, tzinfo=BERLIN)
+    # 72 working hours are nine days of eight: Tue 12 ... Fri 22 January, 17:00.
+    assert deadlines.due_at == dt.datetime(2027, 1, 22, 17, tzinfo=BERLIN)
+    # The warning at 75 %: 54 working hours, Wednesday 20 January 15:00.
+    assert deadlines.warn_at == dt.datetime(2027, 1, 20, 15, tzinfo=BERLIN)
+
+
+def test_a_schedule_change_moves_open_due_times_and_is_audited(client, people, token_for):  # noqa: F811
+    resume_id = routed_resume(client, token_for, people["learner"])
+    assignment = db.session.scalar(select(Assignment).where(Assignment.resume_id == resume_id))
+    wall_due = assignment.due_at
+    assert wall_due - assignment.offered_at == dt.timedelta(hours=72)  # no schedule: wall clock
+
+    with pytest.raises(Forbidden):
+        routing.change_desk_hours(
+            people["coach"], workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {})
+        )
+    with pytest.raises(ValidationFailed) as refused:
+        routing.change_desk_hours(
+            people["staff"],
+            workhours.ScheduleInput("Mars/Olympus", {0: [(dt.time(17), dt.time(9))]}, {}),
+        )
+    assert {"timezone", "hours.0"} <= set(refused.value.errors)
+    assert db.session.get(Assignment, assignment.id).due_at == wall_due  # nothing changed
+
+    holiday = dt.date.today() + dt.timedelta(days=1)
+    moved = routing.change_desk_hours(
+        people["staff"],
+        workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {holiday: "Desk closed"}),
+        "Office hours from January",
+    )
+    db.session.commit()
+    assert moved == 1
+    assignment = db.session.get(Assignment, assignment.id)
+    clock = workhours.desk_clock()
+    assert holiday in clock.holidays
+    assert assignment.due_at == clock.add(assignment.offered_at, dt.timedelta(hours=72))
+    assert assignment.due_at > wall_due  # 72 working hours are more than three days
+    assert assignment.resume.due_at == assignment.due_at
+    assert clock.elapsed(assignment.offered_at, assignment.warn_at) == dt.timedelta(hours=54)
+    [entry] = db.session.scalars(
+        select(StaffAction).where(StaffAction.action == "desk_hours_changed")
+    ).all()
+    assert entry.detail == {"moved_due_times": 1} and entry.reason == "Office hours from January"
+    assert db.session.scalar(
+        select(ResumeEvent).where(
+            ResumeEvent.resume_id == resume_id, ResumeEvent.event == "due_moved"
+        )
+    )
+    # The same hours again move nothing.
+    assert (
+        routing.change_desk_hours(
+            people["staff"],
+            workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {holiday: "Desk closed"}),
+        )
+        == 0
+    )

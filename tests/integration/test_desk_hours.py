@@ -85,3 +85,25 @@ def test_a_schedule_change_moves_open_due_times_and_is_audited(client, people, t
         )
         == 0
     )
+
+
+def test_staff_set_the_hours_through_the_api(client, people, token_for):  # noqa: F811
+    headers = {"Authorization": f"Bearer {token_for(people['staff'])}"}
+    answer = client.get("/api/v1/desk/hours", headers=headers)
+    assert answer.status_code == 200 and answer.json["set"] is False
+    body = {
+        "timezone": "Europe/Berlin",
+        "hours": [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)],
+        "holidays": [{"day": "2027-01-01", "name": "New Year"}],
+        "reason": "Desk hours",
+    }
+    answer = client.put("/api/v1/desk/hours", json=body, headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["set"] is True and answer.json["timezone"] == "Europe/Berlin"
+    assert len(answer.json["hours"]) == 5 and answer.json["holidays"][0]["name"] == "New Year"
+    bad = {**body, "hours": [{"weekday": 0, "start": "17:00", "end": "09:00"}]}
+    refused = client.put("/api/v1/desk/hours", json=bad, headers=headers)
+    assert refused.status_code == 422 and "hours.0" in refused.json["errors"]
+    assert len(client.get("/api/v1/desk/hours", headers=headers).json["hours"]) == 5
+    coach = {"Authorization": f"Bearer {token_for(people['coach'])}"}
+    assert client.put("/api/v1/desk/hours", json=body, headers=coach).status_code == 403

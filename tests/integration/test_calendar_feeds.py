@@ -417,3 +417,35 @@ def test_the_coach_adds_sees_and_removes_a_calendar_and_staff_see_clashes(
     assert removed.status_code == 302
     assert busy.list_feeds(coach.id) == []
     assert db.session.query(FeedBusy).count() == 0
+
+
+def test_the_api_adds_lists_and_removes_own_calendars(client, types, make_user, token_for):
+    coach = make_coach(make_user, "UTC")
+    headers = {"Authorization": f"Bearer {token_for(coach)}"}
+    body = {"name": "Day job", "url": "webcal://me:pw@cal.example.com/private-x/basic.ics"}
+    added = client.post("/api/v1/coaches/me/calendars", json=body, headers=headers)
+    assert added.status_code == 201, added.json
+    assert added.json["address"] == "https://cal.example.com/…"
+    assert added.json["error"] is None and added.json["stale"] is False
+    listed = client.get("/api/v1/coaches/me/calendars", headers=headers).json["calendars"]
+    assert [c["name"] for c in listed] == ["Day job"]
+    assert "pw" not in str(listed) and "private-x" not in str(listed)
+    refused = client.post(
+        "/api/v1/coaches/me/calendars",
+        json={"name": "Day job", "url": "http://169.254.169.254/latest"},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and "name" in refused.json["errors"]
+    refused = client.post(
+        "/api/v1/coaches/me/calendars",
+        json={"name": "Other", "url": "file:///etc/passwd"},
+        headers=headers,
+    )
+    assert refused.status_code == 422 and "url" in refused.json["errors"]
+    feed_id = added.json["id"]
+    assert (
+        client.delete(f"/api/v1/coaches/me/calendars/{feed_id}", headers=headers).status_code == 204
+    )
+    assert (
+        client.delete(f"/api/v1/coaches/me/calendars/{feed_id}", headers=headers).status_code == 404
+    )

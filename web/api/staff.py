@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -192,14 +193,14 @@ class WindowSchema(Schema):
     weekday = JsonInteger(
         required=True, validate=validate.Range(min=0, max=6), metadata={"description": "0 = Monday"}
     )
-    start = fields.Time(
-        format="%H:%M",
+    start = fields.String(
         required=True,
+        validate=validate.Regexp(_HH_MM, error="Use HH:MM, e.g. 09:00."),
         metadata={"description": "Wall-clock time, HH:MM.", "pattern": _HH_MM},
     )
-    end = fields.Time(
-        format="%H:%M",
+    end = fields.String(
         required=True,
+        validate=validate.Regexp(_HH_MM, error="Use HH:MM, e.g. 17:00."),
         metadata={"description": "After the start; 00:00 means midnight.", "pattern": _HH_MM},
     )
 
@@ -239,7 +240,7 @@ def _desk_hours() -> dict[str, Any]:
         "set": row is not None,
         "timezone": row.timezone if row else "UTC",
         "hours": [
-            {"weekday": day, "start": start, "end": end}
+            {"weekday": day, "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
             for day in sorted(hours)
             for start, end in hours[day]
         ],
@@ -266,7 +267,9 @@ def put_desk_hours(data: dict[str, Any]) -> Any:
     log and each résumé's history say so."""
     hours: dict[int, list[tuple[Any, Any]]] = {}
     for window in data["hours"]:
-        hours.setdefault(window["weekday"], []).append((window["start"], window["end"]))
+        hours.setdefault(window["weekday"], []).append(
+            (dt.time.fromisoformat(window["start"]), dt.time.fromisoformat(window["end"]))
+        )
     holidays = {h["day"]: h["name"] for h in data["holidays"]}
     with writing():
         routing.change_desk_hours(

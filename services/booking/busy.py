@@ -37,7 +37,7 @@ from services import localtime
 from services.booking.availability import Interval, feed_stale_after, merge
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
-from services.models import Booking, CalendarFeed, FeedBusy, User
+from services.models import AvailabilityException, Booking, CalendarFeed, FeedBusy, User
 from services.models.booking import OCCUPYING
 
 UTC = dt.UTC
@@ -436,3 +436,36 @@ def clashes(coach_ids: Sequence[int] | None = None, now: dt.datetime | None = No
             seen.add((booking.id, name))
             out.append(Clash(booking, name))
     return out
+
+
+TIME_OFF_FOR_STAFF = dt.timedelta(days=1)
+
+
+def during_time_off(now: dt.datetime | None = None, limit: int = 50) -> list[Booking]:
+    """Upcoming sessions inside their coach's time off of a day or more, for staff to move to
+    another coach (nothing is moved by itself). Two queries."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(
+            AvailabilityException.coach_id,
+            AvailabilityException.start_at,
+            AvailabilityException.end_at,
+        ).where(AvailabilityException.available.is_(False), AvailabilityException.end_at > now)
+    ).all()
+    away = [(c, s, e) for c, s, e in rows if e - s >= TIME_OFF_FOR_STAFF]
+    if not away:
+        return []
+    bookings = db.session.scalars(
+        select(Booking)
+        .where(
+            Booking.status.in_(OCCUPYING),
+            Booking.start_at > now,
+            Booking.coach_id.in_({c for c, _, _ in away}),
+        )
+        .order_by(Booking.start_at)
+    ).all()
+    return [
+        b
+        for b in bookings
+        if any(c == b.coach_id and s < b.end_at and b.start_at < e for c, s, e in away)
+    ][:limit]

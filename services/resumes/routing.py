@@ -497,6 +497,62 @@ def expire_offers(batch: int = 100) -> int:
     return expired
 
 
+# Time off this long or longer hands a coach's open offers to others.
+HAND_OFF_TIME_OFF = dt.timedelta(days=1)
+
+
+def hand_off_time_off(batch: int = 100) -> int:
+    """Offers (not yet accepted) held by a coach now on time off of a day or more go to other
+    coaches, who are routed as usual (a coach on time off is never a candidate). Safe to run
+    twice."""
+    take_lock()
+    now = utcnow()
+    away = {
+        coach_id
+        for coach_id, start, end in db.session.execute(
+            select(
+                AvailabilityException.coach_id,
+                AvailabilityException.start_at,
+                AvailabilityException.end_at,
+            ).where(
+                AvailabilityException.available.is_(False),
+                AvailabilityException.start_at <= now,
+                AvailabilityException.end_at > now,
+            )
+        )
+        if end - start >= HAND_OFF_TIME_OFF
+    }
+    if not away:
+        return 0
+    resumes = db.session.scalars(
+        select(Resume)
+        .join(Assignment, Assignment.resume_id == Resume.id)
+        .where(Assignment.status == AssignmentStatus.OFFERED, Assignment.coach_id.in_(away))
+        .order_by(Assignment.offered_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=Resume)
+    ).all()
+    handed = 0
+    for resume in resumes:
+        assignment = db.session.scalar(
+            select(Assignment)
+            .where(Assignment.resume_id == resume.id, Assignment.status == AssignmentStatus.OFFERED)
+            .with_for_update()
+        )
+        if assignment is None:
+            continue
+        assignment.status = AssignmentStatus.WITHDRAWN
+        assignment.responded_at = now
+        resume.status = ResumeStatus.SUBMITTED
+        resume.reviewer_id = None
+        resume.due_at = None
+        log_event(resume, "handed_off", None, f"{assignment.coach.name} is on time off")
+        db.session.flush()
+        _route_locked(resume, now)
+        handed += 1
+    return handed
+
+
 def scan_due(batch: int = 500) -> tuple[int, int]:
     """Warn coaches at 75 % of the due time, escalate to staff on breach; each once per offer.
     Returns (warned, escalated). Safe to run twice."""

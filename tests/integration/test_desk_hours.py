@@ -107,3 +107,51 @@ def test_staff_set_the_hours_through_the_api(client, people, token_for):  # noqa
     assert len(client.get("/api/v1/desk/hours", headers=headers).json["hours"]) == 5
     coach = {"Authorization": f"Bearer {token_for(people['coach'])}"}
     assert client.put("/api/v1/desk/hours", json=body, headers=coach).status_code == 403
+
+
+def test_time_off_of_a_day_hands_offers_on_and_shows_sessions_to_staff(
+    client,
+    people,  # noqa: F811
+    token_for,
+    make_user,
+):
+    from services.booking import busy
+    from services.models import AvailabilityException
+    from tests.support_booking import insert_booking, seed_types
+
+    other = make_user("coach", name="Olly Other", expertise=["ml"], review_capacity=4)
+    resume_id = routed_resume(client, token_for, people["learner"])
+    assignment = db.session.scalar(select(Assignment).where(Assignment.resume_id == resume_id))
+    away_coach = assignment.coach
+    now = dt.datetime.now(dt.UTC)
+    # A short break does not hand anything on.
+    db.session.add(
+        AvailabilityException(
+            coach_id=away_coach.id,
+            start_at=now - dt.timedelta(hours=1),
+            end_at=now + dt.timedelta(hours=2),
+            available=False,
+        )
+    )
+    db.session.commit()
+    assert routing.hand_off_time_off() == 0
+    db.session.add(
+        AvailabilityException(
+            coach_id=away_coach.id,
+            start_at=now - dt.timedelta(hours=1),
+            end_at=now + dt.timedelta(days=3),
+            available=False,
+        )
+    )
+    seed_types()
+    session = insert_booking(people["learner"].id, away_coach.id, now + dt.timedelta(days=1))
+    db.session.commit()
+    assert routing.hand_off_time_off() == 1
+    db.session.commit()
+    assert routing.hand_off_time_off() == 0  # safe twice
+    assert db.session.get(Assignment, assignment.id).status == "withdrawn"
+    live = db.session.scalar(
+        select(Assignment).where(Assignment.resume_id == resume_id, Assignment.status == "offered")
+    )
+    assert live is not None and live.coach_id == other.id
+    assert [b.id for b in busy.during_time_off()] == [session.id]

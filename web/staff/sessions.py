@@ -49,6 +49,7 @@ def sessions() -> str:
         statuses=VISIBLE,
         no_show_rate=figures["no_show_rate"],
         clashes=busy.clashes()[:50],
+        away_sessions=busy.during_time_off(),
     )
 
 

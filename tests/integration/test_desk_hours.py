@@ -155,3 +155,31 @@ def test_time_off_of_a_day_hands_offers_on_and_shows_sessions_to_staff(
     )
     assert live is not None and live.coach_id == other.id
     assert [b.id for b in busy.during_time_off()] == [session.id]
+
+
+def test_staff_set_the_hours_on_their_page(app, people):  # noqa: F811
+    from tests.support_auth import post_form, sign_in
+
+    client = app.test_client()
+    sign_in(client, people["staff"].email)
+    page = client.get("/staff/desk-hours")
+    assert page.status_code == 200 and "wall clock" in page.get_data(as_text=True)
+    data = {"timezone": "Europe/Berlin", "reason": "Desk hours", "holidays": "2027-01-01 New Year"}
+    for day in range(5):
+        data[f"d{day}_start"], data[f"d{day}_end"] = "09:00", "17:00"
+    refused = post_form(
+        client, "/staff/desk-hours", {**data, "holidays": "New Year"}, form_page="/staff/desk-hours"
+    )
+    assert refused.status_code == 200 and "start with a date" in refused.get_data(as_text=True)
+    refused = post_form(
+        client, "/staff/desk-hours", {**data, "d5_start": "10:00"}, form_page="/staff/desk-hours"
+    )
+    assert "start and end, or neither" in refused.get_data(as_text=True)
+    assert workhours.desk_clock().wall
+    saved = post_form(client, "/staff/desk-hours", data, form_page="/staff/desk-hours")
+    assert saved.status_code == 302
+    clock = workhours.desk_clock()
+    assert not clock.wall and dt.date(2027, 1, 1) in clock.holidays
+    assert sorted(clock.hours) == [0, 1, 2, 3, 4]
+    html = client.get("/staff/desk-hours").get_data(as_text=True)
+    assert "2027-01-01 New Year" in html and 'value="09:00"' in html

@@ -222,6 +222,11 @@ class DeskHoursSchema(Schema):
 
 class DeskHoursAnswerSchema(DeskHoursSchema):
     timezone = fields.String(required=True)
+    hours = fields.List(
+        fields.Nested(WindowSchema),
+        required=True,
+        metadata={"description": "Empty until staff set the hours."},
+    )
     set = fields.Boolean(
         required=True,
         metadata={"description": "false: no hours set, deadlines run on the wall clock."},

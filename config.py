@@ -184,6 +184,20 @@ def _booking_settings(env: dict[str, str]) -> dict[str, Any]:
         "BOOKING_MEETING_BASE_URL": env.get("BOOKING_MEETING_BASE_URL", "https://meet.jit.si"),
         # How often the beat scans for due reminders and waitlist offers to pass on.
         "BOOKING_SCAN_INTERVAL_SECONDS": float(env.get("BOOKING_SCAN_INTERVAL_SECONDS", "60")),
+        # Coaches' own calendar feeds (issue 15): how often each is read, how long before a feed
+        # not read is stale, and whether a stale feed's last known busy times still block.
+        "CALENDAR_FEED_INTERVAL_MINUTES": int(env.get("CALENDAR_FEED_INTERVAL_MINUTES", "15")),
+        "CALENDAR_FEED_STALE_HOURS": int(env.get("CALENDAR_FEED_STALE_HOURS", "24")),
+        "CALENDAR_FEED_STALE_BLOCKS": _bool(env.get("CALENDAR_FEED_STALE_BLOCKS"), default=True),
+        "CALENDAR_FEED_MAX_BYTES": int(env.get("CALENDAR_FEED_MAX_BYTES", str(5 * 1024 * 1024))),
+        "CALENDAR_FEED_TIMEOUT_SECONDS": float(env.get("CALENDAR_FEED_TIMEOUT_SECONDS", "10")),
+        # Host names a feed may be read from even on a private or loopback address: for tests
+        # only (a comma-separated list; empty, so every such address is refused, by default).
+        "CALENDAR_FEED_ALLOWED_HOSTS": [
+            h.strip().lower()
+            for h in env.get("CALENDAR_FEED_ALLOWED_HOSTS", "").split(",")
+            if h.strip()
+        ],
     }
 
 

@@ -45,6 +45,8 @@ BEAT_SCHEDULE = {
     "bookings-waitlist": {"task": "bookings.match_waitlist", "schedule": 60.0},
     # Stored files no row names (an upload whose commit failed), past their grace period.
     "storage-sweep": {"task": "storage.sweep", "schedule": 3600.0},
+    # Coaches' own calendars: each feed is read when due (every CALENDAR_FEED_INTERVAL_MINUTES).
+    "bookings-calendar-feeds": {"task": "bookings.refresh_calendar_feeds", "schedule": 60.0},
 }
 
 # Entries whose interval a setting may change (tests and benchmarks run the scheduler faster).

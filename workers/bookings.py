@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from services import booking
-from services.booking import waitlist
+from services.booking import busy, waitlist
 from services.db import db
 
 
@@ -23,3 +23,14 @@ def match_waitlist() -> int:
     made = waitlist.match()
     db.session.commit()
     return made
+
+
+@shared_task(name="bookings.refresh_calendar_feeds", acks_late=True, ignore_result=True)
+def refresh_calendar_feeds() -> int:
+    """Read the coaches' own calendars that are due, each in its own commit."""
+    done = 0
+    for feed_id in busy.due_feed_ids():
+        busy.refresh(feed_id)
+        db.session.commit()
+        done += 1
+    return done

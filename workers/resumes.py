@@ -60,6 +60,8 @@ def drain() -> int:
 def expire_offers() -> int:
     expired = routing.expire_offers()
     db.session.commit()
+    expired += routing.hand_off_time_off()
+    db.session.commit()
     return expired
 
 

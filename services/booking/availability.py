@@ -29,7 +29,9 @@ from services.models import (
     AvailabilityException,
     AvailabilityRule,
     Booking,
+    CalendarFeed,
     CoachBookingSettings,
+    FeedBusy,
     InterviewType,
     Role,
     User,
@@ -59,6 +61,16 @@ def step_minutes() -> int:
 
 def default_daily_cap() -> int:
     return policy().default_daily_cap
+
+
+def feed_stale_after() -> dt.timedelta:
+    """A calendar feed not read successfully for this long is stale."""
+    return dt.timedelta(hours=policy().feed_stale_hours)
+
+
+def stale_feeds_block() -> bool:
+    """Whether a stale feed's last known busy times still block slots (the default) or not."""
+    return policy().stale_feeds_block
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
@@ -255,12 +267,19 @@ class CoachCalendar:
     extra: list[Interval] = field(default_factory=list)
     time_off: list[Interval] = field(default_factory=list)
     blocks: list[Interval] = field(default_factory=list)
+    # Busy times from the coach's own calendar feeds, each with its feed's name.
+    own_busy: list[tuple[Interval, str]] = field(default_factory=list)
     # Occupying sessions per day in the coach's zone (for the daily cap).
     per_day: dict[dt.date, int] = field(default_factory=lambda: defaultdict(int))
     cap: int = Policy.default_daily_cap
 
     def windows(self, utc_from: dt.datetime, utc_to: dt.datetime) -> list[Interval]:
         return open_windows(self.rules, self.tz, utc_from, utc_to, self.extra, self.time_off)
+
+    def busy(self) -> list[Interval]:
+        """Everything a session's buffered block may not overlap: bookings' blocks and the
+        coach's own busy times."""
+        return self.blocks + [interval for interval, _ in self.own_busy]
 
     def full_on(self, start: dt.datetime) -> bool:
         if not any(n >= self.cap for n in self.per_day.values()):
@@ -342,9 +361,10 @@ def load_calendars(
     utc_to: dt.datetime,
     *,
     exclude_booking_id: int | None = None,
+    now: dt.datetime | None = None,
 ) -> dict[int, CoachCalendar]:
-    """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): four queries,
-    however many coaches and days."""
+    """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): five queries,
+    however many coaches, days and calendar feeds."""
     calendars = {c.id: CoachCalendar(coach=c, tz=localtime.zone(c.timezone)) for c in coaches}
     if not calendars:
         return calendars
@@ -405,6 +425,19 @@ def load_calendars(
         )
     ):
         calendars[coach_id].cap = int(daily_cap or cap)
+    own = (
+        select(FeedBusy.coach_id, FeedBusy.start_at, FeedBusy.end_at, CalendarFeed.name)
+        .join(CalendarFeed, CalendarFeed.id == FeedBusy.feed_id)
+        .where(
+            FeedBusy.coach_id.in_(ids),
+            FeedBusy.start_at < wide_to,
+            FeedBusy.end_at > wide_from,
+        )
+    )
+    if not stale_feeds_block():
+        own = own.where(CalendarFeed.last_success_at >= (now or utcnow()) - feed_stale_after())
+    for coach_id, start_at, end_at, feed_name in db.session.execute(own):
+        calendars[coach_id].own_busy.append(((start_at, end_at), feed_name))
     return calendars
 
 
@@ -463,6 +496,169 @@ def get_type(slug: str, field_name: str = "type") -> InterviewType:
     return itype
 
 
+def _learner_busy(
+    learner_id: int | None,
+    utc_from: dt.datetime,
+    utc_to: dt.datetime,
+    exclude_booking_id: int | None,
+) -> _BusyStamps:
+    mine = (
+        learner_sessions(
+            learner_id,
+            utc_from - dt.timedelta(days=1),
+            utc_to + dt.timedelta(days=1),
+            exclude_booking_id=exclude_booking_id,
+        )
+        if learner_id is not None
+        else []
+    )
+    return _BusyStamps(mine)
+
+
+class _CoachSearch:
+    """One coach's slot search, prepared: what ``find_slots`` loops over and ``explain`` reads,
+    so the two cannot disagree (a test checks every minute of a generated week)."""
+
+    def __init__(
+        self,
+        calendar: CoachCalendar,
+        utc_from: dt.datetime,
+        utc_to: dt.datetime,
+        shape: Shape,
+        step: int,
+        earliest: dt.datetime,
+        latest: dt.datetime,
+        learner_busy: _BusyStamps,
+    ) -> None:
+        self.calendar = calendar
+        self.utc_from, self.utc_to = utc_from, utc_to
+        self.windows = calendar.windows(utc_from, utc_to)
+        self.shape, self.step = shape, step
+        self.earliest, self.latest = earliest, latest
+        self.busy = _BusyStamps(calendar.busy())
+        self.learner_busy = learner_busy
+        # For the explanations only: hours before time off, sessions and each feed apart.
+        self._weekly: list[Interval] | None = None
+        self._sessions = _BusyStamps(calendar.blocks)
+        by_feed: dict[str, list[Interval]] = defaultdict(list)
+        for interval, feed_name in calendar.own_busy:
+            by_feed[feed_name].append(interval)
+        self._feeds = {name: _BusyStamps(spans) for name, spans in sorted(by_feed.items())}
+
+    def free(self) -> list[int]:
+        """The free grid starts, in epoch seconds."""
+        calendar = self.calendar
+        stamps = _free_stamps(
+            self.windows,
+            self.shape,
+            self.step,
+            self.earliest,
+            self.latest,
+            self.busy,
+            self.learner_busy,
+        )
+        if not any(n >= calendar.cap for n in calendar.per_day.values()):
+            return stamps
+        return [s for s in stamps if not calendar.full_on(dt.datetime.fromtimestamp(s, UTC))]
+
+    # The same tests as ``_free_stamps`` and ``free``, one start at a time, each saying why.
+
+    def common_reasons(self, stamp: int, now: dt.datetime, itype: InterviewType) -> list[Reason]:
+        """What rules ``stamp`` out for every coach: the grid, notice, horizon, the learner."""
+        reasons = []
+        step_s = self.step * 60
+        if stamp % step_s:
+            reasons.append(
+                Reason(
+                    "off_grid",
+                    f"Sessions start every {self.step} minutes from the hour; "
+                    "this time is not one of them.",
+                )
+            )
+        if stamp < _stamp(self.earliest, up=True):
+            if stamp < _stamp(now, up=True):
+                reasons.append(Reason("past", "That time has already passed."))
+            else:
+                reasons.append(
+                    Reason(
+                        "min_notice",
+                        f"{itype.name} sessions are booked at least "
+                        f"{_plural(itype.min_notice_hours, 'hour')} ahead.",
+                    )
+                )
+        if stamp > _stamp(self.latest):
+            reasons.append(
+                Reason(
+                    "beyond_horizon",
+                    f"{itype.name} sessions are booked at most "
+                    f"{_plural(itype.horizon_days, 'day')} ahead.",
+                )
+            )
+        duration = int(self.shape.duration.total_seconds())
+        if self.learner_busy.starts and self.learner_busy.overlaps(stamp, stamp + duration):
+            reasons.append(Reason("learner_overlap", "The learner has another session then."))
+        return reasons
+
+    def coach_reasons(self, stamp: int, *, name_feeds: bool = True) -> list[Reason]:
+        """What rules ``stamp`` out for this coach: hours, time off, sessions, their own calendar,
+        the daily cap."""
+        calendar, shape = self.calendar, self.shape
+        name = calendar.coach.name
+        reasons = []
+        duration = int(shape.duration.total_seconds())
+        before, after = int(shape.before.total_seconds()), int(shape.after.total_seconds())
+
+        def inside(windows: Sequence[Interval]) -> bool:
+            return any(
+                _stamp(s, up=True) <= stamp and stamp <= _stamp(e) - duration for s, e in windows
+            )
+
+        if not inside(self.windows):
+            if self._weekly is None:
+                self._weekly = open_windows(
+                    calendar.rules, calendar.tz, self.utc_from, self.utc_to, calendar.extra
+                )
+            if inside(self._weekly):
+                reasons.append(Reason("time_off", f"{name} has time off then."))
+            else:
+                reasons.append(
+                    Reason(
+                        "outside_hours",
+                        f"The session would not lie within {name}'s weekly hours "
+                        f"({calendar.tz.key}).",
+                    )
+                )
+        block = (stamp - before, stamp + duration + after)
+        if self._sessions.overlaps(*block):
+            reasons.append(
+                Reason(
+                    "booking",
+                    f"{name} has another session then, or the buffer around one "
+                    f"({shape.before.seconds // 60} minutes before a session of this type, "
+                    f"{shape.after.seconds // 60} after).",
+                )
+            )
+        for feed_name, feed_busy in self._feeds.items():
+            if feed_busy.overlaps(*block):
+                where = f"their calendar “{feed_name}”" if name_feeds else "their own calendar"
+                reasons.append(Reason("own_calendar", f"{name} is busy then on {where}."))
+        moment = dt.datetime.fromtimestamp(stamp, UTC)
+        if calendar.full_on(moment):
+            day = moment.astimezone(calendar.tz).date()
+            reasons.append(
+                Reason(
+                    "daily_cap",
+                    f"{name} already has {_plural(calendar.per_day[day], 'session')} on "
+                    f"{day:%A %-d %B}, their most for a day.",
+                )
+            )
+        return reasons
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def find_slots(
     query: SlotQuery,
     *,
@@ -489,40 +685,161 @@ def find_slots(
         raise not_running(query.coach_id, itype)
     if earliest > latest:
         return []
-    calendars = load_calendars(coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id)
-    mine = (
-        learner_sessions(
-            learner_id,
-            utc_from - dt.timedelta(days=1),
-            utc_to + dt.timedelta(days=1),
-            exclude_booking_id=exclude_booking_id,
-        )
-        if learner_id is not None
-        else []
+    calendars = load_calendars(
+        coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id, now=now
     )
+    learner_busy = _learner_busy(learner_id, utc_from, utc_to, exclude_booking_id)
     shape, step = Shape.of(itype), step_minutes()
-    learner_busy = _BusyStamps(mine)
     by_start: dict[int, list[int]] = defaultdict(list)
     for coach_id, calendar in calendars.items():
-        stamps = _free_stamps(
-            calendar.windows(utc_from, utc_to),
-            shape,
-            step,
-            earliest,
-            latest,
-            _BusyStamps(calendar.blocks),
-            learner_busy,
+        search = _CoachSearch(
+            calendar, utc_from, utc_to, shape, step, earliest, latest, learner_busy
         )
-        capped = any(n >= calendar.cap for n in calendar.per_day.values())
-        for stamp in stamps:
-            if capped and calendar.full_on(dt.datetime.fromtimestamp(stamp, UTC)):
-                continue
+        for stamp in search.free():
             by_start[stamp].append(coach_id)
     slots = []
     for stamp, ids in sorted(by_start.items()):
         start = dt.datetime.fromtimestamp(stamp, UTC)
         slots.append(Slot(start, start + shape.duration, tuple(sorted(ids))))
     return slots
+
+
+# --- why a time is not offered -------------------------------------------------------------------
+
+
+REASON_CODES = (
+    "no_coach",
+    "off_grid",
+    "past",
+    "min_notice",
+    "beyond_horizon",
+    "learner_overlap",
+    "suspended",
+    "fair_use",
+    "outside_hours",
+    "time_off",
+    "booking",
+    "own_calendar",
+    "daily_cap",
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a start time is not offered: a stable ``code`` (one of ``REASON_CODES``) and a
+    sentence for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CoachExplanation:
+    coach: User
+    reasons: tuple[Reason, ...]
+
+    @property
+    def bookable(self) -> bool:
+        return not self.reasons
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Whether a session of ``itype`` starting at ``start`` is offered, and if not, why:
+    ``reasons`` hold for every coach, each coach's own follow."""
+
+    itype: InterviewType
+    start: dt.datetime
+    end: dt.datetime
+    reasons: tuple[Reason, ...]
+    coaches: tuple[CoachExplanation, ...]
+
+    @property
+    def bookable(self) -> bool:
+        return not self.reasons and any(c.bookable for c in self.coaches)
+
+    @property
+    def free_coach_ids(self) -> list[int]:
+        return [c.coach.id for c in self.coaches if c.bookable] if not self.reasons else []
+
+
+def explain(
+    type_slug: str,
+    start: dt.datetime,
+    *,
+    coach_id: int | None = None,
+    learner_id: int | None = None,
+    now: dt.datetime | None = None,
+    exclude_booking_id: int | None = None,
+    name_feeds: bool = True,
+) -> Explanation:
+    """Why ``start`` is or is not a bookable slot of ``type_slug`` (for one coach, or for each who
+    runs it), by the same tests as ``find_slots``. ``name_feeds``: say which of the coach's
+    calendars is busy (for the coach and staff; a learner is told only "their own calendar").
+    Raises ValidationFailed."""
+    return explain_many(
+        type_slug,
+        [start],
+        coach_id=coach_id,
+        learner_id=learner_id,
+        now=now,
+        exclude_booking_id=exclude_booking_id,
+        name_feeds=name_feeds,
+    )[0]
+
+
+def explain_many(
+    type_slug: str,
+    starts: Sequence[dt.datetime],
+    *,
+    coach_id: int | None = None,
+    learner_id: int | None = None,
+    now: dt.datetime | None = None,
+    exclude_booking_id: int | None = None,
+    name_feeds: bool = True,
+) -> list[Explanation]:
+    """``explain`` for each of ``starts`` (at most ``MAX_RANGE_DAYS`` apart), loading once."""
+    if not starts:
+        return []
+    if any(start.tzinfo is None for start in starts):
+        raise ValidationFailed.field("start", "Give the time with its offset, e.g. +00:00.")
+    itype = get_type(type_slug)
+    now = now or utcnow()
+    utc_starts = [start.astimezone(UTC) for start in starts]
+    utc_from = min(utc_starts) - dt.timedelta(days=1)
+    utc_to = max(utc_starts) + dt.timedelta(days=2)
+    if utc_to - utc_from > dt.timedelta(days=MAX_RANGE_DAYS + 3):
+        raise ValidationFailed.field("start", f"Ask about at most {MAX_RANGE_DAYS} days at once.")
+    coaches = eligible_coaches(itype, coach_id)
+    if coach_id is not None and not coaches:
+        raise not_running(coach_id, itype)
+    calendars = load_calendars(
+        coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id, now=now
+    )
+    learner_busy = _learner_busy(learner_id, utc_from, utc_to, exclude_booking_id)
+    shape, step = Shape.of(itype), step_minutes()
+    earliest, latest = booking_window(itype, now)
+    searches = [
+        _CoachSearch(calendar, utc_from, utc_to, shape, step, earliest, latest, learner_busy)
+        for calendar in calendars.values()
+    ]
+    out = []
+    for start in utc_starts:
+        stamp = _stamp(start)
+        if not searches:
+            common = [Reason("no_coach", f"No active coach runs {itype.name} sessions.")]
+        else:
+            common = searches[0].common_reasons(stamp, now, itype)
+            if start.timestamp() != stamp and not any(r.code == "off_grid" for r in common):
+                common.insert(0, Reason("off_grid", "Sessions start on whole minutes."))
+        explained = tuple(
+            CoachExplanation(
+                search.calendar.coach, tuple(search.coach_reasons(stamp, name_feeds=name_feeds))
+            )
+            for search in searches
+        )
+        out.append(Explanation(itype, start, start + shape.duration, tuple(common), explained))
+    return out
 
 
 # --- a coach's availability ----------------------------------------------------------------------

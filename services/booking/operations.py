@@ -13,6 +13,7 @@ its first statement, so a concurrent commit cannot make its first write fail.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -196,6 +197,37 @@ def check_may_book(learner: User, itype: InterviewType, now: dt.datetime) -> Non
             f"You already hold {upcoming} upcoming {itype.name} sessions, the most at once. "
             "Attend or cancel one to book another."
         )
+
+
+def explain(
+    type_slug: str,
+    start: dt.datetime,
+    *,
+    coach_id: int | None = None,
+    learner_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> availability.Explanation:
+    """Why ``start`` is or is not bookable (``availability.explain``, the slot search's own tests)
+    and, for a learner, whether fair use lets them book at all. Raises ValidationFailed."""
+    now = now or utcnow()
+    explanation = availability.explain(
+        type_slug,
+        start,
+        coach_id=coach_id,
+        learner_id=learner_id,
+        now=now,
+        name_feeds=learner_id is None,
+    )
+    learner = db.session.get(User, learner_id) if learner_id is not None else None
+    if learner is None:
+        return explanation
+    try:
+        check_may_book(learner, explanation.itype, now)
+    except (BookingSuspended, BookingLimitReached) as refused:
+        code = "suspended" if isinstance(refused, BookingSuspended) else "fair_use"
+        reason = availability.Reason(code, refused.detail)
+        return dataclasses.replace(explanation, reasons=(*explanation.reasons, reason))
+    return explanation
 
 
 # --- booking -------------------------------------------------------------------------------------

@@ -20,6 +20,8 @@ class Policy:
     meeting_base_url: str = "https://meet.jit.si"
     slot_step_minutes: int = 30  # the grid of start times, from the Unix epoch
     default_daily_cap: int = 6  # sessions a coach takes a day unless they set their own
+    feed_stale_hours: int = 24  # a coach's calendar not read for this long is stale
+    stale_feeds_block: bool = True  # whether a stale calendar's last busy times still block
 
 
 def policy() -> Policy:
@@ -41,4 +43,6 @@ def policy() -> Policy:
         ).rstrip("/"),
         slot_step_minutes=int(config.get("BOOKING_SLOT_STEP_MINUTES", default.slot_step_minutes)),
         default_daily_cap=int(config.get("BOOKING_COACH_DAILY_CAP", default.default_daily_cap)),
+        feed_stale_hours=int(config.get("CALENDAR_FEED_STALE_HOURS", default.feed_stale_hours)),
+        stale_feeds_block=bool(config.get("CALENDAR_FEED_STALE_BLOCKS", default.stale_feeds_block)),
     )

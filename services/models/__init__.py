@@ -8,8 +8,10 @@ from services.models.booking import (
     Booking,
     BookingEvent,
     BookingStatus,
+    CalendarFeed,
     CoachBookingSettings,
     CoachInterviewType,
+    FeedBusy,
     IdempotencyKey,
     IntakeQuestion,
     InterviewType,
@@ -46,7 +48,14 @@ from services.models.resumes import (
     RoutingDecision,
     RoutingLock,
 )
-from services.models.staff import CoachInvite, RebalancePlan, StaffAction, StaffRequest
+from services.models.staff import (
+    CoachInvite,
+    DeskHoliday,
+    DeskSchedule,
+    RebalancePlan,
+    StaffAction,
+    StaffRequest,
+)
 
 __all__ = [
     "AnalysisStatus",
@@ -60,14 +69,18 @@ __all__ = [
     "Booking",
     "BookingEvent",
     "BookingStatus",
+    "CalendarFeed",
     "CoachBookingSettings",
     "CoachConflict",
     "CoachInterviewType",
     "CoachInvite",
     "Delivery",
     "DeliveryStatus",
+    "DeskHoliday",
+    "DeskSchedule",
     "ExclusionReason",
     "FaqEntry",
+    "FeedBusy",
     "IdempotencyKey",
     "IntakeQuestion",
     "InterviewType",

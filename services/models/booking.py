@@ -473,3 +473,47 @@ class CoachBookingSettings(Model):
     feed_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     feed_created_at: Mapped[dt.datetime | None]
     runs_all_types: Mapped[bool] = mapped_column(default=True, server_default=true())
+
+
+class CalendarFeed(Model):
+    """A coach's own calendar, read from its iCalendar address: its busy times block their slots.
+
+    ``url`` holds the address as given (its secret path is what grants access, so it is shown back
+    only without credentials); the fetch state keeps the validators for a conditional request, the
+    last attempt and success, and a readable error when the last attempt failed."""
+
+    __tablename__ = "calendar_feed"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    url: Mapped[str] = mapped_column(Text)
+    # Whether all-day events (a day's date, no time) block the coach's slots.
+    all_day_blocks: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    etag: Mapped[str | None] = mapped_column(String(500))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    last_attempt_at: Mapped[dt.datetime | None]
+    last_success_at: Mapped[dt.datetime | None]
+    next_fetch_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    coach: Mapped[User] = relationship()
+
+
+class FeedBusy(Model):
+    """One busy interval read from a coach's calendar feed (no title kept: only when)."""
+
+    __tablename__ = "feed_busy"
+    __table_args__ = (
+        CheckConstraint("start_at < end_at", name="window"),
+        Index("ix_feed_busy_coach_start", "coach_id", "start_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_feed.id", ondelete="CASCADE"), index=True
+    )
+    coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
+    start_at: Mapped[dt.datetime]
+    end_at: Mapped[dt.datetime]

@@ -98,3 +98,26 @@ class StaffRequest(Model):
     booking: Mapped[Booking] = relationship()
     learner: Mapped[User] = relationship(foreign_keys=[learner_id])
     replied_by: Mapped[User | None] = relationship(foreign_keys=[replied_by_id])
+
+
+class DeskSchedule(Model):
+    """The desk's working hours (one row, id 1): weekday windows in a time zone. Résumé due times
+    and accept windows count only these hours (``services.workhours``); no row, the wall clock."""
+
+    __tablename__ = "desk_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    # {"0": [["09:00", "17:00"]], ...}: weekday (0 = Monday) to its windows, wall-clock times.
+    hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class DeskHoliday(Model):
+    """A day the desk is closed (in the schedule's zone)."""
+
+    __tablename__ = "desk_holiday"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import delete, select, update
 
-from services import audit, outbox, storage
+from services import audit, outbox, storage, workhours
 from services.db import db, utcnow
 from services.errors import Forbidden, ValidationFailed
 from services.models import (
@@ -444,7 +444,9 @@ def submit_review(
         comments=comments,
         outcome=outcome,
         created_at=now,
-        turnaround_us=Review.turnaround_of(now, assignment.version.uploaded_at),
+        # Working hours of the desk (the wall clock until staff set them), as due times count.
+        turnaround_us=workhours.desk_clock().elapsed(assignment.version.uploaded_at, now)
+        // dt.timedelta(microseconds=1),
         **scores,
     )
     db.session.add(row)

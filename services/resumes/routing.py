@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from services import outbox, skills
+from services import audit, outbox, skills, workhours
 from services.access import require_staff
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
@@ -315,6 +315,63 @@ def take_lock() -> None:
         db.session.flush()
 
 
+@dataclass(frozen=True)
+class Deadlines:
+    """An offer's accept window, 75 % warning and due time, in the desk's working hours."""
+
+    expires_at: dt.datetime
+    warn_at: dt.datetime
+    due_at: dt.datetime
+
+    @classmethod
+    def of(cls, clock: workhours.Clock, offered_at: dt.datetime, settings: Settings) -> Deadlines:
+        return cls(
+            expires_at=clock.add(offered_at, settings.accept_window),
+            warn_at=clock.add(offered_at, settings.due_in * WARN_FRACTION),
+            due_at=clock.add(offered_at, settings.due_in),
+        )
+
+
+def move_due_times(actor: User, clock: workhours.Clock, reason: str = "") -> int:
+    """After the desk's hours changed: every open offer's deadlines again from its offer time, by
+    ``clock``, and one audit entry saying how many moved. Returns that number."""
+    settings = Settings.current()
+    moved = 0
+    live = db.session.scalars(
+        select(Assignment).where(Assignment.status.in_(LIVE_ASSIGNMENT_STATES))
+    ).all()
+    for assignment in live:
+        deadlines = Deadlines.of(clock, assignment.offered_at, settings)
+        if (assignment.due_at, assignment.warn_at) == (deadlines.due_at, deadlines.warn_at) and (
+            assignment.status != AssignmentStatus.OFFERED
+            or assignment.expires_at == deadlines.expires_at
+        ):
+            continue
+        assignment.due_at, assignment.warn_at = deadlines.due_at, deadlines.warn_at
+        if assignment.status == AssignmentStatus.OFFERED:
+            assignment.expires_at = deadlines.expires_at
+        assignment.resume.due_at = deadlines.due_at
+        log_event(
+            assignment.resume,
+            "due_moved",
+            actor,
+            "Due time moved: the desk's working hours changed",
+        )
+        moved += 1
+    audit.record(actor, "desk_hours_changed", "desk", None, reason, moved_due_times=moved)
+    db.session.flush()
+    return moved
+
+
+def change_desk_hours(actor: User, data: workhours.ScheduleInput, reason: str = "") -> int:
+    """Staff set the desk's working hours and holidays; open offers' deadlines move with them
+    (each résumé's history and the audit log say so). Returns how many moved. Raises
+    ValidationFailed, Forbidden."""
+    require_staff(actor)
+    clock = workhours.save_schedule(data)
+    return move_due_times(actor, clock, reason)
+
+
 def _offer(
     resume: Resume,
     version: ResumeVersion,
@@ -327,7 +384,8 @@ def _offer(
 ) -> Assignment:
     """Offer the version to the coach; ``announce``: tell them "Résumé to review" (not for one
     they held before, see ``assign_manually``)."""
-    due = now + settings.due_in
+    deadlines = Deadlines.of(workhours.desk_clock(), now, settings)
+    due = deadlines.due_at
     assignment = Assignment(
         resume_id=resume.id,
         version_id=version.id,
@@ -335,9 +393,9 @@ def _offer(
         decision_id=decision.id,
         status=AssignmentStatus.OFFERED,
         offered_at=now,
-        expires_at=now + settings.accept_window,
+        expires_at=deadlines.expires_at,
         due_at=due,
-        warn_at=now + settings.due_in * WARN_FRACTION,
+        warn_at=deadlines.warn_at,
     )
     db.session.add(assignment)
     resume.status = ResumeStatus.ASSIGNED
@@ -474,6 +532,62 @@ def expire_offers(batch: int = 100) -> int:
         _route_locked(resume, now)
         expired += 1
     return expired
+
+
+# Time off this long or longer hands a coach's open offers to others.
+HAND_OFF_TIME_OFF = dt.timedelta(days=1)
+
+
+def hand_off_time_off(batch: int = 100) -> int:
+    """Offers (not yet accepted) held by a coach now on time off of a day or more go to other
+    coaches, who are routed as usual (a coach on time off is never a candidate). Safe to run
+    twice."""
+    take_lock()
+    now = utcnow()
+    away = {
+        coach_id
+        for coach_id, start, end in db.session.execute(
+            select(
+                AvailabilityException.coach_id,
+                AvailabilityException.start_at,
+                AvailabilityException.end_at,
+            ).where(
+                AvailabilityException.available.is_(False),
+                AvailabilityException.start_at <= now,
+                AvailabilityException.end_at > now,
+            )
+        )
+        if end - start >= HAND_OFF_TIME_OFF
+    }
+    if not away:
+        return 0
+    resumes = db.session.scalars(
+        select(Resume)
+        .join(Assignment, Assignment.resume_id == Resume.id)
+        .where(Assignment.status == AssignmentStatus.OFFERED, Assignment.coach_id.in_(away))
+        .order_by(Assignment.offered_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True, of=Resume)
+    ).all()
+    handed = 0
+    for resume in resumes:
+        assignment = db.session.scalar(
+            select(Assignment)
+            .where(Assignment.resume_id == resume.id, Assignment.status == AssignmentStatus.OFFERED)
+            .with_for_update()
+        )
+        if assignment is None:
+            continue
+        assignment.status = AssignmentStatus.WITHDRAWN
+        assignment.responded_at = now
+        resume.status = ResumeStatus.SUBMITTED
+        resume.reviewer_id = None
+        resume.due_at = None
+        log_event(resume, "handed_off", None, f"{assignment.coach.name} is on time off")
+        db.session.flush()
+        _route_locked(resume, now)
+        handed += 1
+    return handed
 
 
 def scan_due(batch: int = 500) -> tuple[int, int]:

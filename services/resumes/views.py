@@ -361,6 +361,8 @@ _LEARNER_DETAIL = {
     "reassigned": "",
     "assigned_by_staff": "",
     "escalated": "Staff were told the review is late.",
+    "due_moved": "The due time moved with the desk's working hours.",
+    "handed_off": "The coach is away; it goes to another coach.",
 }
 
 

@@ -74,6 +74,26 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
             ("type", "coach_id", "day", "time_of_day", "answers.*"),
         ),
     },
+    "GET /api/v1/slots/explain": {
+        422: Refusal(
+            "A type staff made inactive; a coach who is not active or does not run the type, or "
+            "a coach asking of another coach.",
+            ("type", "coach_id"),
+        ),
+    },
+    "POST /api/v1/coaches/me/calendars": {
+        422: Refusal(
+            "An address that is not http(s):// or webcal://, a name the coach already uses, a "
+            "sixth calendar.",
+            ("name", "url"),
+        ),
+    },
+    "PUT /api/v1/desk/hours": {
+        422: Refusal(
+            "Windows that end before they start or overlap on a day.",
+            ("hours", "hours.*", "holidays.*"),
+        ),
+    },
     "PUT /api/v1/coaches/me/availability": {
         422: Refusal(
             "Weekly windows or exceptions that end before they start, windows that overlap, an "

@@ -16,7 +16,9 @@ from services.models import (
     AvailabilityException,
     AvailabilityRule,
     Booking,
+    CalendarFeed,
     CoachBookingSettings,
+    FeedBusy,
     InterviewType,
     User,
 )
@@ -234,12 +236,28 @@ def test_four_weeks_for_fifty_coaches_take_a_fixed_small_number_of_queries(types
     make_coaches(5)
     with counting_queries() as few:
         small = find_slots(query, learner_id=learner_id, now=now)
-    make_coaches(45)
+    # Forty-five more coaches, each with two calendar feeds of busy times.
+    for coach_id in make_coaches(45):
+        for name in ("Work", "Home"):
+            feed = CalendarFeed(coach_id=coach_id, name=name, url="https://cal.example.com/a.ics")
+            db.session.add(feed)
+            db.session.flush()
+            for day in range(4, 31, 3):
+                start = dt.datetime(2027, 1, day, 15, tzinfo=dt.UTC)
+                db.session.add(
+                    FeedBusy(
+                        feed_id=feed.id,
+                        coach_id=coach_id,
+                        start_at=start,
+                        end_at=start + dt.timedelta(hours=1),
+                    )
+                )
+    db.session.commit()
     with counting_queries() as many:
         large = find_slots(query, learner_id=learner_id, now=now)
 
-    # type, coaches, rules, exceptions, bookings, caps, the learner's own sessions
-    assert len(few) == len(many) == 7, [q[:60] for q in many]
+    # type, coaches, rules, exceptions, bookings, caps, feeds' busy times, the learner's sessions
+    assert len(few) == len(many) == 8, [q[:60] for q in many]
     assert max(len(s.coach_ids) for s in large) > max(len(s.coach_ids) for s in small)
     assert len({c for s in large for c in s.coach_ids}) == 50
 

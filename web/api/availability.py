@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from services import booking as booking_service
 from services import outbox
-from services.booking import availability, interview_types
+from services.booking import availability, busy, interview_types
 from web.api.blueprint import Blueprint
 from web.api.schemas import JsonBoolean, JsonInteger, Text, Zone
 from web.api.security import current_user, token_required
@@ -240,6 +240,83 @@ def revoke_feed() -> None:
     coach_id = current_user().id
     with writing():
         booking_service.revoke_feed(coach_id)
+
+
+class OwnCalendarSchema(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    address = fields.String(
+        required=True,
+        metadata={"description": "The address without what grants access (only its host)."},
+    )
+    all_day_blocks = fields.Boolean(required=True)
+    created_at = fields.AwareDateTime(required=True)
+    last_success_at = fields.AwareDateTime(required=True, allow_none=True)
+    next_fetch_at = fields.AwareDateTime(required=True, allow_none=True)
+    error = fields.String(required=True, allow_none=True)
+    stale = fields.Boolean(
+        required=True, metadata={"description": "Not read successfully for a while."}
+    )
+
+
+class OwnCalendarsSchema(Schema):
+    calendars = fields.List(fields.Nested(OwnCalendarSchema), required=True)
+
+
+class OwnCalendarInputSchema(Schema):
+    name = Text(required=True, validate=validate.Length(min=1, max=80))
+    url = Text(
+        required=True,
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "The calendar's iCalendar address: http(s):// or webcal://."},
+    )
+    all_day_blocks = JsonBoolean(load_default=False)
+
+
+def _own(feed: Any) -> dict[str, Any]:
+    return {
+        "id": feed.id,
+        "name": feed.name,
+        "address": busy.display_url(feed.url),
+        "all_day_blocks": feed.all_day_blocks,
+        "created_at": feed.created_at,
+        "last_success_at": feed.last_success_at,
+        "next_fetch_at": feed.next_fetch_at,
+        "error": feed.error,
+        "stale": busy.is_stale(feed),
+    }
+
+
+@bp.route("/coaches/me/calendars")
+@token_required(bp, "coach")
+@bp.response(200, OwnCalendarsSchema)
+def list_own_calendars() -> Any:
+    """The caller's own calendars, whose busy times block their slots."""
+    return {"calendars": [_own(f) for f in busy.list_feeds(current_user().id)]}
+
+
+@bp.route("/coaches/me/calendars", methods=["POST"])
+@token_required(bp, "coach")
+@bp.arguments(OwnCalendarInputSchema)
+@bp.response(201, OwnCalendarSchema)
+@_problem(422, "`validation_error`: not an http(s) address, a name taken, five calendars already.")
+def add_own_calendar(body: dict[str, Any]) -> Any:
+    """Add a calendar by its address; a beat job reads it within minutes, and again every few."""
+    with writing():
+        feed = busy.add_feed(
+            current_user().id, body["name"], body["url"], all_day_blocks=body["all_day_blocks"]
+        )
+    return _own(feed)
+
+
+@bp.route("/coaches/me/calendars/<int:feed_id>", methods=["DELETE"])
+@token_required(bp, "coach")
+@bp.response(204)
+@_problem(404, "`not_found`: no such calendar of the caller's.")
+def remove_own_calendar(feed_id: int) -> None:
+    """Remove a calendar: its busy times stop blocking at once."""
+    with writing():
+        busy.remove_feed(current_user().id, feed_id)
 
 
 @bp.route("/calendar-feeds/<string:token>.ics")

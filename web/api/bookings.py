@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from services import booking as booking_service
 from services.booking import availability
+from services.errors import ValidationFailed
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (
@@ -200,6 +201,61 @@ class SlotsSchema(Schema):
     type = fields.String(required=True)
 
 
+class ExactTime(DateOrDateTime):
+    """A full ISO 8601 time with its offset (not a date alone)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metadata = {"type": "string", "format": "date-time", **kwargs.get("metadata", {})}
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dt.datetime:
+        if isinstance(value, str) and _DATE.fullmatch(value):
+            raise ValidationError("Give a time with its offset, e.g. 2027-01-11T10:00:00+00:00.")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class ExplainArgsSchema(Schema):
+    type = type_slug(required=True, metadata={"description": "Interview type slug."})
+    start = ExactTime(
+        required=True, metadata={"description": "The start time asked about, with its offset."}
+    )
+    coach_id = query_id(
+        load_default=None,
+        metadata={"description": "One coach (a coach may ask only of themselves); omit for all."},
+    )
+
+
+class ReasonSchema(Schema):
+    code = fields.String(required=True, validate=validate.OneOf(availability.REASON_CODES))
+    message = fields.String(required=True)
+
+
+class CoachExplanationSchema(Schema):
+    coach = fields.Nested(PersonSchema, required=True)
+    bookable = fields.Boolean(required=True)
+    reasons = fields.List(fields.Nested(ReasonSchema), required=True)
+
+
+class ExplanationSchema(Schema):
+    type = fields.String(required=True)
+    start = fields.AwareDateTime(required=True)
+    end = fields.AwareDateTime(required=True)
+    bookable = fields.Boolean(required=True)
+    coach_ids = fields.List(
+        fields.Integer(), required=True, metadata={"description": "The coaches free then."}
+    )
+    reasons = fields.List(
+        fields.Nested(ReasonSchema),
+        required=True,
+        metadata={"description": "What rules the time out for every coach."},
+    )
+    coaches = fields.List(
+        fields.Nested(CoachExplanationSchema),
+        required=True,
+        metadata={"description": "Each coach asked about, and what rules it out for them."},
+    )
+
+
 class OutcomeSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["completed", "no_show"]))
 
@@ -252,6 +308,44 @@ def list_slots(args: dict[str, Any]) -> Any:
     return current_app.response_class(
         json.dumps(body, separators=(",", ":")), mimetype="application/json"
     )
+
+
+@bp.route("/slots/explain")
+@token_required(bp, "learner", "staff", "coach")
+@bp.arguments(ExplainArgsSchema, location="query")
+@bp.response(200, ExplanationSchema)
+@_problem(422, "`validation_error`: unknown type or coach, a time without its offset.")
+def explain_slot(args: dict[str, Any]) -> Any:
+    """Why a time is or is not bookable: by the same tests as `/slots` (weekly hours, time off,
+    sessions and their buffers, the coach's own calendars, notice, horizon, the daily cap) and,
+    for a learner, their own sessions and fair use. Staff and coaches see which of the coach's
+    calendars is busy; a learner, only that one is."""
+    user = current_user()
+    coach_id = args["coach_id"]
+    if user.role == "coach":
+        if coach_id not in (None, user.id):
+            raise ValidationFailed.field("coach_id", "Coaches ask only about their own calendar.")
+        coach_id = user.id
+    start: dt.datetime = args["start"]
+    explanation = booking_service.explain(
+        args["type"],
+        start,
+        coach_id=coach_id,
+        learner_id=user.id if user.role == "learner" else None,
+    )
+    tz = start.tzinfo
+    return {
+        "type": explanation.itype.slug,
+        "start": explanation.start.astimezone(tz),
+        "end": explanation.end.astimezone(tz),
+        "bookable": explanation.bookable,
+        "coach_ids": explanation.free_coach_ids,
+        "reasons": explanation.reasons,
+        "coaches": [
+            {"coach": c.coach, "bookable": c.bookable, "reasons": c.reasons}
+            for c in explanation.coaches
+        ],
+    }
 
 
 # --- bookings ------------------------------------------------------------------------------------

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from services import workhours
 from services.models import ResumeStatus
-from services.resumes import queue
+from services.resumes import queue, routing
 from services.resumes import stats as staff_stats
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (
+    JsonInteger,
     NamedKeys,
     PersonSchema,
     QueryBoolean,
+    Text,
+    Zone,
     page_schema,
     person,
     query_id,
 )
 from web.api.security import current_user, token_required
+from web.problems import problem_doc
+from web.transactions import writing
 
 bp = Blueprint(
     "api_staff",
@@ -27,6 +34,9 @@ bp = Blueprint(
     url_prefix="/api/v1",
     description="Staff: the review queue (oldest first) and statistics.",
 )
+
+
+_problem = problem_doc(bp)
 
 
 class QueueArgsSchema(PageArgsSchema):
@@ -171,3 +181,105 @@ def stats() -> Any:
         **queue.stats(viewer),
         "turnaround_per_week": staff_stats.turnaround_per_week(viewer),
     }
+
+
+# --- the desk's working hours --------------------------------------------------------------------
+
+
+_HH_MM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+class WindowSchema(Schema):
+    weekday = JsonInteger(
+        required=True, validate=validate.Range(min=0, max=6), metadata={"description": "0 = Monday"}
+    )
+    start = fields.String(
+        required=True,
+        validate=validate.Regexp(_HH_MM, error="Use HH:MM, e.g. 09:00."),
+        metadata={"description": "Wall-clock time, HH:MM.", "pattern": _HH_MM},
+    )
+    end = fields.String(
+        required=True,
+        validate=validate.Regexp(_HH_MM, error="Use HH:MM, e.g. 17:00."),
+        metadata={"description": "After the start; 00:00 means midnight.", "pattern": _HH_MM},
+    )
+
+
+class HolidaySchema(Schema):
+    day = fields.Date(required=True)
+    name = Text(load_default="", validate=validate.Length(max=120))
+
+
+class DeskHoursSchema(Schema):
+    timezone = Zone(required=True)
+    hours = fields.List(
+        fields.Nested(WindowSchema), required=True, validate=validate.Length(min=1, max=28)
+    )
+    holidays = fields.List(
+        fields.Nested(HolidaySchema), load_default=list, validate=validate.Length(max=366)
+    )
+
+
+class DeskHoursAnswerSchema(DeskHoursSchema):
+    timezone = fields.String(required=True)
+    hours = fields.List(
+        fields.Nested(WindowSchema),
+        required=True,
+        metadata={"description": "Empty until staff set the hours."},
+    )
+    set = fields.Boolean(
+        required=True,
+        metadata={"description": "false: no hours set, deadlines run on the wall clock."},
+    )
+
+
+class DeskHoursChangeSchema(DeskHoursSchema):
+    reason = Text(load_default="", validate=validate.Length(max=1000))
+
+
+def _desk_hours() -> dict[str, Any]:
+    row, holidays = workhours.get_schedule()
+    clock = workhours.desk_clock()
+    hours = clock.hours or {}
+    return {
+        "set": row is not None,
+        "timezone": row.timezone if row else "UTC",
+        "hours": [
+            {"weekday": day, "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+            for day in sorted(hours)
+            for start, end in hours[day]
+        ],
+        "holidays": [{"day": h.day, "name": h.name} for h in holidays],
+    }
+
+
+@bp.route("/desk/hours")
+@token_required(bp, "staff")
+@bp.response(200, DeskHoursAnswerSchema)
+def get_desk_hours() -> Any:
+    """The desk's working hours: résumé accept windows, due times and their 75 % warnings count
+    only these (the wall clock until staff set them)."""
+    return _desk_hours()
+
+
+@bp.route("/desk/hours", methods=["PUT"])
+@token_required(bp, "staff")
+@bp.arguments(DeskHoursChangeSchema)
+@bp.response(200, DeskHoursAnswerSchema)
+@_problem(422, "`validation_error`: a bad zone, a window ending before it starts, overlaps.")
+def put_desk_hours(data: dict[str, Any]) -> Any:
+    """Set the desk's working hours and holidays. Open offers' deadlines move with them; the audit
+    log and each résumé's history say so."""
+    hours: dict[int, list[tuple[Any, Any]]] = {}
+    for window in data["hours"]:
+        hours.setdefault(window["weekday"], []).append(
+            (dt.time.fromisoformat(window["start"]), dt.time.fromisoformat(window["end"]))
+        )
+    holidays = {h["day"]: h["name"] for h in data["holidays"]}
+    with writing():
+        routing.change_desk_hours(
+            current_user(),
+            workhours.ScheduleInput(data["timezone"], hours, holidays),
+            data["reason"],
+        )
+    return _desk_hours()

@@ -29,7 +29,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from services import booking as booking_service
 from services import outbox, resumes
-from services.booking import availability, calendar, proposals
+from services.booking import availability, busy, calendar, proposals
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus
@@ -38,6 +38,7 @@ from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
 from web.forms import apply_errors, flash_errors, write_or_flash
 from web.roles import role_required
+from web.slot_explainer import explain_context
 from web.transactions import writing
 
 SCORE_CHOICES = [
@@ -122,6 +123,20 @@ class ExceptionForm(FlaskForm):
     end = TimeField("Until", validators=[DataRequired("Enter the end time.")])
     available = BooleanField("Extra hours (leave unticked for time off)")
     reason = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+
+
+class CalendarForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired("Name the calendar."), Length(max=80)],
+        description="Yours alone, e.g. Day job; learners see only that you are busy.",
+    )
+    url = StringField(
+        "Calendar address",
+        validators=[DataRequired("Paste the calendar's address."), Length(max=2000)],
+        description="The iCalendar (secret) address from Google, Outlook, Apple or CalDAV.",
+    )
+    all_day_blocks = BooleanField("All-day events make me busy")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -511,6 +526,7 @@ def _availability_page(
     week: dt.date | None = None,
     focus: str | None = None,
     status: int = 200,
+    calendar_form: Any = None,
 ) -> Response:
     """The availability page; after a refused form, that form as typed with its errors in place
     and the first field to fix (``focus``) focused, so the page opens where the problem is."""
@@ -538,6 +554,18 @@ def _availability_page(
         feed_created_at=booking_service.feed_created_at(coach.id),
         feed_url=feed_url,
         webcal_url=calendar.webcal_url(feed_url) if feed_url else None,
+        explain=explain_context(coach.id),
+        calendar_form=calendar_form or CalendarForm(formdata=None),
+        own_calendars=[
+            {
+                "feed": feed,
+                "address": busy.display_url(feed.url),
+                "stale": busy.is_stale(feed),
+            }
+            for feed in busy.list_feeds(coach.id)
+        ],
+        stale_blocks=availability.stale_feeds_block(),
+        clashes=busy.clashes([coach.id]),
     )
     response = make_response(body, status)
     # The page may carry the private calendar address: no cache keeps a copy.
@@ -718,3 +746,36 @@ def revoke_feed() -> Response:
     if write_or_flash(lambda: booking_service.revoke_feed(coach_id)):
         flash("The calendar address no longer works.", "success")
     return redirect(url_for("coach.availability_page", _anchor="feed-heading"))
+
+
+@bp.route("/availability/calendars", methods=["POST"])
+@role_required("coach")
+def add_calendar() -> Response:
+    form = CalendarForm()
+    if form.validate_on_submit():
+        coach_id = current_user.id
+        try:
+            with writing():
+                busy.add_feed(
+                    coach_id,
+                    form.name.data or "",
+                    form.url.data or "",
+                    all_day_blocks=bool(form.all_day_blocks.data),
+                )
+        except DomainError as exc:
+            apply_errors(form, exc, fallback=form.url)
+        else:
+            flash(f"{form.name.data} is added: its busy times are read within minutes.", "success")
+            return redirect(url_for("coach.availability_page", _anchor="own-calendars-heading"))
+    return _availability_page(calendar_form=form, focus="url", status=422)
+
+
+@bp.route("/availability/calendars/<int:feed_id>/delete", methods=["POST"])
+@role_required("coach")
+def remove_calendar(feed_id: int) -> Response:
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    coach_id = current_user.id
+    if write_or_flash(lambda: busy.remove_feed(coach_id, feed_id)):
+        flash("The calendar is removed; its busy times no longer block you.", "success")
+    return redirect(url_for("coach.availability_page", _anchor="own-calendars-heading"))

@@ -9,6 +9,7 @@ from web.staff import (  # noqa: E402, F401  (add routes to bp)
     console,
     content,
     deliveries,
+    hours,
     intake,
     policy,
     rebalance,

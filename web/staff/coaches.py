@@ -29,6 +29,7 @@ from web.fields import ZoneField
 from web.formatting import locale_clock
 from web.forms import apply_errors
 from web.roles import role_required
+from web.slot_explainer import explain_context
 from web.staff import bp
 from web.transactions import writing
 
@@ -184,7 +185,9 @@ def edit_coach(coach_id: int) -> str | Response:
         else:
             flash(f"{coach.name} is updated.", "success")
             return redirect(url_for("staff.coaches"))
-    return render_template("staff/coach_edit.html", form=form, coach=coach)
+    return render_template(
+        "staff/coach_edit.html", form=form, coach=coach, explain=explain_context(coach.id)
+    )
 
 
 @bp.route("/coaches/invite", methods=["GET", "POST"])

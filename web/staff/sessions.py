@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from services import exports
-from services.booking import admin
+from services.booking import admin, busy
 from services.errors import DomainError
 from services.models.booking import VISIBLE
 from services.resumes import queue
@@ -45,6 +45,8 @@ def sessions() -> str:
         coaches=active_coaches(),
         statuses=VISIBLE,
         no_show_rate=figures["no_show_rate"],
+        clashes=busy.clashes()[:50],
+        away_sessions=busy.during_time_off(),
     )
 
 

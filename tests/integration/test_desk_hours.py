@@ -1,0 +1,185 @@
+"""Résumé deadlines in the desk's working hours: an offer over a weekend and a holiday, and open
+offers' due times moved, with the audit log saying so, when staff change the hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+from sqlalchemy import select
+
+from services import workhours
+from services.db import db
+from services.errors import Forbidden, ValidationFailed
+from services.models import Assignment, ResumeEvent, StaffAction
+from services.resumes import routing
+from services.resumes.settings import Settings
+from tests.integration.test_resume_queue import people, routed_resume  # noqa: F401
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+NINE_TO_FIVE = {d: [(dt.time(9), dt.time(17))] for d in range(5)}
+
+
+def test_deadlines_skip_the_weekend_and_a_holiday(app):
+    with app.app_context():
+        settings = Settings.current()  # 24 h to accept, 72 h to review
+    clock = workhours.Clock(BERLIN, NINE_TO_FIVE, frozenset({dt.date(2027, 1, 11)}))
+    friday_evening = dt.datetime(2027, 1, 8, 19, tzinfo=BERLIN)
+    deadlines = routing.Deadlines.of(clock, friday_evening, settings)
+    # Monday is a holiday: three working days (24 h) from Tuesday 09:00 end Thursday 17:00.
+    assert deadlines.expires_at == dt.datetime(2027, 1, 14, 17, tzinfo=BERLIN)
+    # 72 working hours are nine days of eight: Tue 12 ... Fri 22 January, 17:00.
+    assert deadlines.due_at == dt.datetime(2027, 1, 22, 17, tzinfo=BERLIN)
+    # The warning at 75 %: 54 working hours, Wednesday 20 January 15:00.
+    assert deadlines.warn_at == dt.datetime(2027, 1, 20, 15, tzinfo=BERLIN)
+
+
+def test_a_schedule_change_moves_open_due_times_and_is_audited(client, people, token_for):  # noqa: F811
+    resume_id = routed_resume(client, token_for, people["learner"])
+    assignment = db.session.scalar(select(Assignment).where(Assignment.resume_id == resume_id))
+    wall_due = assignment.due_at
+    assert wall_due - assignment.offered_at == dt.timedelta(hours=72)  # no schedule: wall clock
+
+    with pytest.raises(Forbidden):
+        routing.change_desk_hours(
+            people["coach"], workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {})
+        )
+    with pytest.raises(ValidationFailed) as refused:
+        routing.change_desk_hours(
+            people["staff"],
+            workhours.ScheduleInput("Mars/Olympus", {0: [(dt.time(17), dt.time(9))]}, {}),
+        )
+    assert {"timezone", "hours.0"} <= set(refused.value.errors)
+    assert db.session.get(Assignment, assignment.id).due_at == wall_due  # nothing changed
+
+    holiday = dt.date.today() + dt.timedelta(days=1)
+    moved = routing.change_desk_hours(
+        people["staff"],
+        workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {holiday: "Desk closed"}),
+        "Office hours from January",
+    )
+    db.session.commit()
+    assert moved == 1
+    assignment = db.session.get(Assignment, assignment.id)
+    clock = workhours.desk_clock()
+    assert holiday in clock.holidays
+    assert assignment.due_at == clock.add(assignment.offered_at, dt.timedelta(hours=72))
+    assert assignment.due_at > wall_due  # 72 working hours are more than three days
+    assert assignment.resume.due_at == assignment.due_at
+    assert clock.elapsed(assignment.offered_at, assignment.warn_at) == dt.timedelta(hours=54)
+    [entry] = db.session.scalars(
+        select(StaffAction).where(StaffAction.action == "desk_hours_changed")
+    ).all()
+    assert entry.detail == {"moved_due_times": 1} and entry.reason == "Office hours from January"
+    assert db.session.scalar(
+        select(ResumeEvent).where(
+            ResumeEvent.resume_id == resume_id, ResumeEvent.event == "due_moved"
+        )
+    )
+    # The same hours again move nothing.
+    assert (
+        routing.change_desk_hours(
+            people["staff"],
+            workhours.ScheduleInput("Europe/Berlin", NINE_TO_FIVE, {holiday: "Desk closed"}),
+        )
+        == 0
+    )
+
+
+def test_staff_set_the_hours_through_the_api(client, people, token_for):  # noqa: F811
+    headers = {"Authorization": f"Bearer {token_for(people['staff'])}"}
+    answer = client.get("/api/v1/desk/hours", headers=headers)
+    assert answer.status_code == 200 and answer.json["set"] is False
+    body = {
+        "timezone": "Europe/Berlin",
+        "hours": [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(5)],
+        "holidays": [{"day": "2027-01-01", "name": "New Year"}],
+        "reason": "Desk hours",
+    }
+    answer = client.put("/api/v1/desk/hours", json=body, headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert answer.json["set"] is True and answer.json["timezone"] == "Europe/Berlin"
+    assert len(answer.json["hours"]) == 5 and answer.json["holidays"][0]["name"] == "New Year"
+    bad = {**body, "hours": [{"weekday": 0, "start": "17:00", "end": "09:00"}]}
+    refused = client.put("/api/v1/desk/hours", json=bad, headers=headers)
+    assert refused.status_code == 422 and "hours.0" in refused.json["errors"]
+    assert len(client.get("/api/v1/desk/hours", headers=headers).json["hours"]) == 5
+    coach = {"Authorization": f"Bearer {token_for(people['coach'])}"}
+    assert client.put("/api/v1/desk/hours", json=body, headers=coach).status_code == 403
+
+
+def test_time_off_of_a_day_hands_offers_on_and_shows_sessions_to_staff(
+    client,
+    people,  # noqa: F811
+    token_for,
+    make_user,
+):
+    from services.booking import busy
+    from services.models import AvailabilityException
+    from tests.support_booking import insert_booking, seed_types
+
+    other = make_user("coach", name="Olly Other", expertise=["ml"], review_capacity=4)
+    resume_id = routed_resume(client, token_for, people["learner"])
+    assignment = db.session.scalar(select(Assignment).where(Assignment.resume_id == resume_id))
+    away_coach = assignment.coach
+    now = dt.datetime.now(dt.UTC)
+    # A short break does not hand anything on.
+    db.session.add(
+        AvailabilityException(
+            coach_id=away_coach.id,
+            start_at=now - dt.timedelta(hours=1),
+            end_at=now + dt.timedelta(hours=2),
+            available=False,
+        )
+    )
+    db.session.commit()
+    assert routing.hand_off_time_off() == 0
+    db.session.add(
+        AvailabilityException(
+            coach_id=away_coach.id,
+            start_at=now - dt.timedelta(hours=1),
+            end_at=now + dt.timedelta(days=3),
+            available=False,
+        )
+    )
+    seed_types()
+    session = insert_booking(people["learner"].id, away_coach.id, now + dt.timedelta(days=1))
+    db.session.commit()
+    assert routing.hand_off_time_off() == 1
+    db.session.commit()
+    assert routing.hand_off_time_off() == 0  # safe twice
+    assert db.session.get(Assignment, assignment.id).status == "withdrawn"
+    live = db.session.scalar(
+        select(Assignment).where(Assignment.resume_id == resume_id, Assignment.status == "offered")
+    )
+    assert live is not None and live.coach_id == other.id
+    assert [b.id for b in busy.during_time_off()] == [session.id]
+
+
+def test_staff_set_the_hours_on_their_page(app, people):  # noqa: F811
+    from tests.support_auth import post_form, sign_in
+
+    client = app.test_client()
+    sign_in(client, people["staff"].email)
+    page = client.get("/staff/desk-hours")
+    assert page.status_code == 200 and "wall clock" in page.get_data(as_text=True)
+    data = {"timezone": "Europe/Berlin", "reason": "Desk hours", "holidays": "2027-01-01 New Year"}
+    for day in range(5):
+        data[f"d{day}_start"], data[f"d{day}_end"] = "09:00", "17:00"
+    refused = post_form(
+        client, "/staff/desk-hours", {**data, "holidays": "New Year"}, form_page="/staff/desk-hours"
+    )
+    assert refused.status_code == 200 and "start with a date" in refused.get_data(as_text=True)
+    refused = post_form(
+        client, "/staff/desk-hours", {**data, "d5_start": "10:00"}, form_page="/staff/desk-hours"
+    )
+    assert "start and end, or neither" in refused.get_data(as_text=True)
+    assert workhours.desk_clock().wall
+    saved = post_form(client, "/staff/desk-hours", data, form_page="/staff/desk-hours")
+    assert saved.status_code == 302
+    clock = workhours.desk_clock()
+    assert not clock.wall and dt.date(2027, 1, 1) in clock.holidays
+    assert sorted(clock.hours) == [0, 1, 2, 3, 4]
+    html = client.get("/staff/desk-hours").get_data(as_text=True)
+    assert "2027-01-01 New Year" in html and 'value="09:00"' in html

@@ -67,7 +67,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     per caller."""
     from services import accounts, faq, resumes
     from services import booking as booking_service
-    from services.booking import availability, interview_types, proposals
+    from services.booking import availability, busy, interview_types, proposals
     from services.booking import requests as staff_requests
     from services.booking import waitlist as waitlist_service
     from services.db import utcnow
@@ -152,6 +152,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         ),
     )
     feed_secret = booking_service.create_feed(coach_1.id)
+    own_calendar = busy.add_feed(coach_1.id, "Day job", "https://calendar.example.com/coach.ics")
     db_session.commit()
 
     now = utcnow()
@@ -228,6 +229,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
         "marked_resume_id": marked.id,
         "number": 1,
         "annotation_id": annotation.id,
+        "feed_id": own_calendar.id,
         "feed_token": feed_secret,
         "day": day,
         "slug": "coding",
@@ -285,6 +287,7 @@ INT_IDS = (
     "marked_resume_id",
     "annotation_id",
     "question_id",
+    "feed_id",
 )
 
 

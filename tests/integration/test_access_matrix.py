@@ -69,6 +69,17 @@ MATRIX: dict[str, Row] = {
     "GET /": PUBLIC,
     "GET /faq": PUBLIC,
     "GET /healthz": PUBLIC,
+    # the desk's working hours, coaches' own calendars, and why a time is not bookable
+    "GET /staff/desk-hours": STAFF_ONLY,
+    "POST /staff/desk-hours": STAFF_ONLY,
+    "POST /coach/availability/calendars": COACH_ONLY,
+    "POST /coach/availability/calendars/<int:feed_id>/delete": OWNER_COACH,
+    "GET /api/v1/desk/hours": API_STAFF_ONLY,
+    "PUT /api/v1/desk/hours": API_STAFF_ONLY,
+    "GET /api/v1/coaches/me/calendars": API_COACH_ONLY,
+    "POST /api/v1/coaches/me/calendars": API_COACH_ONLY,
+    "DELETE /api/v1/coaches/me/calendars/<int:feed_id>": API_ASSIGNED_COACH,
+    "GET /api/v1/slots/explain": API_SIGNED_IN,
     "GET /metrics": NOBODY,  # no METRICS_TOKEN set: not there for anyone
     "GET /readyz": PUBLIC,
     "GET /dashboard": ANY_SIGNED_IN,

@@ -381,7 +381,7 @@ def test_interview_type_settings_are_configurable_by_staff(client, world):
     assert response.json["buffer_after_minutes"] == 30
     itype = db.session.scalar(select(InterviewType).where(InterviewType.slug == "coding"))
     assert itype.min_notice_hours == 48
-    [entry] = audit.entries(audit.AuditFilter(action="interview_type.update"))[0]
+    [entry] = audit.entries(audit.AuditFilter(action="interview_type.update")).items
     assert entry.detail["after"] == {
         "buffer_after_minutes": 30,
         "cancel_cutoff_hours": 12,

@@ -130,7 +130,7 @@ def test_three_no_shows_in_sixty_days_pause_booking_until_staff_lift_it(client, 
     )
     assert lifted.status_code == 200
     assert lifted.json["lifted_at"] is not None
-    [entry] = audit.entries(audit.AuditFilter(action="suspension.lift"))[0]
+    [entry] = audit.entries(audit.AuditFilter(action="suspension.lift")).items
     assert entry.subject_id == listed[0]["id"] and entry.reason == "train delays, confirmed"
     again = client.post(
         f"/api/v1/suspensions/{listed[0]['id']}/lift",

@@ -42,6 +42,7 @@ def _session_booked(payload):
                 "locked": False,
                 "change_until": "Sun 31 May 2026, 10:00 UTC",
                 "cutoff_text": "24 hours",
+                "answers": [],
             },
             ics="BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n",
         )

@@ -154,7 +154,9 @@ def _add_version(
 
 
 def job_text(submission: Submission, job_file: tuple[BinaryIO, str | None] | None) -> str | None:
-    """The job description: the pasted text, or the text of the uploaded PDF/DOCX."""
+    """The job description: the pasted text, or the text of the uploaded PDF/DOCX (parsed in a
+    child process: call it before the write transaction, not inside it). Raises
+    ValidationFailed, files.FileRejected and its kin."""
     if job_file is None:
         return submission.job_description
     if submission.job_description:
@@ -169,10 +171,10 @@ def submit(
     stream: BinaryIO,
     filename: str | None,
     submission: Submission,
-    job_file: tuple[BinaryIO, str | None] | None = None,
 ) -> Resume:
     """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
-    ``job_file``: the job description as a PDF or DOCX (stream, name), read at once.
+    A job description sent as a file is read into ``submission.job_description`` first
+    (``job_text``).
 
     Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
     files.UnsupportedFileType, storage.StorageUnavailable. Nothing is stored unless everything is
@@ -180,7 +182,7 @@ def submit(
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners upload résumés.")
     submission = _clean_submission(submission)
-    job = job_text(submission, job_file)
+    job = jobmatch.clean_text(submission.job_description)
     settings = Settings.current()
     stored = files.receive(
         stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes

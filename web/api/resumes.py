@@ -3,6 +3,7 @@ decline and review, and staff's manual assignment. Routing happens in a worker."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 from flask_smorest.fields import Upload
@@ -431,19 +432,20 @@ def upload(form: dict[str, Any]) -> Any:
     the automated checks and routes it to a coach."""
     user = current_user()
     storage = form["file"]
+    submission = resumes.Submission(
+        target_role=form["target_role"],
+        notes=form.get("notes") or "",
+        job_description=form.get("job_description"),
+    )
+    job_file = form.get("job_file")
+    # The job's file is parsed before the write begins: no lock is held through it.
+    job = resumes.job_text(submission, (job_file.stream, job_file.filename) if job_file else None)
     with writing():
         resume = resumes.submit(
             user,
             storage.stream,
             storage.filename,
-            resumes.Submission(
-                target_role=form["target_role"],
-                notes=form.get("notes") or "",
-                job_description=form.get("job_description"),
-            ),
-            job_file=(form["job_file"].stream, form["job_file"].filename)
-            if form.get("job_file")
-            else None,
+            dataclasses.replace(submission, job_description=job),
         )
     return (
         resumes.view(resume, user),

@@ -3,6 +3,7 @@ static/js/upload.js), and each résumé's timeline, checks, review and versions.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
@@ -140,20 +141,23 @@ def resume_new() -> Any:
             ), 422
         storage = form.file.data
         user = current_user._get_current_object()
+        submission = resumes.Submission(
+            target_role=form.target_role.data,
+            notes=form.notes.data or "",
+            job_description=form.job_description.data or None,
+        )
+        job_file = form.job_file.data
         try:
+            # The job's file is parsed before the write begins: no lock is held through it.
+            job = resumes.job_text(
+                submission, (job_file.stream, job_file.filename) if job_file else None
+            )
             with writing():
                 resume = resumes.submit(
                     user,
                     storage.stream,
                     storage.filename,
-                    resumes.Submission(
-                        target_role=form.target_role.data,
-                        notes=form.notes.data or "",
-                        job_description=form.job_description.data or None,
-                    ),
-                    job_file=(form.job_file.data.stream, form.job_file.data.filename)
-                    if form.job_file.data
-                    else None,
+                    dataclasses.replace(submission, job_description=job),
                 )
         except DomainError as error:
             status = _status_of(error)

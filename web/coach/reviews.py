@@ -31,7 +31,7 @@ from services.rubric import CRITERIA, LABELS, OUTCOMES, RUBRIC
 from web import downloads
 from web.coach import bp
 from web.formatting import local
-from web.forms import apply_errors
+from web.forms import apply_errors, write_or_flash
 from web.roles import role_required
 from web.transactions import writing
 
@@ -412,13 +412,7 @@ def _mark_action(resume_id: int, act: Any, done: str, anchor: str = "annotations
     _visible(resume_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        with writing():
-            act(current_user._get_current_object())
-    except DomainError as error:
-        if isinstance(error, NotFound):
-            abort(404)
-        flash(error.detail, "error")
+    if not write_or_flash(lambda: act(current_user._get_current_object())):
         return _marked(resume_id)
     flash(done, "success")
     return _marked(resume_id, anchor)

@@ -21,7 +21,7 @@ from services.resumes import export, files, jobmatch
 from services.rubric import LABELS
 from services.storage import StorageUnavailable
 from web import downloads
-from web.forms import apply_errors
+from web.forms import apply_errors, write_or_flash
 from web.learner import bp
 from web.roles import role_required
 from web.transactions import writing
@@ -291,14 +291,7 @@ def _comment_action(resume_id: int, number: int, annotation_id: int, act: Any, d
     _visible(resume_id)
     if not CsrfForm().validate_on_submit():
         abort(400)
-    try:
-        with writing():
-            act(current_user._get_current_object())
-    except DomainError as error:
-        if isinstance(error, NotFound):
-            abort(404)
-        flash(error.detail, "error")
-    else:
+    if write_or_flash(lambda: act(current_user._get_current_object())):
         flash(done, "success")
     return redirect(
         url_for(

@@ -9,7 +9,6 @@ unchanged for the next cell.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 import uuid
 from collections.abc import Callable
@@ -73,7 +72,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     from services.db import utcnow
     from services.models import Delivery, FaqEntry, LearnerSuspension, Notification
     from services.resumes import annotations, rebalance, routing
-    from tests.support_resumes import make_pdf
+    from tests.support_resumes import make_pdf, submit
 
     interview_types.ensure_defaults()
     faq.load_seed()
@@ -103,9 +102,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     )
     db_session.commit()
 
-    resume = resumes.submit(
-        learner_a, io.BytesIO(make_pdf()), "cv.pdf", resumes.Submission(target_role="ML engineer")
-    )
+    resume = submit(learner_a, make_pdf())
     db_session.commit()
     resumes.analyse(resumes.current_version(resume).id)
     db_session.commit()
@@ -113,9 +110,7 @@ def build_world(app: Flask, db_session: Any, make_user: Callable[..., Any]) -> W
     db_session.commit()
     # A second résumé of learner A, under review by coach 1, with one comment pinned on its first
     # page and published (the row a sent review leaves behind), for the annotation routes.
-    marked = resumes.submit(
-        learner_a, io.BytesIO(make_pdf()), "cv.pdf", resumes.Submission(target_role="ML engineer")
-    )
+    marked = submit(learner_a, make_pdf())
     db_session.commit()
     resumes.analyse(resumes.current_version(marked).id)
     routing.assign_manually(staff, marked.id, coach_1.id, "access matrix")

@@ -248,3 +248,23 @@ def make_unparseable_pdf() -> bytes:
     return _raw_pdf(
         [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 1 >>"]
     )
+
+
+def submit(
+    learner: Any, data: bytes, name: str = "cv.pdf", target_role: str = "ML engineer"
+) -> Any:
+    """A new résumé of ``data``, as the upload views make it: the file kept first, then the row
+    (not committed: the caller commits or rolls back)."""
+    from services import resumes
+
+    submission = resumes.Submission(target_role=target_role)
+    stored = resumes.receive(learner, io.BytesIO(data), name, submission)
+    return resumes.submit(learner, stored, submission)
+
+
+def submit_version(learner: Any, resume_id: int, data: bytes, name: str = "v2.pdf") -> Any:
+    """A new version of ``data``, as the upload views make it (not committed)."""
+    from services import resumes
+
+    stored = resumes.receive(learner, io.BytesIO(data), name, resume_id=resume_id)
+    return resumes.submit_version(learner, resume_id, stored)

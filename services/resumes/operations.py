@@ -166,27 +166,46 @@ def job_text(submission: Submission, job_file: tuple[BinaryIO, str | None] | Non
     return jobmatch.text_of_file(*job_file)
 
 
-def submit(
+def receive(
     learner: User,
     stream: BinaryIO,
     filename: str | None,
-    submission: Submission,
-) -> Resume:
-    """Store a new résumé (version 1), status ``submitted``; checks and routing follow in a worker.
-    A job description sent as a file is read into ``submission.job_description`` first
-    (``job_text``).
+    submission: Submission | None = None,
+    *,
+    resume_id: int | None = None,
+) -> files.StoredFile:
+    """Check an upload and keep it in storage: before the write transaction, since storing can take
+    a while (an S3 round trip) and no lock is held through it. The refusals the write would give
+    are checked first, so a refused upload keeps nothing: the learner's role, ``submission`` (a
+    new résumé) or, for a new version of ``resume_id``, that its review is not under way. The
+    write checks them again under its lock; what a write that then fails leaves in storage is an
+    orphan the sweep removes (never a row pointing at nothing).
 
-    Raises Forbidden, ValidationFailed (and files.FileRejected), files.FileTooLarge,
-    files.UnsupportedFileType, storage.StorageUnavailable. Nothing is stored unless everything is
-    valid; the file is in storage before the row naming it commits."""
+    Raises Forbidden, NotFound, ReviewInProgress, ValidationFailed (and files.FileRejected),
+    files.FileTooLarge, files.UnsupportedFileType, storage.StorageUnavailable."""
+    if learner.role != Role.LEARNER:
+        raise Forbidden("Only learners upload résumés.")
+    if submission is not None:
+        _clean_submission(submission)
+    if resume_id is not None:
+        _may_add_version(_owned(learner, resume_id))
+    return files.receive(
+        stream,
+        filename,
+        store=storage.current(),
+        max_bytes=Settings.current().max_upload_bytes,
+    )
+
+
+def submit(learner: User, stored: files.StoredFile, submission: Submission) -> Resume:
+    """A new résumé (version 1) of the file ``receive`` kept, status ``submitted``; checks and
+    routing follow in a worker. A job description sent as a file is read into
+    ``submission.job_description`` first (``job_text``).
+
+    Raises Forbidden, ValidationFailed."""
     if learner.role != Role.LEARNER:
         raise Forbidden("Only learners upload résumés.")
     submission = _clean_submission(submission)
-    job = jobmatch.clean_text(submission.job_description)
-    settings = Settings.current()
-    stored = files.receive(
-        stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
-    )
     now = utcnow()
     resume = Resume(
         learner_id=learner.id,
@@ -199,36 +218,35 @@ def submit(
     )
     db.session.add(resume)
     db.session.flush()
-    _add_version(resume, stored, 1, learner, job)
+    _add_version(resume, stored, 1, learner, submission.job_description)
     log_event(resume, "submitted", learner, f"Version 1: {stored.filename}")
     return resume
+
+
+def _may_add_version(resume: Resume) -> None:
+    if resume.status not in NEW_VERSION_ALLOWED:
+        raise ReviewInProgress(
+            "A coach is reviewing the current version. Upload the new one when the review is done."
+        )
 
 
 def submit_version(
     learner: User,
     resume_id: int,
-    stream: BinaryIO,
-    filename: str | None,
+    stored: files.StoredFile,
     notes: str | None = None,
     job_description: str | None = None,
 ) -> Resume:
-    """A new version of the learner's résumé; routed again (to the last reviewer if they can).
-    It is held against ``job_description`` if given, else the job of the version before.
+    """A new version of the learner's résumé, of the file ``receive`` kept; routed again (to the
+    last reviewer if they can). It is held against ``job_description`` if given, else the job of
+    the version before.
 
-    Raises NotFound, ReviewInProgress, ValidationFailed, files.FileTooLarge,
-    files.UnsupportedFileType, storage.StorageUnavailable."""
+    Raises NotFound, Forbidden, ReviewInProgress, ValidationFailed."""
     resume = _owned(learner, resume_id, lock=True)
-    if resume.status not in NEW_VERSION_ALLOWED:
-        raise ReviewInProgress(
-            "A coach is reviewing the current version. Upload the new one when the review is done."
-        )
+    _may_add_version(resume)
     if notes is not None:
         notes = _clean_submission(Submission(target_role=resume.target_role, notes=notes)).notes
     job = jobmatch.clean_text(job_description)
-    settings = Settings.current()
-    stored = files.receive(
-        stream, filename, store=storage.current(), max_bytes=settings.max_upload_bytes
-    )
     number = resume.current_version + 1
     if job is None:
         before = db.session.scalar(

@@ -6,7 +6,6 @@ phone's; screenshots go to $SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
-import io
 import uuid
 from typing import Any
 
@@ -19,7 +18,7 @@ from services.models import Resume, User
 from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
-from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf
+from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -69,9 +68,7 @@ def people(server_app: Any, data: bytes, name: str) -> dict[str, Any]:
             expertise=["ml", "python"],
         )
         db.session.commit()
-        resume = resumes.submit(
-            learner, io.BytesIO(data), name, resumes.Submission(target_role="ML engineer")
-        )
+        resume = submit(learner, data, name)
         db.session.commit()
         resumes.analyse(resumes.current_version(resume).id)
         db.session.commit()

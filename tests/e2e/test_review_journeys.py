@@ -8,7 +8,6 @@ Screenshots of the pages go to $SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
-import io
 import re
 import uuid
 from typing import Any
@@ -21,7 +20,7 @@ from services.db import db
 from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
-from tests.support_resumes import make_pdf
+from tests.support_resumes import make_pdf, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -58,12 +57,7 @@ def offer(server_app: Any) -> dict[str, Any]:
             expertise=["ml", "python"],
         )
         db.session.commit()
-        resume = resumes.submit(
-            learner,
-            io.BytesIO(make_pdf()),
-            "Lena Learner CV.pdf",
-            resumes.Submission(target_role="ML engineer"),
-        )
+        resume = submit(learner, make_pdf(), "Lena Learner CV.pdf")
         db.session.commit()
         resumes.analyse(resumes.current_version(resume).id)
         db.session.commit()

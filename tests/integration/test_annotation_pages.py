@@ -18,7 +18,7 @@ from services.models import Annotation, Resume
 from services.resumes import annotations as marks
 from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
-from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf
+from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf, submit, submit_version
 
 PHRASE = "Reduced inference latency by 40%"
 
@@ -34,13 +34,7 @@ def coach(make_user):
 
 
 def in_review(learner, coach, data: bytes) -> Resume:
-    stored = io.BytesIO(data)
-    resume = resumes.submit(
-        learner,
-        stored,
-        "cv.pdf" if data.startswith(b"%PDF") else "cv.docx",
-        resumes.Submission(target_role="ML engineer"),
-    )
+    resume = submit(learner, data, "cv.pdf" if data.startswith(b"%PDF") else "cv.docx")
     db.session.commit()
     resumes.analyse(resumes.current_version(resume).id)
     routing.route(resume.id)
@@ -220,7 +214,7 @@ def test_the_coach_on_a_new_version_sees_earlier_comments_flagged_and_settles_th
     db.session.commit()
     review(coach, resume.id)
     lines = [line for line in GOOD_TEXT if PHRASE not in line]
-    resumes.submit_version(learner, resume.id, io.BytesIO(make_pdf(lines)), "v2.pdf")
+    submit_version(learner, resume.id, make_pdf(lines))
     db.session.commit()
     resumes.analyse(resumes.current_version(resume).id)
     routing.route(resume.id)

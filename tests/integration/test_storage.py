@@ -22,14 +22,14 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from services import resumes, storage
+from services import storage
 from services.db import db, utcnow
-from services.models import Resume, ResumeVersion
+from services.models import Resume, ResumeStatus, ResumeVersion
 from services.storage import sweep as storage_sweep
 from services.storage.local import LocalStorage
 from tests.conftest import ROOT, SeaweedFS, free_port
 from tests.support_auth import csrf_token, sign_in
-from tests.support_resumes import make_docx, make_pdf, upload
+from tests.support_resumes import make_docx, make_pdf, submit, upload
 
 BACKENDS = ["local", "s3"]
 PASSWORD = "correct horse battery"
@@ -221,15 +221,36 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
     assert scratch_files(store) == []
 
 
+def test_an_upload_the_write_would_refuse_keeps_nothing(client, store, learner, token_for):
+    # The file is kept before the write transaction begins (no lock is held through a store), so
+    # the refusals the write gives are checked before anything is kept.
+    token = token_for(learner)
+    response = upload(client, token, make_pdf(["No role"]), target_role="   ")
+    assert response.status_code == 422
+    assert "target_role" in response.json["errors"]
+    assert object_count(store) == 0
+
+    first = upload(client, token, make_pdf(["Version one"]))
+    assert first.status_code == 201
+    resume = db.session.get(Resume, first.json["id"])
+    resume.status = ResumeStatus.IN_REVIEW  # a coach is reviewing it
+    db.session.commit()
+    second = client.post(
+        f"/api/v1/resumes/{resume.id}/versions",
+        data={"file": (io.BytesIO(make_pdf(["Version two"])), "v2.pdf")},
+        headers=auth(token),
+        content_type="multipart/form-data",
+    )
+    assert second.status_code == 409
+    assert second.json["code"] == "review_in_progress"
+    assert object_count(store) == 1  # version one's file only
+    assert scratch_files(store) == []
+
+
 def test_a_failed_commit_leaves_an_orphan_the_sweep_deletes_and_never_a_row(
     app, db_session, store, learner
 ):
-    kept = resumes.submit(
-        learner,
-        io.BytesIO(make_pdf(["Kept résumé"])),
-        "kept.pdf",
-        resumes.Submission(target_role="ML engineer"),
-    )
+    kept = submit(learner, make_pdf(["Kept résumé"]), "kept.pdf")
     db.session.commit()
     kept_sha = db.session.scalar(
         select(ResumeVersion.sha256).where(ResumeVersion.resume_id == kept.id)
@@ -237,9 +258,7 @@ def test_a_failed_commit_leaves_an_orphan_the_sweep_deletes_and_never_a_row(
     before = db.session.scalar(select(func.count(Resume.id)))
     orphan_data = make_pdf(["Its commit failed"])
     orphan_sha = hashlib.sha256(orphan_data).hexdigest()
-    resumes.submit(
-        learner, io.BytesIO(orphan_data), "lost.pdf", resumes.Submission(target_role="ML engineer")
-    )
+    submit(learner, orphan_data, "lost.pdf")
     db.session.rollback()  # the commit did not happen: the file is stored, no row names it
     assert db.session.scalar(select(func.count(Resume.id))) == before
     assert store.exists(orphan_sha)
@@ -266,12 +285,12 @@ def test_an_upload_found_stored_refreshes_the_object_so_the_sweep_spares_it(
 ):
     data = make_pdf(["Uploaded twice"])
     sha = hashlib.sha256(data).hexdigest()
-    resumes.submit(learner, io.BytesIO(data), "a.pdf", resumes.Submission(target_role="SRE"))
+    submit(learner, data, "a.pdf", "SRE")
     db.session.rollback()  # an orphan...
     first = store.stat(sha)
     assert first is not None
     time.sleep(1.1)
-    resumes.submit(learner, io.BytesIO(data), "b.pdf", resumes.Submission(target_role="SRE"))
+    submit(learner, data, "b.pdf", "SRE")
     # ...whose bytes are uploaded again: the sweep, at a time past the first upload's grace but
     # not the second's, keeps it for the row about to commit.
     again = store.stat(sha)

@@ -440,13 +440,10 @@ def upload(form: dict[str, Any]) -> Any:
     job_file = form.get("job_file")
     # The job's file is parsed before the write begins: no lock is held through it.
     job = resumes.job_text(submission, (job_file.stream, job_file.filename) if job_file else None)
+    # The file is kept in storage before the write begins, too (resumes.receive).
+    stored = resumes.receive(user, storage.stream, storage.filename, submission)
     with writing():
-        resume = resumes.submit(
-            user,
-            storage.stream,
-            storage.filename,
-            dataclasses.replace(submission, job_description=job),
-        )
+        resume = resumes.submit(user, stored, dataclasses.replace(submission, job_description=job))
     return (
         resumes.view(resume, user),
         201,
@@ -521,14 +518,10 @@ def upload_version(form: dict[str, Any], resume_id: int) -> Any:
     coach who reviewed the last one when they have room)."""
     user = current_user()
     storage = form["file"]
+    stored = resumes.receive(user, storage.stream, storage.filename, resume_id=resume_id)
     with writing():
         resume = resumes.submit_version(
-            user,
-            resume_id,
-            storage.stream,
-            storage.filename,
-            form.get("notes"),
-            form.get("job_description"),
+            user, resume_id, stored, form.get("notes"), form.get("job_description")
         )
     return resumes.view(resume, user)
 

@@ -152,12 +152,10 @@ def resume_new() -> Any:
             job = resumes.job_text(
                 submission, (job_file.stream, job_file.filename) if job_file else None
             )
+            stored = resumes.receive(user, storage.stream, storage.filename, submission)
             with writing():
                 resume = resumes.submit(
-                    user,
-                    storage.stream,
-                    storage.filename,
-                    dataclasses.replace(submission, job_description=job),
+                    user, stored, dataclasses.replace(submission, job_description=job)
                 )
         except DomainError as error:
             status = _status_of(error)
@@ -231,10 +229,9 @@ def resume_version(resume_id: int) -> Any:
         storage = form.file.data
         user = current_user._get_current_object()
         try:
+            stored = resumes.receive(user, storage.stream, storage.filename, resume_id=resume_id)
             with writing():
-                resumes.submit_version(
-                    user, resume_id, storage.stream, storage.filename, form.notes.data or None
-                )
+                resumes.submit_version(user, resume_id, stored, form.notes.data or None)
         except DomainError as error:
             response = _fail(
                 form, error, _status_of(error) if error.code != "review_in_progress" else 409

@@ -6,6 +6,7 @@ again in a later version."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
@@ -19,6 +20,53 @@ KINDS = ("text", "pin", "note")  # a note: carried over from text that is gone, 
 STATUSES = ("draft", "open", "resolved", "carried")
 RESOLUTIONS = ("done", "resolved", "addressed")
 MATCHES = ("exact", "approximate", "missing")
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A text-quote selector: the exact text, with a little before and after it."""
+
+    exact: str
+    prefix: str
+    suffix: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """A text-position selector: character offsets in a version's extracted text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point of a PDF's page, as fractions of the page from its top left."""
+
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a comment is on: its selectors, and for a PDF its page and rectangles or a point."""
+
+    quote: Quote | None
+    position: Span | None
+    page: int | None
+    rects: list[list[float]]
+    point: Point | None
+
+
+@dataclass(frozen=True)
+class Reanchor:
+    """Where an open comment was looked for in a later version, and how well it was found."""
+
+    version: int
+    match: str
+    position: Span | None
+    exact: str | None
+    score: float | None
 
 
 class Annotation(Model):
@@ -99,6 +147,32 @@ class Annotation(Model):
     )
 
     @property
+    def target(self) -> Target:
+        return Target(
+            quote=Quote(self.exact, self.prefix, self.suffix) if self.exact else None,
+            position=_span(self.start, self.end),
+            page=self.page,
+            rects=self.rects or [],
+            point=Point(self.x, self.y)
+            if self.kind == "pin" and self.x is not None and self.y is not None
+            else None,
+        )
+
+    @property
+    def reanchor(self) -> Reanchor | None:
+        """None until a later version's text was searched for it."""
+        later = self.reanchor_version
+        if later is None or not self.reanchor_match:
+            return None
+        return Reanchor(
+            version=later.number,
+            match=self.reanchor_match,
+            position=_span(self.reanchor_start, self.reanchor_end),
+            exact=self.reanchor_exact,
+            score=self.reanchor_score,
+        )
+
+    @property
     def detail(self) -> dict[str, Any]:
         return {"resume_id": self.resume_id, "version_id": self.version_id, "kind": self.kind}
 
@@ -118,3 +192,7 @@ class AnnotationReply(Model):
 
     annotation: Mapped[Annotation] = relationship(back_populates="replies")
     author: Mapped[User | None] = relationship()
+
+
+def _span(start: int | None, end: int | None) -> Span | None:
+    return Span(start, end) if start is not None and end is not None else None

@@ -13,7 +13,7 @@ from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
 from services import resumes
-from services.models import ResumeStatus, ReviewOutcome, User
+from services.models import Annotation, ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, jobmatch, routing
 from services.resumes import annotations as marks
 from services.rubric import CRITERIA, RUBRIC
@@ -795,7 +795,7 @@ class AnnotationReplySchema(Schema):
 
 class AnnotationSchema(Schema):
     id = fields.Integer(required=True)
-    version = fields.Integer(required=True)
+    version = fields.Integer(required=True, attribute="version.number")
     kind = fields.String(required=True, validate=validate.OneOf(["text", "pin", "note"]))
     status = fields.String(
         required=True,
@@ -824,7 +824,10 @@ class AnnotationSchema(Schema):
     resolved_at = fields.AwareDateTime(required=True, allow_none=True)
     resolved_by = fields.Nested(PersonSchema, required=True, allow_none=True)
     carried_from = fields.Integer(
-        required=True, allow_none=True, metadata={"description": "The earlier annotation's id."}
+        required=True,
+        allow_none=True,
+        attribute="carried_from_id",
+        metadata={"description": "The earlier annotation's id."},
     )
     reanchor = fields.Nested(
         AnnotationReanchorSchema,
@@ -837,50 +840,6 @@ class AnnotationSchema(Schema):
 
 class AnnotationReplyInputSchema(Schema):
     body = Text(required=True, validate=validate.Length(min=1, max=marks.MAX_REPLY))
-
-
-def annotation_json(row: Any) -> dict[str, Any]:
-    later = row.reanchor_version
-    return {
-        "id": row.id,
-        "version": row.version.number,
-        "kind": row.kind,
-        "status": row.status,
-        "resolution": row.resolution,
-        "criterion": row.criterion,
-        "body": row.body,
-        "suggestion": row.suggestion,
-        "target": {
-            "quote": {"exact": row.exact, "prefix": row.prefix, "suffix": row.suffix}
-            if row.exact
-            else None,
-            "position": {"start": row.start, "end": row.end} if row.start is not None else None,
-            "page": row.page,
-            "rects": row.rects or [],
-            "point": {"x": row.x, "y": row.y} if row.kind == "pin" else None,
-        },
-        "coach": person(row.coach),
-        "created_at": row.created_at,
-        "published_at": row.published_at,
-        "resolved_at": row.resolved_at,
-        "resolved_by": person(row.resolved_by),
-        "carried_from": row.carried_from_id,
-        "reanchor": {
-            "version": later.number,
-            "match": row.reanchor_match,
-            "position": {"start": row.reanchor_start, "end": row.reanchor_end}
-            if row.reanchor_start is not None
-            else None,
-            "exact": row.reanchor_exact,
-            "score": row.reanchor_score,
-        }
-        if later is not None and row.reanchor_match
-        else None,
-        "replies": [
-            {"id": r.id, "author": person(r.author), "body": r.body, "created_at": r.created_at}
-            for r in row.replies
-        ],
-    }
 
 
 def annotation_input(body: dict[str, Any]) -> marks.AnnotationInput:
@@ -913,7 +872,7 @@ def list_annotations(resume_id: int, number: int) -> Any:
     """The comments on one version, in the order they sit in the text, with their threads: the
     owner and staff read the sent ones, the coach also their drafts."""
     _, rows = marks.for_version(current_user(), resume_id, number)
-    return {"items": [annotation_json(r) for r in rows], "next_cursor": None}
+    return {"items": rows, "next_cursor": None}
 
 
 @bp.route(_ANNOTATIONS, methods=["POST"])
@@ -941,7 +900,7 @@ def create_annotation(body: dict[str, Any], resume_id: int, number: int) -> Any:
     with writing():
         row = marks.create(user, resume_id, number, annotation_input(body))
     location = f"/api/v1/resumes/{resume_id}/versions/{number}/annotations"
-    return annotation_json(row), 201, {"Location": location}
+    return row, 201, {"Location": location}
 
 
 @bp.route(f"{_ANNOTATIONS}/<int:annotation_id>/replies", methods=["POST"])
@@ -979,6 +938,6 @@ def resolve_annotation(resume_id: int, number: int, annotation_id: int) -> Any:
     return _annotation(user, resume_id, number, annotation_id)
 
 
-def _annotation(user: User, resume_id: int, number: int, annotation_id: int) -> dict[str, Any]:
+def _annotation(user: User, resume_id: int, number: int, annotation_id: int) -> Annotation:
     _, rows = marks.for_version(user, resume_id, number)
-    return annotation_json(next(r for r in rows if r.id == annotation_id))
+    return next(r for r in rows if r.id == annotation_id)

@@ -327,6 +327,9 @@ def st_runs(
     return results
 
 
+# The three runs share the test's time with their module fixture (pytest-timeout counts setup): on
+# a loaded two-core machine they take longer than the suite's default, and each has its own bound.
+@pytest.mark.timeout(960)
 @pytest.mark.parametrize("role", ["learner", "coach", "staff"])
 def test_the_api_passes_schemathesis_with_every_check(role, st_runs):
     code, output = st_runs[role]

@@ -11,6 +11,9 @@ from typing import Any
 import pyotp
 from playwright.sync_api import expect
 
+# The widths every page is looked at: a desk and a phone.
+SIZES = {"desk": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
 
 def sign_in(page: Any, email: str, password: str) -> None:
     page.goto("/sign-in")
@@ -78,3 +81,61 @@ def screenshot(target: Any, name: str, *, full_page: bool = False) -> None:
     Path(folder).mkdir(parents=True, exist_ok=True)
     options = {"full_page": True} if full_page else {}
     target.screenshot(path=str(Path(folder) / f"{name}.png"), **options)
+
+
+def new_page(browser: Any, base_url: str, size: str, **context: Any) -> Any:
+    """A page of a fresh browser context (no cookies) at one of ``SIZES``; ``context`` is passed to
+    ``browser.new_context`` (``timezone_id``, ``java_script_enabled``, ...)."""
+    page = browser.new_context(base_url=base_url, viewport=SIZES[size], **context).new_page()
+    page.set_default_timeout(20000)
+    return page
+
+
+def fits(page: Any) -> None:
+    """Nothing scrolls sideways at this page's width."""
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def offered_resume(server_app: Any, data: bytes, name: str, password: str) -> dict[str, Any]:
+    """A learner's résumé of ``data``, read and checked, offered by staff to a coach of its own
+    (all three people new, signing in with ``password``): their emails and ids, and the résumé's."""
+    import uuid
+
+    from services import accounts, resumes
+    from services.db import db
+    from services.resumes import routing
+    from tests.support_resumes import submit
+
+    with server_app.app_context():
+        tag = uuid.uuid4().hex[:8]
+        staff = accounts.create_user(
+            email=f"staff-{tag}@example.com", password=password, role="staff", name="Sam Staff"
+        )
+        learner = accounts.create_user(
+            email=f"learner-{tag}@example.com",
+            password=password,
+            role="learner",
+            name="Lena Learner",
+        )
+        coach = accounts.create_user(
+            email=f"coach-{tag}@example.com",
+            password=password,
+            role="coach",
+            name="Cora Coach",
+            expertise=["ml", "python"],
+        )
+        db.session.commit()
+        resume = submit(learner, data, name)
+        db.session.commit()
+        resumes.analyse(resumes.current_version(resume).id)
+        db.session.commit()
+        routing.assign_manually(staff, resume.id, coach.id, "offered to a coach of its own")
+        db.session.commit()
+        return {
+            "learner": learner.email,
+            "coach": coach.email,
+            "staff_id": staff.id,
+            "coach_id": coach.id,
+            "id": resume.id,
+        }

@@ -6,24 +6,22 @@ phone's; screenshots go to $SCREENSHOTS when it is set."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from services import accounts, resumes
+from services import resumes
 from services.db import db
 from services.models import Resume, User
 from services.resumes import routing
 from tests.e2e import steps
-from tests.e2e.steps import sign_in, sign_out
-from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf, submit
+from tests.e2e.steps import offered_resume, sign_in, sign_out
+from tests.support_resumes import GOOD_TEXT, make_docx, make_pdf
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "annotation journeys passphrase"
-SIZES = {"desk": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PHRASE = "Reduced inference latency by 40%"
 OTHER = "Open-source recommender in Python and SQL"
 
@@ -46,52 +44,6 @@ SELECT = """(phrase) => {
   }
   return false;
 }"""
-
-
-def people(server_app: Any, data: bytes, name: str) -> dict[str, Any]:
-    with server_app.app_context():
-        tag = uuid.uuid4().hex[:6]
-        staff = accounts.create_user(
-            email=f"aj-staff-{tag}@example.com", password=PASSWORD, role="staff", name="Sam Staff"
-        )
-        learner = accounts.create_user(
-            email=f"aj-learner-{tag}@example.com",
-            password=PASSWORD,
-            role="learner",
-            name="Lena Learner",
-        )
-        coach = accounts.create_user(
-            email=f"aj-coach-{tag}@example.com",
-            password=PASSWORD,
-            role="coach",
-            name="Cora Coach",
-            expertise=["ml", "python"],
-        )
-        db.session.commit()
-        resume = submit(learner, data, name)
-        db.session.commit()
-        resumes.analyse(resumes.current_version(resume).id)
-        db.session.commit()
-        routing.assign_manually(staff, resume.id, coach.id, "annotation journeys")
-        db.session.commit()
-        return {
-            "learner": learner.email,
-            "coach": coach.email,
-            "staff_id": staff.id,
-            "id": resume.id,
-            "coach_id": coach.id,
-        }
-
-
-def new_page(browser: Any, base_url: str, size: str) -> Any:
-    context = browser.new_context(base_url=base_url, viewport=SIZES[size])
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    return page
-
-
-def fits(page: Any, size: str) -> None:
-    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"]
 
 
 def comment_on(page: Any, phrase: str, body: str) -> None:
@@ -129,12 +81,12 @@ def wait_for_document(page: Any, pdf: bool) -> None:
         expect(page.locator(".textLayer span").first).to_be_attached()
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", steps.SIZES)
 def test_a_pdf_comment_follows_the_learner_to_the_next_version(
     browser: Any, base_url: str, server_app: Any, size: str, tmp_path: Any
 ) -> None:
-    who = people(server_app, make_pdf(), "Lena CV.pdf")
-    page = new_page(browser, base_url, size)
+    who = offered_resume(server_app, make_pdf(), "Lena CV.pdf", PASSWORD)
+    page = steps.new_page(browser, base_url, size)
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     page.on(
@@ -154,7 +106,7 @@ def test_a_pdf_comment_follows_the_learner_to_the_next_version(
     badges = page.locator(".mark-badge")
     expect(badges).to_have_count(2)
     expect(page.locator(".mark-rect").first).to_be_visible()
-    fits(page, size)
+    steps.fits(page)
     steps.screenshot(page, f"annotate-coach-pdf-{size}", full_page=True)
     send_review(page)
     sign_out(page)
@@ -172,7 +124,7 @@ def test_a_pdf_comment_follows_the_learner_to_the_next_version(
     item = page.locator("li.annotation").first
     expect(item).to_be_focused()
     expect(page.locator("[data-annotation-live]")).to_contain_text("Comment 1")
-    fits(page, size)
+    steps.fits(page)
     steps.screenshot(page, f"annotate-learner-pdf-{size}", full_page=True)
     item.get_by_label("Reply to comment 1").fill("It was the ranking model's p95.")
     item.get_by_role("button", name="Reply").click()
@@ -208,7 +160,7 @@ def test_a_pdf_comment_follows_the_learner_to_the_next_version(
     expect(followups.get_by_text("Found approximately: the text changed a little")).to_be_visible()
     expect(followups.get_by_text("Not found: probably addressed, check")).to_be_visible()
     expect(followups.get_by_text("It was the ranking model's p95.")).to_be_visible()
-    fits(page, size)
+    steps.fits(page)
     steps.screenshot(page, f"annotate-coach-followups-{size}", full_page=True)
     followups.get_by_role("button", name="Carry over").first.click()
     expect(page.get_by_text("Carried over to this version as a draft")).to_be_visible()
@@ -224,8 +176,8 @@ def test_a_pdf_comment_follows_the_learner_to_the_next_version(
 def test_a_docx_comment_is_highlighted_in_the_preview(
     browser: Any, base_url: str, server_app: Any
 ) -> None:
-    who = people(server_app, make_docx(), "Lena CV.docx")
-    page = new_page(browser, base_url, "desk")
+    who = offered_resume(server_app, make_docx(), "Lena CV.docx", PASSWORD)
+    page = steps.new_page(browser, base_url, "desk")
     problems: list[str] = []
     page.on("pageerror", lambda error: problems.append(str(error)))
     sign_in(page, who["coach"], PASSWORD)

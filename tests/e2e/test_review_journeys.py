@@ -9,7 +9,6 @@ Screenshots of the pages go to $SCREENSHOTS when it is set."""
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any
 
 import pytest
@@ -17,15 +16,13 @@ from playwright.sync_api import expect
 
 from services import accounts, resumes
 from services.db import db
-from services.resumes import routing
 from tests.e2e import steps
 from tests.e2e.steps import sign_in, sign_out
-from tests.support_resumes import make_pdf, submit
+from tests.support_resumes import make_pdf
 
 pytestmark = pytest.mark.e2e
 
 PASSWORD = "review journeys passphrase"
-SIZES = {"desk": {"width": 1280, "height": 800}, "phone": {"width": 375, "height": 812}}
 SCORES = [
     ("Impact (1–5)", "4"),
     ("Clarity (1–5)", "5"),
@@ -38,49 +35,13 @@ SCORES = [
 @pytest.fixture
 def offer(server_app: Any) -> dict[str, Any]:
     """A learner's real PDF résumé, read and checked, offered to a coach of our own."""
-    with server_app.app_context():
-        tag = uuid.uuid4().hex[:6]
-        staff = accounts.create_user(
-            email=f"rj-staff-{tag}@example.com", password=PASSWORD, role="staff", name="Sam Staff"
-        )
-        learner = accounts.create_user(
-            email=f"rj-learner-{tag}@example.com",
-            password=PASSWORD,
-            role="learner",
-            name="Lena Learner",
-        )
-        coach = accounts.create_user(
-            email=f"rj-coach-{tag}@example.com",
-            password=PASSWORD,
-            role="coach",
-            name="Cora Coach",
-            expertise=["ml", "python"],
-        )
-        db.session.commit()
-        resume = submit(learner, make_pdf(), "Lena Learner CV.pdf")
-        db.session.commit()
-        resumes.analyse(resumes.current_version(resume).id)
-        db.session.commit()
-        routing.assign_manually(staff, resume.id, coach.id, "review journeys")
-        db.session.commit()
-        return {"learner": learner.email, "coach": coach.email, "id": resume.id}
+    return steps.offered_resume(server_app, make_pdf(), "Lena Learner CV.pdf", PASSWORD)
 
 
 def new_page(browser: Any, base_url: str, size: str, *, javascript: bool = True) -> Any:
-    context = browser.new_context(
-        base_url=base_url,
-        viewport=SIZES[size],
-        timezone_id="America/Chicago",
-        java_script_enabled=javascript,
+    return steps.new_page(
+        browser, base_url, size, timezone_id="America/Chicago", java_script_enabled=javascript
     )
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    return page
-
-
-def fits(page: Any, size: str) -> None:
-    width = SIZES[size]["width"]
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
 def score_all(page: Any) -> None:
@@ -92,7 +53,7 @@ def screenshot(page: Any, size: str, name: str, *, full_page: bool = True) -> No
     steps.screenshot(page, f"review-{name}-{size}", full_page=full_page)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", steps.SIZES)
 def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
     browser: Any, base_url: str, offer: dict[str, Any], size: str
 ) -> None:
@@ -107,7 +68,7 @@ def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
     expect(page.get_by_text("Duties only: no results, nothing measured.")).to_be_visible()
     expect(review.get_by_role("group", name="Impact (1–5)").get_by_label("4")).to_be_disabled()
     expect(review.get_by_role("button", name="Send the review")).to_be_disabled()
-    fits(page, size)
+    steps.fits(page)
     page.get_by_role("button", name="Accept to start reviewing").click()
     expect(page.get_by_text("Accepted. The review is yours")).to_be_visible()
     expect(review.get_by_role("group", name="Impact (1–5)").get_by_label("4")).to_be_enabled()
@@ -186,7 +147,7 @@ def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
     expect(dialog.get_by_text("Quantify the Airflow work.")).to_be_visible()
     expect(dialog.locator("dl.scores div").nth(1)).to_have_text(re.compile(r"Clarity\s*5/5"))
     expect(dialog.get_by_text("Link the GitHub repo.")).to_be_visible()
-    fits(page, size)
+    steps.fits(page)
     screenshot(page, size, "dialog", full_page=False)
     dialog.get_by_role("button", name="Keep editing").click()
     expect(dialog).to_be_hidden()
@@ -196,11 +157,11 @@ def test_a_coach_accepts_drafts_and_sends_a_review_without_accidents(
     expect(page.get_by_text("Review sent. The learner has been told.")).to_be_visible()
     assert warned == ["beforeunload"], "sending must not warn about leaving"
     expect(page.get_by_role("heading", name="Review sent")).to_be_visible()
-    fits(page, size)
+    steps.fits(page)
     assert problems == [], problems
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", steps.SIZES)
 def test_a_coach_corrects_a_sent_review_and_the_learner_sees_it(
     browser: Any, base_url: str, server_app: Any, offer: dict[str, Any], size: str
 ) -> None:
@@ -240,7 +201,7 @@ def test_a_coach_corrects_a_sent_review_and_the_learner_sees_it(
     dialog.get_by_role("button", name="Send now").click()
     expect(page.get_by_text("Correction sent. The learner has been told")).to_be_visible()
     screenshot(page, size, "corrected")
-    fits(page, size)
+    steps.fits(page)
 
     sign_out(page)
     sign_in(page, offer["learner"], PASSWORD)
@@ -249,10 +210,10 @@ def test_a_coach_corrects_a_sent_review_and_the_learner_sees_it(
     expect(card).to_contain_text("Changes suggested")
     expect(card).to_contain_text("corrected")
     expect(card.locator("dl.scores div").first).to_have_text(re.compile(r"Impact\s*4/5"))
-    fits(page, size)
+    steps.fits(page)
 
 
-@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("size", steps.SIZES)
 def test_without_javascript_a_step_page_confirms_the_review(
     browser: Any, base_url: str, server_app: Any, offer: dict[str, Any], size: str
 ) -> None:
@@ -267,7 +228,7 @@ def test_without_javascript_a_step_page_confirms_the_review(
     expect(page.get_by_role("heading", name="Send this review to Lena Learner?")).to_be_visible()
     expect(page.get_by_text("Clear, focused, ready to send.")).to_be_visible()
     expect(page.get_by_role("article")).to_contain_text("Approved")
-    fits(page, size)
+    steps.fits(page)
     # Going back to edit loses nothing: the step saved the draft.
     page.get_by_role("link", name="Back to editing").first.click()
     expect(page.get_by_label("Summary")).to_have_value("Clear, focused, ready to send.")

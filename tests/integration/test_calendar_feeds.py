@@ -11,13 +11,14 @@ import zoneinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 
 from services.booking import busy
 from services.booking.availability import SlotQuery, find_slots
 from services.db import db
 from services.errors import ValidationFailed
-from services.models import Booking, FeedBusy
-from tests.support_booking import make_coach, seed_types
+from services.models import Booking, FeedBusy, Notification
+from tests.support_booking import events, make_coach, process_all, seed_types
 
 UTC = dt.UTC
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -252,6 +253,51 @@ def test_a_clash_with_a_booked_session_is_found(types, make_user, feeds, allow_l
     [clash] = busy.clashes([coach.id])
     assert clash.booking.id == booking.id and clash.feed_name == "Family"
     assert db.session.get(Booking, booking.id).status == "confirmed"  # nothing is cancelled
+
+    # The coach and staff are told, once: the next fetches (a new body, or not modified) find
+    # the same clash and say nothing more.
+    staff = make_user("staff", name="Sam Staff")
+    db.session.commit()
+    [event] = events("booking.calendar_clash")
+    assert event.payload == {"booking_id": booking.id, "feed_id": feed.id}
+    process_all()
+    told = {
+        n.user_id: n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.kind == "booking_calendar_clash")
+        )
+    }
+    assert set(told) == {coach.id, staff.id} and learner.id not in told
+    assert "Family" in told[coach.id].title and "Nothing was cancelled" in told[coach.id].body
+    feeds.pages["/c.ics"] = (
+        200,
+        {},
+        ics(f"UID:y\nDTSTART:{stamp}\nDURATION:PT3H", f"UID:w\nDTSTART:{stamp}\nDURATION:PT1H"),
+    )
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(minutes=20))
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(minutes=40))
+    db.session.commit()
+    assert len(events("booking.calendar_clash")) == 1
+    # A second session it overlaps is a new clash, told once.
+    later = Booking(
+        uid="clash-2@test",
+        learner_id=learner.id,
+        coach_id=coach.id,
+        interview_type_id=itype.id,
+        start_at=start + dt.timedelta(hours=2),
+        end_at=start + dt.timedelta(hours=2, minutes=45),
+        block_start_at=start + dt.timedelta(hours=2),
+        block_end_at=start + dt.timedelta(hours=3),
+        meeting_url="https://meet.example.com/y",
+    )
+    db.session.add(later)
+    feeds.pages["/c.ics"] = (200, {}, ics(f"UID:y\nDTSTART:{stamp}\nDURATION:PT4H"))
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(hours=1))
+    db.session.commit()
+    assert [e.payload["booking_id"] for e in events("booking.calendar_clash")] == [
+        booking.id,
+        later.id,
+    ]
 
 
 # --- the SSRF guard ------------------------------------------------------------------------------

@@ -318,3 +318,55 @@ def test_time_off_closes_a_coach_own_clock(app, make_user):
     bare.deadlines_own_hours = True
     db.session.commit()
     assert workhours.clock_for(bare.id) == workhours.desk_clock()
+
+
+def test_time_off_over_a_session_tells_its_learner_and_staff_once(client, make_user, token_for):
+    from services.booking import availability
+    from services.models import Notification
+    from tests.support_booking import events, insert_booking, make_coach, process_all, seed_types
+
+    seed_types()
+    coach, learner = make_coach(make_user, "UTC"), make_user("learner", name="Lou")
+    staff = make_user("staff", name="Sam")
+    now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    inside = insert_booking(learner.id, coach.id, now + dt.timedelta(days=2))
+    short = insert_booking(learner.id, coach.id, now + dt.timedelta(days=10))
+    db.session.commit()
+    # Two hours off over the later session: a break, not time off to move sessions for.
+    availability.add_exception(
+        coach.id,
+        availability.ExceptionInput(
+            now + dt.timedelta(days=10), now + dt.timedelta(days=10, hours=2)
+        ),
+    )
+    db.session.commit()
+    assert events("booking.coach_away") == []
+    availability.add_exception(
+        coach.id,
+        availability.ExceptionInput(
+            now + dt.timedelta(days=1), now + dt.timedelta(days=4), reason="Conference"
+        ),
+    )
+    db.session.commit()
+    [event] = events("booking.coach_away")
+    assert event.payload == {"booking_id": inside.id}
+    # The API's PUT with the same exceptions (and a new weekly rule) tells nobody again.
+    headers = {"Authorization": f"Bearer {token_for(coach)}"}
+    current = client.get("/api/v1/coaches/me/availability", headers=headers).json
+    current["rules"] = [{"weekday": 0, "start": "09:00", "end": "12:00"}]
+    current["exceptions"] = [
+        {k: v for k, v in e.items() if k != "id"} for e in current["exceptions"]
+    ]
+    answer = client.put("/api/v1/coaches/me/availability", json=current, headers=headers)
+    assert answer.status_code == 200, answer.json
+    assert len(events("booking.coach_away")) == 1
+    process_all()
+    told = {
+        n.user_id: n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.kind == "booking_coach_away")
+        )
+    }
+    assert set(told) == {learner.id, staff.id}
+    assert "staff will move it" in told[learner.id].body
+    assert short.id not in {e.payload["booking_id"] for e in events("booking.coach_away")}

@@ -272,6 +272,26 @@ def test_a_coach_on_their_own_hours_counts_their_week_everywhere(
     buckets = {b["bucket"]: b["count"] for b in stats["backlog"]["by_age"]}
     assert buckets["under_1d"] == 2 and buckets["1d_3d"] == 0
 
+    # Her own week changes (six hours a day now, by the API): her open offers move with it.
+    coach_headers = {"Authorization": f"Bearer {token_for(coach)}"}
+    week = {
+        "timezone": "UTC",
+        "rules": [{"weekday": d, "start": "06:00", "end": "12:00"} for d in range(7)],
+        "exceptions": [],
+    }
+    answer = client.put("/api/v1/coaches/me/availability", json=week, headers=coach_headers)
+    assert answer.status_code == 200, answer.json
+    db.session.expire_all()
+    shorter = workhours.clock_for(coach.id)
+    offer = db.session.get(Assignment, offer.id)
+    assert offer.due_at == shorter.add(offer.offered_at, dt.timedelta(hours=72))
+    assert offer.due_at > own.add(offer.offered_at, dt.timedelta(hours=72))
+    assert db.session.scalar(
+        select(StaffAction).where(
+            StaffAction.action == "coach_hours_changed", StaffAction.actor_id == coach.id
+        )
+    ).detail == {"moved_due_times": 2}
+
     # Taken off her own week, her offers count the desk's hours again.
     answer = client.put(
         "/api/v1/desk/hours", json={**body, "own_hours_coach_ids": []}, headers=headers

@@ -495,3 +495,45 @@ def test_the_api_adds_lists_and_removes_own_calendars(client, types, make_user, 
     assert (
         client.delete(f"/api/v1/coaches/me/calendars/{feed_id}", headers=headers).status_code == 404
     )
+
+
+@pytest.mark.parametrize("blocks", [True, False], ids=["stale-blocks", "stale-frees"])
+def test_a_stale_feed_is_shown_and_blocks_or_not_by_the_setting(
+    app, client, types, make_user, token_for, feeds, allow_localhost, blocks
+):
+    from services.booking.availability import explain
+    from tests.support_auth import sign_in
+    from tests.support_booking import future_weekday
+
+    app.config["CALENDAR_FEED_STALE_BLOCKS"] = blocks
+    try:
+        coach = make_coach(make_user, "UTC")
+        day = future_weekday(3)
+        busy_at = dt.datetime.combine(day, dt.time(10), UTC)
+        stamp = busy_at.strftime("%Y%m%dT%H%M%SZ")
+        feeds.pages["/cal.ics"] = (200, {}, ics(f"UID:s\nDTSTART:{stamp}\nDURATION:PT1H"))
+        now = dt.datetime.now(UTC)
+        read_at = now - dt.timedelta(hours=30)  # past CALENDAR_FEED_STALE_HOURS (24)
+        feed = busy.add_feed(coach.id, "Day job", feeds.url("/cal.ics"), now=read_at)
+        busy.refresh(feed.id, read_at)
+        db.session.commit()
+        assert feed.error is None and busy.is_stale(feed, now)
+        assert not busy.is_stale(feed, read_at + dt.timedelta(hours=1))
+        starts = {
+            s.start for s in find_slots(SlotQuery("coding", day, day, "UTC", coach.id), now=now)
+        }
+        assert (busy_at in starts) is not blocks
+        why = explain("coding", busy_at, coach_id=coach.id, now=now)
+        codes = {r.code for c in why.coaches for r in c.reasons}
+        assert ("own_calendar" in codes) is blocks, codes
+        sign_in(client, coach.email)
+        html = client.get("/coach/availability").get_data(as_text=True)
+        assert "Stale: not read for a while" in html
+        wording = "still block you" if blocks else "no longer block you"
+        assert wording in html
+        headers = {"Authorization": f"Bearer {token_for(coach)}"}
+        [listed] = client.get("/api/v1/coaches/me/calendars", headers=headers).json["calendars"]
+        assert listed["stale"] is True and listed["last_success_at"] is not None
+        assert listed["next_fetch_at"] is not None and listed["error"] is None
+    finally:
+        app.config["CALENDAR_FEED_STALE_BLOCKS"] = True

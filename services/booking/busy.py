@@ -456,7 +456,9 @@ def announce_clashes(feed: CalendarFeed, now: dt.datetime | None = None) -> int:
     new = [
         clash.booking
         for clash in clashes([feed.coach_id], now)
-        if clash.feed_name == feed.name and clash.booking.id not in told
+        if clash.feed_name == feed.name
+        and clash.booking.status == "confirmed"  # a waitlist hold is not a session yet
+        and clash.booking.id not in told
     ]
     for booking in new:
         db.session.add(FeedClash(booking_id=booking.id, feed_id=feed.id, found_at=now or utcnow()))

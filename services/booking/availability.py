@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from services import localtime
+from services import localtime, outbox
 from services.booking import interview_types
 from services.booking.settings import Policy, policy
 from services.db import db, utcnow
@@ -944,11 +944,53 @@ def _validate(data: AvailabilityInput, current_zone: str) -> None:
         raise ValidationFailed("Some availability is not valid.", errors)
 
 
+# Time off this long or longer: its sessions are shown to staff to move, and their learners told.
+LONG_TIME_OFF = dt.timedelta(days=1)
+
+
+def sessions_in_time_off(coach_id: int, now: dt.datetime | None = None) -> set[int]:
+    """The coach's upcoming sessions inside their time off of a day or more. Two queries."""
+    now = now or utcnow()
+    away = [
+        (s, e)
+        for s, e in db.session.execute(
+            select(AvailabilityException.start_at, AvailabilityException.end_at).where(
+                AvailabilityException.coach_id == coach_id,
+                AvailabilityException.available.is_(False),
+                AvailabilityException.end_at > now,
+            )
+        )
+        if e - s >= LONG_TIME_OFF
+    ]
+    if not away:
+        return set()
+    return {
+        booking_id
+        for booking_id, start, end in db.session.execute(
+            select(Booking.id, Booking.start_at, Booking.end_at).where(
+                Booking.coach_id == coach_id,
+                Booking.status.in_(OCCUPYING),
+                Booking.start_at > now,
+            )
+        )
+        if any(s < end and start < e for s, e in away)
+    }
+
+
+def _announce_time_off(coach_id: int, before: set[int]) -> None:
+    """Each session that time off newly covers: its learner (and staff) are told, once, by an
+    outbox event; nothing is moved by itself (staff re-assign it from their sessions page)."""
+    for booking_id in sorted(sessions_in_time_off(coach_id) - before):
+        outbox.record("booking.coach_away", booking_id=booking_id)
+
+
 def replace_availability(coach_id: int, data: AvailabilityInput) -> Availability:
     """Replace a coach's weekly rules, exceptions, time zone and daily cap (PUT semantics).
-    Booked sessions stay as they are. Raises ValidationFailed, NotFound."""
+    Booked sessions stay as they are; those that new time off of a day or more covers are
+    announced to their learners and staff. Raises ValidationFailed, NotFound."""
     coach = _coach(coach_id)
     _validate(data, coach.timezone)
+    covered = sessions_in_time_off(coach_id)
     coach.timezone = data.timezone
     db.session.execute(delete(AvailabilityRule).where(AvailabilityRule.coach_id == coach_id))
     db.session.execute(
@@ -976,6 +1018,7 @@ def replace_availability(coach_id: int, data: AvailabilityInput) -> Availability
         db.session.add(settings)
     settings.daily_session_cap = data.daily_session_cap
     db.session.flush()
+    _announce_time_off(coach_id, covered)
     return get_availability(coach_id)
 
 
@@ -1036,6 +1079,7 @@ def add_exception(
     if data.end <= (now or utcnow()):
         raise ValidationFailed.field("start", PAST_EXCEPTION)
     _validate(AvailabilityInput(coach.timezone, (), (data,)), coach.timezone)
+    covered = sessions_in_time_off(coach_id)
     exc = AvailabilityException(
         coach_id=coach_id,
         start_at=data.start.astimezone(UTC),
@@ -1045,6 +1089,7 @@ def add_exception(
     )
     db.session.add(exc)
     db.session.flush()
+    _announce_time_off(coach_id, covered)
     return exc
 
 

@@ -33,11 +33,18 @@ import x_wr_timezone
 from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 
-from services import localtime
-from services.booking.availability import Interval, feed_stale_after, merge
+from services import localtime, outbox
+from services.booking.availability import LONG_TIME_OFF, Interval, feed_stale_after, merge
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
-from services.models import AvailabilityException, Booking, CalendarFeed, FeedBusy, User
+from services.models import (
+    AvailabilityException,
+    Booking,
+    CalendarFeed,
+    FeedBusy,
+    FeedClash,
+    User,
+)
 from services.models.booking import OCCUPYING
 
 UTC = dt.UTC
@@ -386,6 +393,8 @@ def refresh(feed_id: int, now: dt.datetime | None = None) -> CalendarFeed | None
                 for s, e in spans
             )
             feed.etag, feed.last_modified = fetched.etag, fetched.last_modified
+            db.session.flush()
+            announce_clashes(feed, now)
     except FeedError as exc:
         feed.error = str(exc)
     else:
@@ -438,7 +447,27 @@ def clashes(coach_ids: Sequence[int] | None = None, now: dt.datetime | None = No
     return out
 
 
-TIME_OFF_FOR_STAFF = dt.timedelta(days=1)
+def announce_clashes(feed: CalendarFeed, now: dt.datetime | None = None) -> int:
+    """Tell the coach and staff of each upcoming session that this feed's busy times now overlap
+    and that they were not told of before: a ``FeedClash`` row per session and feed, and one
+    outbox event each. Nothing is cancelled. Returns how many were new. Two queries and the
+    inserts."""
+    told = set(db.session.scalars(select(FeedClash.booking_id).where(FeedClash.feed_id == feed.id)))
+    new = [
+        clash.booking
+        for clash in clashes([feed.coach_id], now)
+        if clash.feed_name == feed.name
+        and clash.booking.status == "confirmed"  # a waitlist hold is not a session yet
+        and clash.booking.id not in told
+    ]
+    for booking in new:
+        db.session.add(FeedClash(booking_id=booking.id, feed_id=feed.id, found_at=now or utcnow()))
+        db.session.flush()
+        outbox.record("booking.calendar_clash", booking_id=booking.id, feed_id=feed.id)
+    return len(new)
+
+
+TIME_OFF_FOR_STAFF = LONG_TIME_OFF
 
 
 def during_time_off(now: dt.datetime | None = None, limit: int = 50) -> list[Booking]:

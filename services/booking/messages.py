@@ -18,6 +18,7 @@ from services.db import db
 from services.models import (
     Booking,
     BookingStatus,
+    CalendarFeed,
     LearnerSuspension,
     ProposalStatus,
     Role,
@@ -103,6 +104,22 @@ register_kind(
     roles=(Role.LEARNER,),
     description="Your coach proposes moving a session to another time, for you to accept or "
     "decline.",
+)
+register_kind(
+    "booking_calendar_clash",
+    "Your own calendar clashes with a session",
+    email_template="booking_calendar_clash",
+    roles=(Role.COACH, Role.STAFF),
+    description="A busy time in a coach's own calendar overlaps a booked session; nothing is "
+    "cancelled.",
+)
+register_kind(
+    "booking_coach_away",
+    "Your coach is away for a session",
+    email_template="booking_coach_away",
+    roles=(Role.LEARNER, Role.STAFF),
+    description="A coach's time off covers a booked session; staff will move it to another "
+    "coach or time.",
 )
 register_kind(
     "booking_proposal_declined",
@@ -443,6 +460,88 @@ def _declined(payload: dict[str, Any]) -> list[Message]:
             context=context,
         )
     ]
+
+
+# --- a coach's own calendar and time off ---------------------------------------------------------
+
+
+@handles("booking.calendar_clash")
+def _clash(payload: dict[str, Any]) -> list[Message]:
+    """The coach and staff: a busy time of the coach's own calendar (named by the feed's name,
+    never the event's) overlaps a session. Stale (cancelled since, the feed gone): nobody."""
+    booking = db.session.get(Booking, payload["booking_id"])
+    feed = db.session.get(CalendarFeed, payload["feed_id"])
+    if booking is None or feed is None or booking.status != BookingStatus.CONFIRMED:
+        return []
+    coach = booking.coach
+    messages = []
+    for user in (coach, *staff_recipients()):
+        when = localtime.span_for(booking.start_at, booking.end_at, user)
+        to_coach = user.id == coach.id
+        whose = "Your" if to_coach else f"{coach.name}'s"
+        messages.append(
+            Message(
+                user=user,
+                kind="booking_calendar_clash",
+                title=f"{whose} calendar {feed.name} clashes with a "
+                f"{booking.interview_type.name} session",
+                body=f"{booking.interview_type.name} with {booking.learner.name}, {when}: "
+                f"{feed.name} shows a busy time then. Nothing was cancelled.",
+                link=session_url(booking, user),
+                context={
+                    "type_name": booking.interview_type.name,
+                    "when": when,
+                    "learner_name": booking.learner.name,
+                    "coach_name": coach.name,
+                    "feed_name": feed.name,
+                    "to_coach": to_coach,
+                },
+            )
+        )
+    return messages
+
+
+@handles("booking.coach_away")
+def _away(payload: dict[str, Any]) -> list[Message]:
+    """The learner (and staff, to move it): the coach's time off covers the session. Stale (no
+    longer confirmed, or the time off gone): nobody."""
+    from services.booking.availability import sessions_in_time_off
+
+    booking = db.session.get(Booking, payload["booking_id"])
+    if (
+        booking is None
+        or booking.status != BookingStatus.CONFIRMED
+        or booking.id not in sessions_in_time_off(booking.coach_id)
+    ):
+        return []
+    coach = booking.coach
+    messages = []
+    for user in (booking.learner, *staff_recipients()):
+        when = localtime.span_for(booking.start_at, booking.end_at, user)
+        to_learner = user.id == booking.learner_id
+        whose = "your" if to_learner else f"{booking.learner.name}'s"
+        messages.append(
+            Message(
+                user=user,
+                kind="booking_coach_away",
+                title=f"{coach.name} is away for {whose} {booking.interview_type.name} session",
+                body=f"{booking.interview_type.name} with {coach.name}, {when}: "
+                + (
+                    "staff will move it to another coach or time and tell you."
+                    if to_learner
+                    else "move it to another coach or time."
+                ),
+                link=session_url(booking, user),
+                context={
+                    "type_name": booking.interview_type.name,
+                    "when": when,
+                    "learner_name": booking.learner.name,
+                    "coach_name": coach.name,
+                    "is_learner": to_learner,
+                },
+            )
+        )
+    return messages
 
 
 # --- requests to staff ---------------------------------------------------------------------------

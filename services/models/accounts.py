@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from services.db import Model, utcnow
@@ -35,6 +35,9 @@ class User(Model):
     session_version: Mapped[int] = mapped_column(default=0)
     expertise: Mapped[list[str]] = mapped_column(JSON, default=list)
     review_capacity: Mapped[int] = mapped_column(default=5)
+    # A coach whose own weekly availability (not the desk's hours) is the clock of their review
+    # due times and accept windows; staff choose it (services.workhours.clocks_for).
+    deadlines_own_hours: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[dt.datetime | None]
     # Two-factor sign-in (TOTP, RFC 6238); enabled once the first code was confirmed.

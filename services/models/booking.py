@@ -517,3 +517,18 @@ class FeedBusy(Model):
     coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     start_at: Mapped[dt.datetime]
     end_at: Mapped[dt.datetime]
+
+
+class FeedClash(Model):
+    """A booked session that a busy time from the coach's own calendar overlaps, once told: the
+    coach and staff hear of each clash once (not on every fetch); nothing is cancelled."""
+
+    __tablename__ = "feed_clash"
+    __table_args__ = (UniqueConstraint("booking_id", "feed_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("booking.id", ondelete="CASCADE"))
+    feed_id: Mapped[int] = mapped_column(
+        ForeignKey("calendar_feed.id", ondelete="CASCADE"), index=True
+    )
+    found_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -464,8 +464,9 @@ def submit_review(
         comments=comments,
         outcome=outcome,
         created_at=now,
-        # Working hours of the desk (the wall clock until staff set them), as due times count.
-        turnaround_us=workhours.desk_clock().elapsed(assignment.version.uploaded_at, now)
+        # Working hours on the clock its due time counted: the coach's own week where staff
+        # chose it, else the desk's (the wall clock until staff set hours).
+        turnaround_us=workhours.clock_for(coach.id).elapsed(assignment.version.uploaded_at, now)
         // dt.timedelta(microseconds=1),
         **scores,
     )

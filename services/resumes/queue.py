@@ -26,7 +26,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from services import audit, outbox
+from services import audit, outbox, workhours
 from services.access import require_staff
 from services.accounts.operations import find_coach
 from services.db import db, utcnow
@@ -145,6 +145,8 @@ def queue_items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[Q
             select(Review).where(Review.resume_id.in_(reviewed)).order_by(Review.id)
         ):
             outcomes[review.resume_id] = review
+    # Ages count the clock its due time counts: its coach's own week, or the desk's hours.
+    desk, own = workhours.clocks_for({r.reviewer_id for r in resumes if r.reviewer_id})
     items = []
     for r in resumes:
         version = versions[(r.id, r.current_version)]
@@ -160,7 +162,7 @@ def queue_items(resumes: list[Resume], now: dt.datetime, viewer: User) -> list[Q
                 reviewer=reviewer,
                 assignment=live.get(r.id),
                 routing_reason=reasons.get(r.id),
-                age=now - r.queued_at,
+                age=own.get(r.reviewer_id or 0, desk).elapsed(r.queued_at, now),
                 overdue=bool(r.status in IN_HANDS and r.due_at is not None and r.due_at < now),
                 status=status_label(
                     r.status,
@@ -308,14 +310,35 @@ def _turnarounds(ranges: list[tuple[dt.datetime, dt.datetime | None]]) -> list[T
     ]
 
 
+def _older_than(
+    now: dt.datetime, age: dt.timedelta, desk: workhours.Clock, own: dict[int, workhours.Clock]
+) -> ColumnElement[dt.datetime] | dt.datetime:
+    """The instant before which a résumé queued is ``age`` old in working time: by the desk's
+    clock, or (a CASE on the reviewer) the own clock of a coach staff put on their own week."""
+    kind = Resume.queued_at.type
+    at = desk.before(now, age)
+    if not own:
+        return at
+    return case(
+        *(
+            (Resume.reviewer_id == coach_id, literal(clock.before(now, age), kind))
+            for coach_id, clock in own.items()
+        ),
+        else_=literal(at, kind),
+    )
+
+
 def _backlog(now: dt.datetime) -> dict[str, Any]:
-    """By status, the open ones by age, and the overdue ones: one pass over the résumés, grouped
-    by status, each age bucket and the overdue count a filtered count beside it."""
+    """By status, the open ones by age (working time, on the clock their due time counts), and
+    the overdue ones: one pass over the résumés, grouped by status, each age bucket and the
+    overdue count a filtered count beside it. Each bucket's bounds are instants computed here
+    (``Clock.before``), so the database only compares."""
+    desk, own = workhours.clocks_for(workhours.own_hours_coach_ids())
     ages = []
     for _, low, high in AGE_BUCKETS:
-        condition = Resume.queued_at <= now - low
+        condition = Resume.queued_at <= _older_than(now, low, desk, own)
         if high is not None:
-            condition = and_(condition, Resume.queued_at > now - high)
+            condition = and_(condition, Resume.queued_at > _older_than(now, high, desk, own))
         ages.append(func.count().filter(condition))
     overdue = func.count().filter(Resume.due_at < now)
     by_status = {s.value: 0 for s in ResumeStatus}

@@ -317,7 +317,7 @@ def take_lock() -> None:
 
 @dataclass(frozen=True)
 class Deadlines:
-    """An offer's accept window, 75 % warning and due time, in the desk's working hours."""
+    """An offer's accept window, 75 % warning and due time, in working hours (its coach's clock)."""
 
     expires_at: dt.datetime
     warn_at: dt.datetime
@@ -332,15 +332,19 @@ class Deadlines:
         )
 
 
-def move_due_times(actor: User, clock: workhours.Clock, reason: str = "") -> int:
-    """After the desk's hours changed: every open offer's deadlines again from its offer time, by
-    ``clock``, and one audit entry saying how many moved. Returns that number."""
+def _move_due_times(actor: User | None, why: str, coach_id: int | None = None) -> int:
+    """Every open offer's deadlines (of ``coach_id`` only, when given) again from its offer time,
+    each by its coach's clock; a history entry on each résumé whose deadlines moved. Returns how
+    many moved."""
     settings = Settings.current()
     moved = 0
-    live = db.session.scalars(
-        select(Assignment).where(Assignment.status.in_(LIVE_ASSIGNMENT_STATES))
-    ).all()
+    query = select(Assignment).where(Assignment.status.in_(LIVE_ASSIGNMENT_STATES))
+    if coach_id is not None:
+        query = query.where(Assignment.coach_id == coach_id)
+    live = db.session.scalars(query).all()
+    desk, own = workhours.clocks_for({a.coach_id for a in live})
     for assignment in live:
+        clock = own.get(assignment.coach_id, desk)
         deadlines = Deadlines.of(clock, assignment.offered_at, settings)
         if (assignment.due_at, assignment.warn_at) == (deadlines.due_at, deadlines.warn_at) and (
             assignment.status != AssignmentStatus.OFFERED
@@ -351,25 +355,42 @@ def move_due_times(actor: User, clock: workhours.Clock, reason: str = "") -> int
         if assignment.status == AssignmentStatus.OFFERED:
             assignment.expires_at = deadlines.expires_at
         assignment.resume.due_at = deadlines.due_at
-        log_event(
-            assignment.resume,
-            "due_moved",
-            actor,
-            "Due time moved: the desk's working hours changed",
-        )
+        log_event(assignment.resume, "due_moved", actor, f"Due time moved: {why}")
         moved += 1
+    db.session.flush()
+    return moved
+
+
+def move_due_times(actor: User, reason: str = "") -> int:
+    """After the working hours changed: every open offer's deadlines again from its offer time,
+    each by its coach's clock (the desk's, or their own week where staff chose it), and one audit
+    entry saying how many moved. Returns that number."""
+    moved = _move_due_times(actor, "the working hours changed")
     audit.record(actor, "desk_hours_changed", "desk", None, reason, moved_due_times=moved)
     db.session.flush()
     return moved
 
 
+def coach_hours_changed(coach: User) -> int:
+    """A coach on their own clock changed their weekly hours or time off: their open offers'
+    deadlines move by it (each résumé's history and, when any moved, the audit log say so).
+    Nothing for a coach on the desk's clock. Returns how many moved."""
+    if coach.role != Role.COACH or not coach.deadlines_own_hours:
+        return 0
+    moved = _move_due_times(coach, "the coach's own hours changed", coach.id)
+    if moved:
+        audit.record(coach, "coach_hours_changed", "coach", coach.id, "", moved_due_times=moved)
+        db.session.flush()
+    return moved
+
+
 def change_desk_hours(actor: User, data: workhours.ScheduleInput, reason: str = "") -> int:
-    """Staff set the desk's working hours and holidays; open offers' deadlines move with them
-    (each résumé's history and the audit log say so). Returns how many moved. Raises
-    ValidationFailed, Forbidden."""
+    """Staff set the desk's working hours and holidays (and which coaches count their own week
+    instead); open offers' deadlines move with them (each résumé's history and the audit log say
+    so). Returns how many moved. Raises ValidationFailed, Forbidden."""
     require_staff(actor)
-    clock = workhours.save_schedule(data)
-    return move_due_times(actor, clock, reason)
+    workhours.save_schedule(data)
+    return move_due_times(actor, reason)
 
 
 def _offer(
@@ -384,7 +405,7 @@ def _offer(
 ) -> Assignment:
     """Offer the version to the coach; ``announce``: tell them "Résumé to review" (not for one
     they held before, see ``assign_manually``)."""
-    deadlines = Deadlines.of(workhours.desk_clock(), now, settings)
+    deadlines = Deadlines.of(workhours.clock_for(coach.id), now, settings)
     due = deadlines.due_at
     assignment = Assignment(
         resume_id=resume.id,

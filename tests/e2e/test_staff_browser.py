@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from playwright.sync_api import expect
 
 from services import accounts
 from services.db import db
 from services.resumes import routing
-from tests.e2e.steps import sign_in_staff_first_time
+from tests.e2e.steps import screenshot, sign_in_staff_first_time
 from tests.support_staff import make_resume
 
 pytestmark = pytest.mark.e2e
@@ -80,3 +81,33 @@ def test_staff_reassign_a_resume_and_see_the_charts(page, setup):
     assert page.locator("#chart-coach-load rect.chart-bar").count() > 0
     page.goto("/staff/audit?action=resume.reassign")
     assert "better skill match" in page.locator("table").inner_text()
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_staff_put_a_coach_on_their_own_hours_on_the_desk_hours_page(page, server_app, width):
+    from services import workhours
+
+    with server_app.app_context():
+        tag = uuid.uuid4().hex[:6]
+        staff = accounts.create_user(
+            email=f"hours-{tag}@example.com", password=PASSWORD, role="staff", name="Hal Staff"
+        )
+        coach = accounts.create_user(
+            email=f"own-{tag}@example.com", password=PASSWORD, role="coach", name=f"Oona {tag}"
+        )
+        db.session.commit()
+        staff_email, coach_id, coach_name = staff.email, coach.id, coach.name
+    page.set_viewport_size({"width": width, "height": 900})
+    sign_in_staff_first_time(page, staff_email, PASSWORD)
+    page.goto("/staff/desk-hours")
+    page.get_by_label("Monday from").fill("09:00")
+    page.get_by_label("Monday until").fill("17:00")
+    page.get_by_label(coach_name).check()
+    page.get_by_label("Reason").fill("Oona works evenings")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".flashes")).to_contain_text("open due times moved")
+    expect(page.get_by_label(coach_name)).to_be_checked()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    screenshot(page, f"desk-hours-{width}", full_page=True)
+    with server_app.app_context():
+        assert coach_id in workhours.own_hours_coach_ids()

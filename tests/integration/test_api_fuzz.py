@@ -90,8 +90,9 @@ DOCUMENTED_REFUSALS: dict[str, dict[int, Refusal]] = {
     },
     "PUT /api/v1/desk/hours": {
         422: Refusal(
-            "Windows that end before they start or overlap on a day.",
-            ("hours", "hours.*", "holidays.*"),
+            "Windows that end before they start or overlap on a day; an id that names no coach "
+            "put on their own hours.",
+            ("hours", "hours.*", "holidays.*", "own_hours_coach_ids"),
         ),
     },
     "PUT /api/v1/coaches/me/availability": {

@@ -11,13 +11,14 @@ import zoneinfo
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 
 from services.booking import busy
 from services.booking.availability import SlotQuery, find_slots
 from services.db import db
 from services.errors import ValidationFailed
-from services.models import Booking, FeedBusy
-from tests.support_booking import make_coach, seed_types
+from services.models import Booking, FeedBusy, Notification
+from tests.support_booking import events, make_coach, process_all, seed_types
 
 UTC = dt.UTC
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
@@ -253,6 +254,51 @@ def test_a_clash_with_a_booked_session_is_found(types, make_user, feeds, allow_l
     assert clash.booking.id == booking.id and clash.feed_name == "Family"
     assert db.session.get(Booking, booking.id).status == "confirmed"  # nothing is cancelled
 
+    # The coach and staff are told, once: the next fetches (a new body, or not modified) find
+    # the same clash and say nothing more.
+    staff = make_user("staff", name="Sam Staff")
+    db.session.commit()
+    [event] = events("booking.calendar_clash")
+    assert event.payload == {"booking_id": booking.id, "feed_id": feed.id}
+    process_all()
+    told = {
+        n.user_id: n
+        for n in db.session.scalars(
+            select(Notification).where(Notification.kind == "booking_calendar_clash")
+        )
+    }
+    assert set(told) == {coach.id, staff.id} and learner.id not in told
+    assert "Family" in told[coach.id].title and "Nothing was cancelled" in told[coach.id].body
+    feeds.pages["/c.ics"] = (
+        200,
+        {},
+        ics(f"UID:y\nDTSTART:{stamp}\nDURATION:PT3H", f"UID:w\nDTSTART:{stamp}\nDURATION:PT1H"),
+    )
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(minutes=20))
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(minutes=40))
+    db.session.commit()
+    assert len(events("booking.calendar_clash")) == 1
+    # A second session it overlaps is a new clash, told once.
+    later = Booking(
+        uid="clash-2@test",
+        learner_id=learner.id,
+        coach_id=coach.id,
+        interview_type_id=itype.id,
+        start_at=start + dt.timedelta(hours=2),
+        end_at=start + dt.timedelta(hours=2, minutes=45),
+        block_start_at=start + dt.timedelta(hours=2),
+        block_end_at=start + dt.timedelta(hours=3),
+        meeting_url="https://meet.example.com/y",
+    )
+    db.session.add(later)
+    feeds.pages["/c.ics"] = (200, {}, ics(f"UID:y\nDTSTART:{stamp}\nDURATION:PT4H"))
+    busy.refresh(feed.id, dt.datetime.now(UTC) + dt.timedelta(hours=1))
+    db.session.commit()
+    assert [e.payload["booking_id"] for e in events("booking.calendar_clash")] == [
+        booking.id,
+        later.id,
+    ]
+
 
 # --- the SSRF guard ------------------------------------------------------------------------------
 
@@ -449,3 +495,45 @@ def test_the_api_adds_lists_and_removes_own_calendars(client, types, make_user, 
     assert (
         client.delete(f"/api/v1/coaches/me/calendars/{feed_id}", headers=headers).status_code == 404
     )
+
+
+@pytest.mark.parametrize("blocks", [True, False], ids=["stale-blocks", "stale-frees"])
+def test_a_stale_feed_is_shown_and_blocks_or_not_by_the_setting(
+    app, client, types, make_user, token_for, feeds, allow_localhost, blocks
+):
+    from services.booking.availability import explain
+    from tests.support_auth import sign_in
+    from tests.support_booking import future_weekday
+
+    app.config["CALENDAR_FEED_STALE_BLOCKS"] = blocks
+    try:
+        coach = make_coach(make_user, "UTC")
+        day = future_weekday(3)
+        busy_at = dt.datetime.combine(day, dt.time(10), UTC)
+        stamp = busy_at.strftime("%Y%m%dT%H%M%SZ")
+        feeds.pages["/cal.ics"] = (200, {}, ics(f"UID:s\nDTSTART:{stamp}\nDURATION:PT1H"))
+        now = dt.datetime.now(UTC)
+        read_at = now - dt.timedelta(hours=30)  # past CALENDAR_FEED_STALE_HOURS (24)
+        feed = busy.add_feed(coach.id, "Day job", feeds.url("/cal.ics"), now=read_at)
+        busy.refresh(feed.id, read_at)
+        db.session.commit()
+        assert feed.error is None and busy.is_stale(feed, now)
+        assert not busy.is_stale(feed, read_at + dt.timedelta(hours=1))
+        starts = {
+            s.start for s in find_slots(SlotQuery("coding", day, day, "UTC", coach.id), now=now)
+        }
+        assert (busy_at in starts) is not blocks
+        why = explain("coding", busy_at, coach_id=coach.id, now=now)
+        codes = {r.code for c in why.coaches for r in c.reasons}
+        assert ("own_calendar" in codes) is blocks, codes
+        sign_in(client, coach.email)
+        html = client.get("/coach/availability").get_data(as_text=True)
+        assert "Stale: not read for a while" in html
+        wording = "still block you" if blocks else "no longer block you"
+        assert wording in html
+        headers = {"Authorization": f"Bearer {token_for(coach)}"}
+        [listed] = client.get("/api/v1/coaches/me/calendars", headers=headers).json["calendars"]
+        assert listed["stale"] is True and listed["last_success_at"] is not None
+        assert listed["next_fetch_at"] is not None and listed["error"] is None
+    finally:
+        app.config["CALENDAR_FEED_STALE_BLOCKS"] = True

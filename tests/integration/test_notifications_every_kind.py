@@ -88,6 +88,7 @@ def _context() -> dict[str, Any]:
         "back": False,
         "reply": "We moved your session to Friday.",
         "staff_name": "Sam Staff",
+        "feed_name": "Day job",
         "answers": [{"question": "Target company", "shown": "Acme"}],
     }
 

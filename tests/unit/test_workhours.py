@@ -58,3 +58,31 @@ def test_add_and_elapsed_agree(start, minutes):
     end = DESK.add(start, duration)
     assert end >= start
     assert DESK.elapsed(start, end) == duration
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    end=st.datetimes(
+        min_value=dt.datetime(2026, 1, 1), max_value=dt.datetime(2028, 1, 1), timezones=st.just(UTC)
+    ),
+    minutes=st.integers(0, 60 * 200),
+    off_days=st.integers(0, 3),
+)
+def test_before_is_the_inverse_of_elapsed(end, minutes, off_days):
+    """``before`` is what the backlog's age buckets compare with: what lies before it is older."""
+    off = ((end - dt.timedelta(days=off_days + 2), end - dt.timedelta(days=2)),) if off_days else ()
+    clock = Clock(BERLIN, NINE_TO_FIVE, frozenset({dt.date(2027, 1, 11)}), off)
+    duration = dt.timedelta(minutes=minutes)
+    start = clock.before(end, duration)
+    assert start <= end
+    assert clock.elapsed(start, end) == duration
+    # nothing later has as much working time before ``end``
+    assert clock.elapsed(start + dt.timedelta(minutes=1), end) < duration or not minutes
+
+
+def test_time_off_is_not_counted():
+    monday = berlin(11, 9)
+    clock = Clock(BERLIN, NINE_TO_FIVE, off=((berlin(11, 12), berlin(12, 12)),))
+    # Monday 9-12 counts, then Tuesday from 12:00.
+    assert clock.add(monday, dt.timedelta(hours=4)) == berlin(12, 13)
+    assert clock.elapsed(monday, berlin(12, 17)) == dt.timedelta(hours=8)

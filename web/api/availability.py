@@ -11,6 +11,7 @@ from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from services import booking as booking_service
 from services import outbox
 from services.booking import availability, busy, interview_types
+from services.resumes import routing
 from web.api.blueprint import Blueprint
 from web.api.schemas import JsonBoolean, JsonInteger, Text, Zone
 from web.api.security import current_user, token_required
@@ -215,6 +216,8 @@ def put_availability(body: dict[str, Any]) -> Any:
     with writing():
         availability.replace_availability(coach_id, data)
         outbox.enqueue_after_commit("bookings.match_waitlist")
+        # A coach on their own clock: their review deadlines count these hours.
+        routing.coach_hours_changed(current_user())
     return availability.get_availability(coach_id)
 
 

@@ -11,6 +11,7 @@ from services import workhours
 from services.models import ResumeStatus
 from services.resumes import queue, routing
 from services.resumes import stats as staff_stats
+from services.validation import MAX_ID
 from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (
@@ -65,7 +66,13 @@ class QueueItemSchema(Schema):
     queued_at = fields.AwareDateTime(
         required=True, metadata={"description": "When the current version joined the queue."}
     )
-    age_hours = fields.Float(required=True, metadata={"description": "Since queued_at."})
+    age_hours = fields.Float(
+        required=True,
+        metadata={
+            "description": "Working hours since queued_at, on the clock its due time counts "
+            "(the desk's hours, or its coach's own week; the wall clock until staff set hours)."
+        },
+    )
     due_at = fields.AwareDateTime(required=True, allow_none=True)
     overdue = fields.Boolean(required=True)
     offer_expires_at = fields.AwareDateTime(required=True, allow_none=True)
@@ -218,6 +225,15 @@ class DeskHoursSchema(Schema):
     holidays = fields.List(
         fields.Nested(HolidaySchema), load_default=list, validate=validate.Length(max=366)
     )
+    own_hours_coach_ids = fields.List(
+        JsonInteger(validate=validate.Range(min=1, max=MAX_ID)),
+        validate=validate.Length(max=1000),
+        metadata={
+            "description": "The coaches whose own weekly availability (in their zone, closed in "
+            "their time off), not these hours, is the clock of their review due times and accept "
+            "windows (a coach with no weekly hours counts these). Left out: unchanged."
+        },
+    )
 
 
 class DeskHoursAnswerSchema(DeskHoursSchema):
@@ -231,6 +247,7 @@ class DeskHoursAnswerSchema(DeskHoursSchema):
         required=True,
         metadata={"description": "false: no hours set, deadlines run on the wall clock."},
     )
+    own_hours_coach_ids = fields.List(fields.Integer(), required=True)
 
 
 class DeskHoursChangeSchema(DeskHoursSchema):
@@ -250,6 +267,7 @@ def _desk_hours() -> dict[str, Any]:
             for start, end in hours[day]
         ],
         "holidays": [{"day": h.day, "name": h.name} for h in holidays],
+        "own_hours_coach_ids": workhours.own_hours_coach_ids(),
     }
 
 
@@ -266,7 +284,11 @@ def get_desk_hours() -> Any:
 @token_required(bp, "staff")
 @bp.arguments(DeskHoursChangeSchema)
 @bp.response(200, DeskHoursAnswerSchema)
-@_problem(422, "`validation_error`: a bad zone, a window ending before it starts, overlaps.")
+@_problem(
+    422,
+    "`validation_error`: a bad zone, a window ending before it starts, overlaps, an id that is "
+    "not a coach's.",
+)
 def put_desk_hours(data: dict[str, Any]) -> Any:
     """Set the desk's working hours and holidays. Open offers' deadlines move with them; the audit
     log and each résumé's history say so."""
@@ -279,7 +301,12 @@ def put_desk_hours(data: dict[str, Any]) -> Any:
     with writing():
         routing.change_desk_hours(
             current_user(),
-            workhours.ScheduleInput(data["timezone"], hours, holidays),
+            workhours.ScheduleInput(
+                data["timezone"],
+                hours,
+                holidays,
+                frozenset(data["own_hours_coach_ids"]) if "own_hours_coach_ids" in data else None,
+            ),
             data["reason"],
         )
     return _desk_hours()

@@ -33,6 +33,7 @@ from services.booking import availability, busy, calendar, proposals
 from services.db import db, utcnow
 from services.errors import DomainError, NotFound, ValidationFailed
 from services.models import Booking, BookingStatus
+from services.resumes import routing
 from web.coach import bp
 from web.fields import ZoneField, slot_start
 from web.formatting import clock_time, local, viewer_zone
@@ -619,6 +620,7 @@ def save_weekly() -> Response:
             with writing():
                 availability.set_weekly(coach_id, timezone, tuple(rules), cap)
                 outbox.enqueue_after_commit("bookings.match_waitlist")
+                routing.coach_hours_changed(current_user)
         except DomainError as exc:
             for key, messages in exc.errors.items():
                 parts = key.split(".")
@@ -688,6 +690,7 @@ def add_exception() -> Response:
         with writing():
             availability.add_exception(coach_id, data)
             outbox.enqueue_after_commit("bookings.match_waitlist")
+            routing.coach_hours_changed(current_user)
     except DomainError as exc:
         fields = {"start": form.day, "end": form.end}
         for key, messages in exc.errors.items():
@@ -714,6 +717,7 @@ def delete_exception(exception_id: int) -> Response:
     def delete() -> None:
         availability.delete_exception(coach_id, exception_id)
         outbox.enqueue_after_commit("bookings.match_waitlist")
+        routing.coach_hours_changed(current_user)
 
     if write_or_flash(delete):
         flash("Removed.", "success")

@@ -9,8 +9,9 @@ from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
-from wtforms import StringField, TextAreaField, TimeField
+from wtforms import SelectMultipleField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from services import workhours
 from services.errors import DomainError
@@ -29,6 +30,13 @@ def _form_class() -> type[FlaskForm]:
             "Holidays",
             validators=[Optional(), Length(max=20000)],
             description="One a line: the date, then its name (2027-01-01 New Year).",
+        ),
+        "own_hours": SelectMultipleField(
+            "Coaches on their own hours",
+            coerce=int,
+            choices=[],
+            widget=ListWidget(prefix_label=False),
+            option_widget=CheckboxInput(),
         ),
         "reason": StringField(
             "Reason", validators=[DataRequired("Say why, for the audit log."), Length(max=1000)]
@@ -62,6 +70,9 @@ def _holidays(text: str) -> tuple[dict[dt.date, str], list[str]]:
 def desk_hours() -> str | Response:
     row, holidays = workhours.get_schedule()
     form = DeskHoursForm()
+    form.own_hours.choices = [  # type: ignore[attr-defined]
+        (coach.id, coach.name) for coach in workhours.coaches()
+    ]
     if not form.is_submitted():
         clock = workhours.desk_clock()
         form.timezone.data = row.timezone if row else "UTC"
@@ -70,6 +81,7 @@ def desk_hours() -> str | Response:
                 getattr(form, f"d{day}_start").data = windows[0][0]
                 getattr(form, f"d{day}_end").data = windows[0][1]
         form.holidays.data = "\n".join(f"{h.day.isoformat()} {h.name}".strip() for h in holidays)
+        form.own_hours.data = workhours.own_hours_coach_ids()  # type: ignore[attr-defined]
     elif form.validate():
         days, errors = _holidays(form.holidays.data or "")
         hours: dict[int, list[tuple[dt.time, dt.time]]] = {}
@@ -88,14 +100,28 @@ def desk_hours() -> str | Response:
                 with writing():
                     moved = routing.change_desk_hours(
                         current_user,
-                        workhours.ScheduleInput(form.timezone.data, hours, days),
+                        workhours.ScheduleInput(
+                            form.timezone.data,
+                            hours,
+                            days,
+                            frozenset(form.own_hours.data or ()),  # type: ignore[attr-defined]
+                        ),
                         form.reason.data or "",
                     )
             except DomainError as exc:
                 apply_errors(
                     form,
-                    {("d0_end" if k.startswith("hours") else k): v for k, v in exc.errors.items()},
+                    exc,
                     fallback=form.reason,
+                    names={
+                        "own_hours_coach_ids": "own_hours",
+                        # "hours.N": day N's until; "hours" (none given): Monday's
+                        **{
+                            k: f"d{k.partition('.')[2] or 0}_end"
+                            for k in exc.errors
+                            if k.startswith("hours")
+                        },
+                    },
                 )
             else:
                 flash(f"The desk's hours are saved; {moved} open due times moved.", "success")

@@ -251,6 +251,10 @@ def check_notification_settings(cfg: dict[str, Any]) -> None:
         raise ConfigError("NOTIFY_MAX_ATTEMPTS must be at least 1.")
 
 
+# The broker's queues: the relay's own, small jobs, notifications, heavy work (résumé parsing).
+QUEUES = ("relay", "default", "notifications", "heavy")
+
+
 def celery_settings(cfg: dict[str, Any]) -> dict[str, Any]:
     """The one place Celery is configured; the web client and the workers both use it."""
     hard_limit = int(cfg.get("TASK_TIME_LIMIT_SECONDS", 300))
@@ -298,11 +302,15 @@ def celery_settings(cfg: dict[str, Any]) -> dict[str, Any]:
         },
         # Anything without a route (small jobs) goes here.
         "task_default_queue": "default",
-        # Declared, so a plain `celery -A workers worker` consumes all three.
-        "task_queues": [Queue(name) for name in ("default", "notifications", "heavy")],  # type: ignore[no-untyped-call]
+        # Declared, so a plain `celery -A workers worker` consumes all four.
+        "task_queues": [Queue(name) for name in QUEUES],  # type: ignore[no-untyped-call]
         # Notifications never wait behind heavy work (résumé parsing): separate queues, and a
-        # deployment may give each its own workers (`-Q notifications`, `-Q heavy`).
+        # deployment may give each its own workers (`-Q notifications`, `-Q heavy`). The relay,
+        # the one recovery path (a dead worker's jobs, a failed hand-over), has a queue of its
+        # own: in the notifications queue, behind a backlog longer than its interval, every copy
+        # expired unrun and a dead worker's jobs were never handed on (the multi-host test).
         "task_routes": {
+            "outbox.relay": {"queue": "relay"},
             "notifications.*": {"queue": "notifications"},
             "outbox.*": {"queue": "notifications"},
             "resumes.*": {"queue": "heavy"},

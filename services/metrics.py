@@ -13,7 +13,7 @@ from services.db import db, utcnow
 from services.models import Delivery, DeliveryStatus, OutboxEvent, OutboxJob
 
 # The broker's queues (config.celery_settings declares them): a Redis list each.
-QUEUES = ("default", "notifications", "heavy")
+QUEUES = ("relay", "default", "notifications", "heavy")
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,30 @@ def test_the_same_bytes_uploaded_twice_are_kept_once(client, store, learner, tok
     assert scratch_files(store) == []
 
 
+def test_a_job_description_file_goes_through_the_same_storage(client, store, learner, token_for):
+    """The job's file is received like a résumé (sniffed, by content, into the store) and only its
+    text is kept on the version; no row names it, so the orphan sweep removes it in time."""
+    job = make_pdf(["Title: Machine Learning Engineer", "We need Python, PyTorch and Kubernetes."])
+    response = client.post(
+        "/api/v1/resumes",
+        data={
+            "target_role": "ML engineer",
+            "file": (io.BytesIO(make_pdf()), "cv.pdf"),
+            "job_file": (io.BytesIO(job), "job.pdf"),
+        },
+        headers=auth(token_for(learner)),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 201, response.json
+    assert store.stat(hashlib.sha256(job).hexdigest()) is not None
+    version = db.session.scalar(
+        select(ResumeVersion).where(ResumeVersion.resume_id == response.json["id"])
+    )
+    assert "PyTorch and Kubernetes" in (version.job_description or "")
+    assert object_count(store) == 2
+    assert scratch_files(store) == []
+
+
 def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
     client, app, store, learner, token_for, monkeypatch
 ):
@@ -333,6 +357,26 @@ def test_storage_down_an_upload_is_a_clear_503_and_nothing_is_half_stored(
     assert response.headers["Content-Type"] == "application/problem+json"
     assert response.json["code"] == "storage_unavailable"
     assert "nothing was saved" in response.json["detail"]
+    assert db.session.scalar(select(func.count(Resume.id))) == before
+    assert scratch_files(dead_store) == []
+
+
+def test_storage_down_a_job_description_file_is_a_clear_503_and_nothing_is_kept(
+    client, dead_store, learner, token_for
+):
+    before = db.session.scalar(select(func.count(Resume.id)))
+    response = client.post(
+        "/api/v1/resumes",
+        data={
+            "target_role": "ML engineer",
+            "file": (io.BytesIO(make_pdf()), "cv.pdf"),
+            "job_file": (io.BytesIO(make_pdf(["Title: Data Engineer"])), "job.pdf"),
+        },
+        headers=auth(token_for(learner)),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 503
+    assert response.json["code"] == "storage_unavailable"
     assert db.session.scalar(select(func.count(Resume.id))) == before
     assert scratch_files(dead_store) == []
 

@@ -39,7 +39,14 @@ def test_celery_is_configured_to_lose_no_work():
     assert settings["accept_content"] == ["json"]
     # Redelivery must not happen while a task may still legitimately be running.
     assert settings["broker_transport_options"]["visibility_timeout"] > settings["task_time_limit"]
-    assert {q.name for q in settings["task_queues"]} == {"default", "notifications", "heavy"}
+    assert {q.name for q in settings["task_queues"]} == {
+        "relay",
+        "default",
+        "notifications",
+        "heavy",
+    }
+    # The relay (the recovery path) never waits behind a backlog of notifications.
+    assert settings["task_routes"]["outbox.relay"]["queue"] == "relay"
 
 
 def test_storage_is_the_folder_unless_an_s3_url_is_given():

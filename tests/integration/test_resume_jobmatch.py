@@ -15,6 +15,7 @@ from services.db import db
 from services.models import Resume, RoutingDecision
 from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
+from tests.support_openapi import faults
 from tests.support_resumes import make_pdf, upload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -48,8 +49,10 @@ def test_the_gap_analysis_of_a_real_resume_against_a_real_job(
     assert response.status_code == 201, response.json
     assert response.json["job_description"].startswith("Title: Senior MLOps Engineer")
     assert response.json["job_match"] is None  # the worker has not run yet
+    assert faults(client, "post", "/api/v1/resumes", 201, response.json) == []
     analyse_and_route(response.json["id"])
     body = client.get(f"/api/v1/resumes/{response.json['id']}", headers=auth(token)).json
+    assert faults(client, "get", "/api/v1/resumes/{resume_id}", 200, body) == []
     match = body["job_match"]
     where = {m["name"]: m["where"] for m in match["matched"]}
     assert where["PyTorch"] == ["an experience bullet", "the skills section"]
@@ -71,21 +74,33 @@ def test_the_gap_analysis_of_a_real_resume_against_a_real_job(
     assert "%" not in str(match)  # a breakdown, never one opaque percentage
 
 
-def test_the_job_description_may_be_a_pdf(client, learner, token_for):
+@pytest.mark.parametrize("name", ["mlops_engineer.pdf", "mlops_engineer.docx"])
+def test_the_job_description_may_be_a_pdf_or_docx(client, learner, token_for, name):
     token = token_for(learner)
-    job_pdf = make_pdf([line for line in JOB.splitlines() if line.strip()])
     response = client.post(
         "/api/v1/resumes",
         data={
             "target_role": "MLOps engineer",
             "file": (io.BytesIO((FIXTURES / "resumes" / "priya_patel.pdf").read_bytes()), "cv.pdf"),
-            "job_file": (io.BytesIO(job_pdf), "posting.pdf"),
+            "job_file": (io.BytesIO((FIXTURES / "jobs" / name).read_bytes()), name),
         },
         headers=auth(token),
         content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.json
-    assert "Senior MLOps Engineer" in response.json["job_description"]
+    assert response.json["job_description"].startswith("Title: Senior MLOps Engineer")
+    analyse_and_route(response.json["id"])
+    match = client.get(f"/api/v1/resumes/{response.json['id']}", headers=auth(token)).json[
+        "job_match"
+    ]
+    # The file's text gives the job the pasted description does.
+    assert match["title"]["job_title"] == "Senior MLOps Engineer"
+    assert match["counts"] == {
+        "hard_matched": 13,
+        "hard_total": 17,
+        "soft_matched": 2,
+        "soft_total": 3,
+    }
 
 
 def test_a_bad_job_description_is_refused_and_nothing_is_stored(client, learner, token_for):

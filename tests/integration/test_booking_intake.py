@@ -178,6 +178,15 @@ def test_answers_keep_the_wording_as_asked_and_reach_the_emails_ics_and_feed(
     db.session.commit()
     shown = client.get(f"/api/v1/bookings/{booking_id}", headers=auth(world["token"])).json
     assert shown["answers"][0]["question"] == "What should we focus on?"
+    # ... and stop asking one: the answer given stays, with its wording.
+    intake.remove_question(itype.id, areas.id)
+    db.session.commit()
+    assert "Areas" not in [q["label"] for q in _questions(client, world["token"])]
+    shown = client.get(f"/api/v1/bookings/{booking_id}", headers=auth(world["token"])).json
+    assert [(a["question"], a["value"]) for a in shown["answers"]] == [
+        ("What should we focus on?", "Dynamic programming"),
+        ("Areas", ["SQL", "Python"]),
+    ]
 
     (event,) = events("booking.confirmed")
     notifications.fan_out(event.id)

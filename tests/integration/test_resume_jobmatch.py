@@ -4,7 +4,9 @@ a real PDF and DOCX résumé against a real job description (fixtures written fo
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,35 @@ def test_the_learner_and_coach_pages_show_the_match(client, learner, token_for, 
     assert offered.status_code == 200
     body = offered.get_data(as_text=True)
     assert "Against the job description" in body and "Kubernetes" in body
+
+
+def test_the_upload_page_takes_the_job_pasted_or_as_a_file_and_says_what_is_wrong(client, learner):
+    sign_in(client, learner.email)
+    cv = (FIXTURES / "resumes" / "priya_patel.pdf").read_bytes()
+
+    def post(**fields):
+        data = {
+            "csrf_token": csrf_token(client, "/learn/resumes/new"),
+            "target_role": "MLOps engineer",
+            "file": (io.BytesIO(cv), "cv.pdf"),
+            **fields,
+        }
+        return client.post("/learn/resumes/new", data=data, content_type="multipart/form-data")
+
+    too_long = post(job_description="x" * 20_001)
+    assert too_long.status_code == 422
+    assert "Use at most 20,000 characters, or upload the file." in html.unescape(
+        too_long.get_data(as_text=True)
+    )
+    not_a_document = post(job_file=(io.BytesIO(b"just some text, not a PDF"), "posting.pdf"))
+    assert not_a_document.status_code in (415, 422)
+    page = html.unescape(not_a_document.get_data(as_text=True))
+    assert re.search(r'id="job_file-error"[^>]*>[^<]*\w', page), page[-3000:]
+    assert db.session.scalar(select(Resume).where(Resume.learner_id == learner.id)) is None
+
+    docx = (FIXTURES / "jobs" / "mlops_engineer.docx").read_bytes()
+    sent = post(job_file=(io.BytesIO(docx), "posting.docx"))
+    assert sent.status_code == 302, sent.get_data(as_text=True)[-2000:]
+    resume = db.session.scalar(select(Resume).where(Resume.learner_id == learner.id))
+    version = resumes.current_version(resume)
+    assert version.job_description.startswith("Title: Senior MLOps Engineer")

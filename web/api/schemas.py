@@ -200,8 +200,9 @@ class IntakeConditionSchema(Schema):
 
 _KINDS = validate.OneOf(list(intake.KIND_LABELS))
 _KINDS_SAID = (
-    "short (at most 200 characters) or long (2000) text, single or multi (multiple) choice, url "
-    "(http or https, 500), or date (YYYY-MM-DD)."
+    f"short (at most {intake.MAX_LENGTH['short']} characters) or long "
+    f"({intake.MAX_LENGTH['long']}) text, single or multi (multiple) choice, url (http or https, "
+    f"{intake.MAX_LENGTH['url']}), or date (YYYY-MM-DD)."
 )
 
 

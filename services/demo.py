@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from services import accounts, faq, outbox, storage
+from services import accounts, faq, outbox, skills, storage
 from services.booking import interview_types
 from services.db import db, utcnow
 from services.models import (
@@ -354,7 +354,7 @@ class _History:
             word_count=len(text.split()),
             text=text,
             checks=found,
-            skills=checks.skills_found(text),
+            skills=skills.find(text),
             active_content=[],
         )
         db.session.add(version)

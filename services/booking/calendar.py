@@ -188,10 +188,15 @@ def session_event(
     coach = coach or booking.coach
     itype = booking.interview_type
     url = session_url(booking, viewer)
-    # The intake answers: the coach's copy (and feed) shows them to prepare; the learner's copy
-    # shows their own answers back to them.
+    # The intake answers: the coach's copy (and feed) shows them, the learner's to prepare; the
+    # learner's copy shows their own answers back to them, as theirs.
     answers = intake.answers_text(booking.answers or [])
-    asked = f"\n\nIntake answers from {booking.learner.name}:\n{answers}" if answers else ""
+    heading = (
+        "Your answers for the coach"
+        if viewer.id == booking.learner_id
+        else f"Intake answers from {booking.learner.name}"
+    )
+    asked = f"\n\n{heading}:\n{answers}" if answers else ""
     return SessionEvent(
         uid=booking.uid,
         sequence=booking.sequence if sequence is None else sequence,

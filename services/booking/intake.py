@@ -38,6 +38,9 @@ CHOICE_KINDS = ("single", "multi")
 MAX_QUESTIONS = 10
 MAX_LENGTH = {"short": 200, "long": 2000, "url": 500}
 MAX_OPTIONS = 20
+MAX_OPTION_LENGTH = 200
+MAX_LABEL_LENGTH = 200
+MAX_HELP_LENGTH = 500
 
 Answer = dict[str, Any]  # {"question_id", "question", "kind", "value"}
 
@@ -205,6 +208,42 @@ def skills_named(answers: Sequence[Answer]) -> list[str]:
     return skills.find("\n".join(shown_value(a) for a in answers))
 
 
+def wanted_tags(answers: Sequence[Answer]) -> frozenset[str]:
+    """The coach expertise the answers call for: the tags of the skills they name."""
+    return frozenset(skills.tags(skills_named(answers)))
+
+
+def may_name_skills(questions: Sequence[IntakeQuestion]) -> bool:
+    """Whether answers to ``questions`` could name a skill, and so change which free coach round
+    robin chooses: a text or link question, or a choice with an option that names one."""
+    return any(
+        q.kind in ("short", "long", "url")
+        or (q.kind in CHOICE_KINDS and skills.find("\n".join(q.options or [])))
+        for q in questions
+    )
+
+
+_SKILL_TAGS = frozenset(skills.tags(term.id for term in skills.TERMS))
+
+
+def _expertise(coach: User) -> frozenset[str]:
+    return frozenset(tag.lower() for tag in coach.expertise or []) & _SKILL_TAGS
+
+
+def answers_may_move(
+    questions: Sequence[IntakeQuestion], named: User, others: Sequence[User]
+) -> list[tuple[User, list[str]]]:
+    """The other free coaches the answers could send a session to instead of ``named`` (the one
+    round robin would choose with no skills named), each with the expertise tags it has and
+    ``named`` lacks: round robin prefers the coach whose expertise covers more of the skills the
+    answers name, ``named`` among equals. None when no question could name a skill."""
+    if not may_name_skills(questions):
+        return []
+    own = _expertise(named)
+    moves = [(other, sorted(_expertise(other) - own)) for other in others]
+    return [(other, extra) for other, extra in moves if extra]
+
+
 def placement_reason(named: Sequence[str], covered: Sequence[str], free_count: int) -> str:
     """Why round robin chose the coach, for staff: the skills the answers named and which of
     them the coach's expertise covers."""
@@ -254,18 +293,20 @@ def _check_spec(itype: InterviewType, spec: QuestionSpec, own_id: int | None) ->
     label = spec.label.strip()
     if not label:
         errors["label"] = ["Write the question."]
-    elif len(label) > 200:
-        errors["label"] = ["Use at most 200 characters."]
+    elif len(label) > MAX_LABEL_LENGTH:
+        errors["label"] = [f"Use at most {MAX_LABEL_LENGTH} characters."]
     if spec.kind not in INTAKE_KINDS:
         errors["kind"] = [f"Use one of {', '.join(INTAKE_KINDS)}."]
-    if len(spec.help) > 500:
-        errors["help"] = ["Use at most 500 characters."]
+    if len(spec.help) > MAX_HELP_LENGTH:
+        errors["help"] = [f"Use at most {MAX_HELP_LENGTH} characters."]
     options = tuple(dict.fromkeys(o.strip() for o in spec.options if o.strip()))
     if spec.kind in CHOICE_KINDS:
         if len(options) < 2:
             errors["options"] = ["Give at least two choices, one a line."]
-        elif len(options) > MAX_OPTIONS or any(len(o) > 200 for o in options):
-            errors["options"] = [f"Give at most {MAX_OPTIONS} choices of 200 characters each."]
+        elif len(options) > MAX_OPTIONS or any(len(o) > MAX_OPTION_LENGTH for o in options):
+            errors["options"] = [
+                f"Give at most {MAX_OPTIONS} choices of {MAX_OPTION_LENGTH} characters each."
+            ]
     else:
         options = ()
     condition_id, condition_value = spec.condition_question_id, None

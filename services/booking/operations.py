@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from services import localtime, outbox, skills
+from services import localtime, outbox
 from services.booking import availability, intake
 from services.booking.availability import Shape
 from services.booking.errors import (
@@ -304,7 +304,7 @@ def book(
     answers = intake.check_answers(itype, request.answers)
     check_may_book(learner, itype, now)
     named = intake.skills_named(answers)
-    wanted = frozenset(skills.tags(named))
+    wanted = intake.wanted_tags(answers)
     candidates = find_candidates(
         itype,
         start,

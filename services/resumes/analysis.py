@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from services import outbox, storage
+from services import outbox, skills, storage
 from services.db import db, utcnow
 from services.models import AnalysisStatus, Resume, ResumeStatus, ResumeVersion
 from services.resumes import annotations as marks
@@ -112,7 +112,7 @@ def record_analysis(job: AnalysisJob, outcome: AnalysisOutcome) -> bool:
     version.text = result.text
     version.page_count = result.page_count
     version.word_count = len(result.text.split())
-    version.skills = checks.skills_found(result.text)
+    version.skills = skills.find(result.text)
     version.active_content = result.active_content
     version.preview_html = result.preview_html if version.kind == files.DOCX else None
     if version.job_description:

@@ -2,10 +2,10 @@
 
 The skills a résumé is held against follow its target role: ``PROFILES`` is the one table of role
 families (ML engineer, MLOps engineer, data scientist, data engineer, data analyst), each with the
-words of a target role that pick it and the skills it is scored on, drawn from the one catalogue
-``SKILLS``. A role that names no family is held against the ML engineer's skills, the ones the
-seed article names (Python, SQL, PyTorch or TensorFlow, scikit-learn, Docker, Git, a cloud ML
-platform, MLflow, Airflow).
+words of a target role that pick it and the skills it is scored on: groups of the one skill
+vocabulary (``services.skills.GROUPS``, with their spellings and advice). A role that names no
+family is held against the ML engineer's skills, the ones the seed article names (Python, SQL,
+PyTorch or TensorFlow, scikit-learn, Docker, Git, a cloud ML platform, MLflow, Airflow).
 """
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True)
-class Skill:
-    id: str
-    name: str
-    pattern: re.Pattern[str]
-    tags: tuple[str, ...]  # what a coach's expertise must name to count as a match
-    advice: str
+from services import skills
 
 
 def _words(*alternatives: str) -> re.Pattern[str]:
@@ -31,197 +24,6 @@ def _words(*alternatives: str) -> re.Pattern[str]:
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``1 word``, ``2 words``: a count with its noun in the right number."""
     return f"{count} {word if count == 1 else many or word + 's'}"
-
-
-SKILLS: tuple[Skill, ...] = (
-    Skill(
-        "python",
-        "Python",
-        _words("python"),
-        ("python",),
-        "Name Python with the projects where you used it: most data and ML roles expect it.",
-    ),
-    Skill(
-        "sql",
-        "SQL",
-        _words("sql", "postgres(?:ql)?", "mysql", "bigquery", "snowflake"),
-        ("sql",),
-        "Most data roles query data with SQL; mention the databases or warehouses you have used.",
-    ),
-    Skill(
-        "deep_learning",
-        "PyTorch or TensorFlow",
-        _words("pytorch", "torch", "tensorflow", "keras"),
-        ("deep-learning", "ml"),
-        "Name PyTorch or TensorFlow and a model you trained with it.",
-    ),
-    Skill(
-        "scikit_learn",
-        "scikit-learn",
-        _words("scikit-learn", "scikit learn", "sklearn"),
-        ("ml",),
-        "Add scikit-learn: recruiters search for it for classical ML work.",
-    ),
-    Skill(
-        "docker",
-        "Docker",
-        _words("docker", "containers?", "kubernetes", "k8s"),
-        ("docker", "mlops"),
-        "Show that you can package your work: mention Docker (and Kubernetes if you used it).",
-    ),
-    Skill(
-        "git",
-        "Git",
-        _words("git", "github", "gitlab"),
-        ("git",),
-        "List Git (and a link to your GitHub) so reviewers can see your code.",
-    ),
-    Skill(
-        "cloud_ml",
-        "a cloud ML platform",
-        _words(
-            "sagemaker",
-            "vertex ai",
-            "vertex",
-            "azure ml",
-            "azure machine learning",
-            "databricks",
-            "aws",
-            "gcp",
-            "google cloud",
-            "azure",
-        ),
-        ("cloud", "mlops"),
-        "Name a cloud ML platform you have deployed on, such as AWS SageMaker, Google Vertex AI "
-        "or Azure Machine Learning.",
-    ),
-    Skill(
-        "mlflow",
-        "MLflow",
-        _words("mlflow"),
-        ("mlflow", "mlops"),
-        "Mention experiment tracking with MLflow (or the tool you used for it).",
-    ),
-    Skill(
-        "airflow",
-        "Airflow",
-        _words("airflow"),
-        ("airflow", "mlops", "data-engineering"),
-        "Mention pipeline orchestration with Airflow if you have built scheduled pipelines.",
-    ),
-    Skill(
-        "pandas",
-        "pandas or NumPy",
-        _words("pandas", "numpy", "polars", "dataframes?"),
-        ("python", "data-science"),
-        "Name the data tools you work in every day, such as pandas and NumPy.",
-    ),
-    Skill(
-        "statistics",
-        "statistics",
-        _words(
-            "statistics",
-            "statistical",
-            "regression",
-            "hypothesis test\\w*",
-            "bayesian",
-            "causal inference",
-            "time series",
-            "forecasting",
-        ),
-        ("data-science", "analytics"),
-        "Show your statistics: name the methods you used (regression, hypothesis tests, "
-        "forecasting) and what they decided.",
-    ),
-    Skill(
-        "experimentation",
-        "A/B testing",
-        _words("a/b test\\w*", "ab test\\w*", "experiment design", "experimentation", "uplift"),
-        ("data-science", "analytics"),
-        "Mention an A/B test or experiment you designed or analyzed, and what it changed.",
-    ),
-    Skill(
-        "visualisation",
-        "data visualization",
-        _words(
-            "tableau",
-            "power bi",
-            "looker",
-            "matplotlib",
-            "seaborn",
-            "plotly",
-            "dashboards?",
-            "data visuali[sz]ation",
-        ),
-        ("analytics",),
-        "Name the tools you present data with (Tableau, Power BI, matplotlib) and a dashboard "
-        "people used.",
-    ),
-    Skill(
-        "excel",
-        "Excel or Google Sheets",
-        _words("excel", "google sheets", "spreadsheets?"),
-        ("analytics",),
-        "List Excel or Google Sheets: most analyst roles still expect it.",
-    ),
-    Skill(
-        "spark",
-        "Spark",
-        _words("spark", "pyspark", "hadoop", "flink"),
-        ("data-engineering",),
-        "Mention Spark (or the engine you processed large data with) and the data volumes.",
-    ),
-    Skill(
-        "dbt",
-        "dbt",
-        _words("dbt"),
-        ("data-engineering", "sql"),
-        "Mention dbt (or how you modeled and tested data in the warehouse).",
-    ),
-    Skill(
-        "streaming",
-        "Kafka or streaming",
-        _words("kafka", "kinesis", "pub/sub", "pubsub", "streaming"),
-        ("data-engineering",),
-        "Mention streaming work (Kafka, Kinesis, Pub/Sub) if you have built real-time pipelines.",
-    ),
-    Skill(
-        "warehouse",
-        "a data warehouse",
-        _words("snowflake", "bigquery", "redshift", "data warehouse", "lakehouse", "delta lake"),
-        ("data-engineering", "sql"),
-        "Name the warehouse you worked in, such as Snowflake, BigQuery or Redshift.",
-    ),
-    Skill(
-        "cloud",
-        "a cloud platform",
-        _words("aws", "amazon web services", "gcp", "google cloud", "azure"),
-        ("cloud",),
-        "Name the cloud you built on (AWS, Google Cloud or Azure) and the services you used.",
-    ),
-    Skill(
-        "kubernetes",
-        "Kubernetes",
-        _words("kubernetes", "k8s", "helm", "eks", "gke", "aks"),
-        ("mlops",),
-        "Mention Kubernetes if you have run models or services on it.",
-    ),
-    Skill(
-        "ci_cd",
-        "CI/CD",
-        _words("ci/cd", "ci", "continuous integration", "github actions", "gitlab ci", "jenkins"),
-        ("mlops", "software-engineering"),
-        "Show how you ship: name the CI/CD you set up (GitHub Actions, GitLab CI, Jenkins).",
-    ),
-    Skill(
-        "terraform",
-        "infrastructure as code",
-        _words("terraform", "pulumi", "cloudformation", "infrastructure as code"),
-        ("mlops", "cloud"),
-        "Mention infrastructure as code (Terraform, CloudFormation) if you provisioned platforms.",
-    ),
-)
-_SKILL = {skill.id: skill for skill in SKILLS}
 
 
 @dataclass(frozen=True)
@@ -325,7 +127,7 @@ PROFILES: tuple[RoleProfile, ...] = (
         ),
     ),
 )
-assert all(s in _SKILL for p in PROFILES for s in p.skills), "a profile names an unknown skill"
+assert all(s in skills.GROUP_BY_ID for p in PROFILES for s in p.skills), "an unknown skill"
 
 
 def profile_for(target_role: str) -> RoleProfile:
@@ -371,18 +173,6 @@ SECTIONS: dict[str, Section] = {
     ),
 }
 
-# Target-role words that say which expertise a coach needs (routing; services/resumes/routing.py).
-ROLE_TAGS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
-    (_words("machine learning", "ml", "mle", "ai", "artificial intelligence"), ("ml",)),
-    (_words("mlops", "ml ops", "ml platform", "ml infrastructure"), ("mlops", "ml")),
-    (_words("data scien\\w*", "data scientist"), ("data-science", "ml")),
-    (_words("data engineer\\w*"), ("data-engineering", "sql")),
-    (_words("deep learning", "computer vision", "nlp", "llm\\w*"), ("deep-learning", "ml")),
-    (_words("python"), ("python",)),
-    (_words("software engineer\\w*", "backend", "developer"), ("software-engineering",)),
-    (_words("analyst", "analytics"), ("sql", "analytics")),
-)
-
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?:\+?\d[\s().-]*){9,15}")
 _LINK = re.compile(r"(?:linkedin\.com|github\.com|gitlab\.com)/\S+", re.IGNORECASE)
@@ -413,20 +203,9 @@ MAX_WORDS = 1100
 SCAN_WORDS = 50
 
 
-def role_tags(target_role: str) -> set[str]:
-    tags: set[str] = set()
-    for pattern, names in ROLE_TAGS:
-        if pattern.search(target_role):
-            tags.update(names)
-    return tags
-
-
 def skills_found(text: str) -> list[str]:
-    return [skill.id for skill in SKILLS if skill.pattern.search(text)]
-
-
-def skill_tags(skill_ids: list[str]) -> set[str]:
-    return {tag for skill_id in skill_ids if skill_id in _SKILL for tag in _SKILL[skill_id].tags}
+    """The ids of the skills (services.skills groups) the text shows, in the table's order."""
+    return skills.groups_met(skills.find(text))
 
 
 def quantities(text: str) -> list[str]:
@@ -549,7 +328,7 @@ def run(
     profile = profile_for(target_role)
     found_ids = set(skills_found(text))
     for skill_id in profile.skills:
-        skill = _SKILL[skill_id]
+        skill = skills.GROUP_BY_ID[skill_id]
         present = skill_id in found_ids
         checks.append(
             _check(

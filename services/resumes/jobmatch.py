@@ -20,6 +20,7 @@ from services.resumes.checks import SECTIONS
 from services.resumes.settings import Settings
 
 MAX_JOB_CHARS = 20_000
+MAX_ADVICE = 8
 NUL_MESSAGE = "Remove the NUL character from this text."
 STUFFING_NOTE = (
     "Add only skills you really have, and show each one where you used it (a bullet with what "
@@ -221,6 +222,6 @@ def analyse(resume_text: str, job_text: str, target_role: str = "") -> dict[str,
             "soft_total": len(wanted) - len(hard),
         },
         "title": title,
-        "advice": advice[:8],
+        "advice": advice[:MAX_ADVICE],
         "note": STUFFING_NOTE,
     }

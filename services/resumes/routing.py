@@ -50,7 +50,6 @@ from services.models import (
     User,
 )
 from services.models.resumes import LIVE_ASSIGNMENT_STATES
-from services.resumes import checks
 from services.resumes.errors import InvalidStatus
 from services.resumes.operations import exclude, log_event
 from services.resumes.settings import Settings
@@ -269,8 +268,8 @@ def resume_tags(resume: Resume, version: ResumeVersion) -> set[str]:
     """The expertise a reviewer needs: the target role's, the résumé's skills', and the job
     description's skills' (when the version carries one)."""
     return (
-        checks.role_tags(resume.target_role)
-        | checks.skill_tags(list(version.skills or []))
+        skills.role_tags(resume.target_role)
+        | skills.tags(version.skills or [])
         | set(job_tags(version))
     )
 

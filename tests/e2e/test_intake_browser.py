@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -86,6 +87,19 @@ def test_a_learner_books_with_intake_answers_and_the_coach_sees_them(page: Any) 
     page.set_viewport_size(PHONE)
     screenshot(page, "intake-booking-phone", full_page=True)
     page.set_viewport_size(DESK)
+    booking_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    coach = page.get_by_text(re.compile(r"^Booked with ")).inner_text()
+    sign_out(page)
+
+    # The coach (Ada runs ML system design) sees the answers on the session page.
+    assert "Ada Coach" in coach
+    sign_in(page, "coach.ada@example.com", "coach-demo-pass")
+    page.goto(f"/coach/sessions/{booking_id}")
+    answers = page.get_by_test_id("intake-answers")
+    expect(answers.get_by_role("heading")).to_have_text(re.compile(r"'s answers$"))
+    expect(answers).to_contain_text("Northwind Analytics")
+    expect(answers).to_contain_text("https://jobs.example.com/mlops-123")
+    screenshot(page, "intake-coach-session-desk", full_page=True)
     sign_out(page)
 
 
@@ -109,7 +123,65 @@ def test_a_learner_uploads_a_resume_with_a_job_description_and_sees_the_match(
     expect(match.get_by_test_id("job-matched")).to_contain_text("Kubernetes in the skills section")
     expect(match.get_by_test_id("job-title-alignment")).to_contain_text("Senior MLOps Engineer")
     expect(match).to_contain_text("keywords")
+    # Right after the automated checks, on the same page.
+    expect(page.locator("section.resume-checks + section.job-match")).to_be_visible()
     screenshot(page, "jobmatch-learner-desk", full_page=True)
     page.set_viewport_size(PHONE)
     screenshot(page, "jobmatch-learner-phone", full_page=True)
+    page.set_viewport_size(DESK)
+    resume_id = page.url.rstrip("/").rsplit("/", 1)[1]
+
+    # The coach it is offered to (the worker routes it right after the checks) sees the same
+    # comparison beside the file.
+    offered = page.get_by_text(re.compile(r"^Offered to (Ada|Grace) Coach"))
+    for _ in range(30):
+        if offered.count():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(offered).to_be_visible()
+    first_name = re.search(r"Offered to (\w+)", offered.inner_text()).group(1)
+    sign_out(page)
+    sign_in(page, f"coach.{first_name.lower()}@example.com", "coach-demo-pass")
+    page.goto(f"/coach/reviews/{resume_id}")
+    match = page.get_by_test_id("job-match")
+    expect(match.get_by_test_id("job-missing")).to_contain_text("Terraform")
+    expect(match.get_by_test_id("job-matched")).to_contain_text("Kubernetes in the skills section")
+    expect(page.locator("section.resume-checks + section.job-match")).to_be_visible()
+    screenshot(page, "jobmatch-coach-desk", full_page=True)
+    sign_out(page)
+
+
+def test_the_confirm_page_says_which_coach_the_answers_may_send_the_session_to(
+    page: Any, server_app: Any
+) -> None:
+    """Both demo coaches run Coding; each has expertise the other lacks, so the page names round
+    robin's choice and says the other may take it if the answers name the other's skills."""
+    from sqlalchemy import select
+
+    from services.db import db
+    from services.models import User
+    from tests.support_booking import at, extra_hours, future_weekday
+
+    start = at(future_weekday(9), 14)
+    with server_app.app_context():
+        for email in ("coach.ada@example.com", "coach.grace@example.com"):
+            coach = db.session.scalar(select(User).where(User.email == email))
+            extra_hours(coach.id, start, minutes=180)
+        db.session.commit()
+    page.set_viewport_size(DESK)
+    sign_in(page, "learner.omar@example.com", "learner-demo-pass")
+    page.goto(f"/learn/bookings/new/confirm?type=coding&start={quote(start.isoformat())}")
+    named = page.get_by_test_id("confirm-coach")
+    expect(named).to_contain_text(re.compile(r"^(Ada|Grace) Coach"))
+    move = page.get_by_test_id("confirm-coach-may-move")
+    expect(move).to_have_count(1)
+    expect(move).to_contain_text(
+        re.compile(r"If your answers name .+ skills \(in (Ada|Grace) Coach")
+    )
+    expect(move).to_contain_text("may take the session instead")
+    screenshot(page, "intake-confirm-may-move-desk", full_page=True)
+    page.set_viewport_size(PHONE)
+    screenshot(page, "intake-confirm-may-move-phone", full_page=True)
+    page.set_viewport_size(DESK)
     sign_out(page)

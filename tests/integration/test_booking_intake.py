@@ -24,6 +24,7 @@ from tests.support_booking import (
     process_all,
     seed_types,
 )
+from tests.support_openapi import faults
 
 
 @pytest.fixture
@@ -153,7 +154,9 @@ def test_a_condition_on_a_conditional_question_is_refused(world):
         )
 
 
-def test_answers_keep_the_wording_as_asked_and_reach_the_emails_ics_and_feed(client, world):
+def test_answers_keep_the_wording_as_asked_and_reach_the_emails_ics_and_feed(
+    client, world, token_for
+):
     itype = world["type"]
     focus = _add(itype, "long", "What should we focus on?", required=True)
     areas = _add(itype, "multi", "Areas", options=("SQL", "Python", "Kubernetes"))
@@ -175,6 +178,15 @@ def test_answers_keep_the_wording_as_asked_and_reach_the_emails_ics_and_feed(cli
     db.session.commit()
     shown = client.get(f"/api/v1/bookings/{booking_id}", headers=auth(world["token"])).json
     assert shown["answers"][0]["question"] == "What should we focus on?"
+    # ... and stop asking one: the answer given stays, with its wording.
+    intake.remove_question(itype.id, areas.id)
+    db.session.commit()
+    assert "Areas" not in [q["label"] for q in _questions(client, world["token"])]
+    shown = client.get(f"/api/v1/bookings/{booking_id}", headers=auth(world["token"])).json
+    assert [(a["question"], a["value"]) for a in shown["answers"]] == [
+        ("What should we focus on?", "Dynamic programming"),
+        ("Areas", ["SQL", "Python"]),
+    ]
 
     (event,) = events("booking.confirmed")
     notifications.fan_out(event.id)
@@ -187,18 +199,30 @@ def test_answers_keep_the_wording_as_asked_and_reach_the_emails_ics_and_feed(cli
     assert "What should we focus on?: Dynamic programming" in to_coach.text_body
     assert "Areas: SQL, Python" in to_coach.html_body
     description = str(Calendar.from_ical(to_coach.ics).walk("VEVENT")[0]["DESCRIPTION"])
-    assert "What should we focus on?: Dynamic programming" in description
+    assert "Intake answers from Lee Learner:\nWhat should we focus on?: Dynamic programming" in (
+        description
+    )
     to_learner = deliveries[world["learner"].email]
     assert "Your answers for the coach" in to_learner.text_body
-    assert "Areas: SQL, Python" in str(
-        Calendar.from_ical(to_learner.ics).walk("VEVENT")[0]["DESCRIPTION"]
-    )
+    # The learner's copy shows their own answers, as theirs.
+    own = str(Calendar.from_ical(to_learner.ics).walk("VEVENT")[0]["DESCRIPTION"])
+    assert "Your answers for the coach:\nWhat should we focus on?: Dynamic programming" in own
+    assert "Areas: SQL, Python" in own and "Intake answers from" not in own
+    # The .ics each downloads is the copy their email carried.
+    for who, heading in (
+        (world["learner"], "Your answers for the coach"),
+        (world["coach"], "from"),
+    ):
+        got = client.get(f"/api/v1/bookings/{booking_id}/ics", headers=auth(token_for(who)))
+        assert got.status_code == 200
+        assert heading in str(Calendar.from_ical(got.data).walk("VEVENT")[0]["DESCRIPTION"])
 
     secret = feed.create_feed(world["coach"].id)
     db.session.commit()
     body = feed.feed_ics(secret)
     assert body is not None
     (vevent,) = Calendar.from_ical(body).walk("VEVENT")
+    assert "Intake answers from Lee Learner:" in str(vevent["DESCRIPTION"])
     assert "Areas: SQL, Python" in str(vevent["DESCRIPTION"])
 
 
@@ -214,6 +238,15 @@ def test_a_reschedule_keeps_the_answers(client, world):
     assert moved.status_code == 200, moved.json
     assert moved.json["start"].startswith(f"{world['day']}T14:00")
     assert [(a["question"], a["value"]) for a in moved.json["answers"]] == [("Focus", "Graphs")]
+    # The moved event each is sent still carries them.
+    process_all()
+    moved_mail = {
+        d.to_address: d
+        for d in db.session.scalars(select(Delivery).where(Delivery.kind == "booking_rescheduled"))
+    }
+    for who in (world["coach"], world["learner"]):
+        (vevent,) = Calendar.from_ical(moved_mail[who.email].ics).walk("VEVENT")
+        assert "Focus: Graphs" in str(vevent["DESCRIPTION"]), who.name
 
 
 def test_round_robin_prefers_the_free_coach_whose_expertise_covers_the_answers(
@@ -290,3 +323,48 @@ def test_a_waitlist_offer_carries_the_answers_forward(client, db_session, make_u
     assert [(a["question"], a["value"]) for a in accepted.json["answers"]] == [
         ("Focus", "Graph search")
     ]
+
+
+def test_the_questions_and_answers_are_as_the_openapi_document_says(client, world):
+    itype = world["type"]
+    scheduled = _add(itype, "single", "Scheduled?", options=("Yes", "No"), required=True)
+    _add(
+        itype,
+        "date",
+        "When?",
+        condition_question_id=scheduled.id,
+        condition_value="Yes",
+        help="If you know it.",
+    )
+    areas = _add(itype, "multi", "Areas", options=("SQL", "Python", "Kubernetes"))
+    link = _add(itype, "url", "Posting")
+    listed = client.get("/api/v1/interview-types", headers=auth(world["token"]))
+    assert faults(client, "get", "/api/v1/interview-types", 200, listed.json) == []
+    asked = _questions(client, world["token"])
+    assert {q["kind"] for q in asked} == {"short", "long", "single", "multi", "url", "date"}
+    when = next(q for q in asked if q["label"] == "When?")
+    assert when["condition"] == {"question_id": scheduled.id, "value": "Yes"}
+
+    answers = {
+        str(scheduled.id): "Yes",
+        str(when["id"]): "2027-01-15",
+        str(areas.id): ["Kubernetes", "SQL"],
+        str(link.id): "https://jobs.example.com/1",
+    }
+    booked = book(client, world["token"], at(world["day"], 10), answers=answers)
+    assert booked.status_code == 201, booked.json
+    assert faults(client, "post", "/api/v1/bookings", 201, booked.json) == []
+    assert {a["kind"] for a in booked.json["answers"]} == {"single", "date", "multi", "url"}
+    shown = client.get(f"/api/v1/bookings/{booked.json['id']}", headers=auth(world["token"]))
+    assert faults(client, "get", "/api/v1/bookings/{booking_id}", 200, shown.json) == []
+    # The document is exact: an answer with a key it does not name, or a kind it does not list,
+    # is not what it describes.
+    first = shown.json["answers"][0]
+    for wrong in ({**first, "extra": 1}, {**first, "kind": "essay"}):
+        assert faults(
+            client,
+            "get",
+            "/api/v1/bookings/{booking_id}",
+            200,
+            {**shown.json, "answers": [wrong]},
+        )

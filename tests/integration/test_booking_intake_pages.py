@@ -141,3 +141,87 @@ def test_staff_add_edit_and_remove_a_question(client, world):
     removed = client.post(f"{edit}/remove", data={"csrf_token": csrf_token(client, base)})
     assert removed.status_code == 302
     assert "Preferred programming language" not in text(client.get(base))
+
+
+def _busy(make_user, coach, itype, day, uid):
+    """A session of another learner's, so round robin (least booked first) passes ``coach`` by."""
+    other = make_user("learner", name=f"Other {uid}")
+    db.session.add(
+        Booking(
+            uid=uid,
+            learner_id=other.id,
+            coach_id=coach.id,
+            interview_type_id=itype.id,
+            start_at=at(day, 15),
+            end_at=at(day, 15, 45),
+            block_start_at=at(day, 15),
+            block_end_at=at(day, 16),
+            meeting_url="https://meet.example.com/busy",
+        )
+    )
+
+
+def test_the_confirm_page_says_which_coach_the_answers_may_send_the_session_to(
+    client, world, make_user
+):
+    day = future_weekday(3)
+    dana = make_coach(make_user, "UTC", name="Dana Nlp", expertise=["nlp"])
+    pat = make_coach(make_user, "UTC", name="Pat Python", expertise=["python"])
+    for coach in (dana, pat):  # busier than Casey even once Casey takes the first booking
+        for days in (5, 6):
+            _busy(make_user, coach, world["type"], future_weekday(days), f"{coach.id}-{days}")
+    db.session.commit()
+    casey = world["coach"]
+    focus = {q.label: q for q in intake.questions_of(world["type"].id)}[
+        "What should the session focus on?"
+    ]
+    sign_in(client, world["learner"].email)
+
+    def confirm_page(hour):
+        start = at(day, hour).isoformat().replace("+", "%2B")
+        url = f"/learn/bookings/new/confirm?type=coding&start={start}"
+        return url, text(client.get(url))
+
+    url, page = confirm_page(10)
+    # Round robin alone names Casey (least booked); Dana's nlp is beyond Casey's expertise, so
+    # answers naming it may move the session; Pat's python is within Casey's, so it never moves.
+    assert re.search(r'data-testid="confirm-coach">Casey Coach <span', page)
+    assert (
+        "If your answers name nlp skills (in Dana Nlp's expertise, not Casey Coach's), Dana Nlp "
+        "may take the session instead." in page
+    )
+    assert "Pat Python may take" not in page
+    assert re.search(rf'name="prefer" type="hidden" value="{casey.id}"', page)
+
+    def book(url, focus_text):
+        return client.post(
+            url,
+            data={
+                "csrf_token": csrf_token(client, url),
+                "prefer": str(casey.id),
+                f"answer-{world['team'].id}": "Search",
+                f"answer-{focus.id}": focus_text,
+            },
+        )
+
+    # Answers naming what Casey covers (and Pat, whose expertise Casey's includes): Casey, as named.
+    assert book(url, "Python services on Kubernetes").status_code == 302
+    first = db.session.scalar(select(Booking).where(Booking.learner_id == world["learner"].id))
+    assert first.coach_id == casey.id
+    shown = text(client.get(f"/learn/bookings/{first.id}"))
+    assert "Booked with Casey Coach" in shown and "may take" not in shown
+
+    # Answers naming an nlp skill: Dana, as the page said she might be, and the learner is told.
+    url, page = confirm_page(12)
+    assert "Dana Nlp may take the session instead" in page
+    assert book(url, "Fine-tuning large language models").status_code == 302
+    second = db.session.scalars(
+        select(Booking).where(Booking.learner_id == world["learner"].id).order_by(Booking.id.desc())
+    ).first()
+    assert second.coach_id == dana.id
+    shown = text(client.get(f"/learn/bookings/{second.id}"))
+    assert (
+        "Dana Nlp takes your session: their expertise covers what your answers ask (nlp)." in shown
+    )
+    assert "Why this coach" not in shown  # staff's explanation stays staff's
+    assert "name LLMs" in second.placement_reason and "covers nlp" in second.placement_reason

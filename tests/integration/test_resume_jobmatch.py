@@ -4,7 +4,9 @@ a real PDF and DOCX résumé against a real job description (fixtures written fo
 
 from __future__ import annotations
 
+import html
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from services.db import db
 from services.models import Resume, RoutingDecision
 from services.resumes import routing
 from tests.support_auth import csrf_token, sign_in
+from tests.support_openapi import faults
 from tests.support_resumes import make_pdf, upload
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -48,8 +51,10 @@ def test_the_gap_analysis_of_a_real_resume_against_a_real_job(
     assert response.status_code == 201, response.json
     assert response.json["job_description"].startswith("Title: Senior MLOps Engineer")
     assert response.json["job_match"] is None  # the worker has not run yet
+    assert faults(client, "post", "/api/v1/resumes", 201, response.json) == []
     analyse_and_route(response.json["id"])
     body = client.get(f"/api/v1/resumes/{response.json['id']}", headers=auth(token)).json
+    assert faults(client, "get", "/api/v1/resumes/{resume_id}", 200, body) == []
     match = body["job_match"]
     where = {m["name"]: m["where"] for m in match["matched"]}
     assert where["PyTorch"] == ["an experience bullet", "the skills section"]
@@ -71,21 +76,33 @@ def test_the_gap_analysis_of_a_real_resume_against_a_real_job(
     assert "%" not in str(match)  # a breakdown, never one opaque percentage
 
 
-def test_the_job_description_may_be_a_pdf(client, learner, token_for):
+@pytest.mark.parametrize("name", ["mlops_engineer.pdf", "mlops_engineer.docx"])
+def test_the_job_description_may_be_a_pdf_or_docx(client, learner, token_for, name):
     token = token_for(learner)
-    job_pdf = make_pdf([line for line in JOB.splitlines() if line.strip()])
     response = client.post(
         "/api/v1/resumes",
         data={
             "target_role": "MLOps engineer",
             "file": (io.BytesIO((FIXTURES / "resumes" / "priya_patel.pdf").read_bytes()), "cv.pdf"),
-            "job_file": (io.BytesIO(job_pdf), "posting.pdf"),
+            "job_file": (io.BytesIO((FIXTURES / "jobs" / name).read_bytes()), name),
         },
         headers=auth(token),
         content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.json
-    assert "Senior MLOps Engineer" in response.json["job_description"]
+    assert response.json["job_description"].startswith("Title: Senior MLOps Engineer")
+    analyse_and_route(response.json["id"])
+    match = client.get(f"/api/v1/resumes/{response.json['id']}", headers=auth(token)).json[
+        "job_match"
+    ]
+    # The file's text gives the job the pasted description does.
+    assert match["title"]["job_title"] == "Senior MLOps Engineer"
+    assert match["counts"] == {
+        "hard_matched": 13,
+        "hard_total": 17,
+        "soft_matched": 2,
+        "soft_total": 3,
+    }
 
 
 def test_a_bad_job_description_is_refused_and_nothing_is_stored(client, learner, token_for):
@@ -159,3 +176,35 @@ def test_the_learner_and_coach_pages_show_the_match(client, learner, token_for, 
     assert offered.status_code == 200
     body = offered.get_data(as_text=True)
     assert "Against the job description" in body and "Kubernetes" in body
+
+
+def test_the_upload_page_takes_the_job_pasted_or_as_a_file_and_says_what_is_wrong(client, learner):
+    sign_in(client, learner.email)
+    cv = (FIXTURES / "resumes" / "priya_patel.pdf").read_bytes()
+
+    def post(**fields):
+        data = {
+            "csrf_token": csrf_token(client, "/learn/resumes/new"),
+            "target_role": "MLOps engineer",
+            "file": (io.BytesIO(cv), "cv.pdf"),
+            **fields,
+        }
+        return client.post("/learn/resumes/new", data=data, content_type="multipart/form-data")
+
+    too_long = post(job_description="x" * 20_001)
+    assert too_long.status_code == 422
+    assert "Use at most 20,000 characters, or upload the file." in html.unescape(
+        too_long.get_data(as_text=True)
+    )
+    not_a_document = post(job_file=(io.BytesIO(b"just some text, not a PDF"), "posting.pdf"))
+    assert not_a_document.status_code in (415, 422)
+    page = html.unescape(not_a_document.get_data(as_text=True))
+    assert re.search(r'id="job_file-error"[^>]*>[^<]*\w', page), page[-3000:]
+    assert db.session.scalar(select(Resume).where(Resume.learner_id == learner.id)) is None
+
+    docx = (FIXTURES / "jobs" / "mlops_engineer.docx").read_bytes()
+    sent = post(job_file=(io.BytesIO(docx), "posting.docx"))
+    assert sent.status_code == 302, sent.get_data(as_text=True)[-2000:]
+    resume = db.session.scalar(select(Resume).where(Resume.learner_id == learner.id))
+    version = resumes.current_version(resume)
+    assert version.job_description.startswith("Title: Senior MLOps Engineer")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from services import skills
 from services.resumes import checks
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ def test_pages_and_emails_are_written_in_us_english():
 
 
 def test_the_checks_advice_and_the_demo_are_written_in_us_english():
-    advice = [s.advice for s in checks.SKILLS] + [s.advice for s in checks.SECTIONS.values()]
+    advice = [g.advice for g in skills.GROUPS] + [s.advice for s in checks.SECTIONS.values()]
     demo = (ROOT / "services" / "demo.py").read_text(encoding="utf-8")
     assert _british(" ".join(advice)) == []
     assert _british(demo) == []

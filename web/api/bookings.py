@@ -16,11 +16,11 @@ from web.api.blueprint import Blueprint
 from web.api.pagination import PageArgsSchema
 from web.api.schemas import (
     NO_NUL,
-    IntakeAnswerSchema,
     JsonInteger,
     PersonSchema,
     Text,
     Zone,
+    answers_list,
     intake_answers,
     object_id,
     page_schema,
@@ -73,11 +73,7 @@ class BookingSchema(Schema):
     meeting_url = fields.String(required=True)
     created_at = fields.AwareDateTime(required=True)
     notes = fields.String(required=True)
-    answers = fields.List(
-        fields.Nested(IntakeAnswerSchema),
-        required=True,
-        metadata={"description": "The learner's intake answers, each with the question as asked."},
-    )
+    answers = answers_list("The learner's intake answers, each with the question as asked.")
     reschedule_count = fields.Integer(required=True)
     cancel_reason = fields.String(allow_none=True, required=True)
     cancelled_at = fields.AwareDateTime(allow_none=True, required=True)

@@ -12,7 +12,7 @@ from webargs.flaskparser import FlaskParser
 from webargs.multidictproxy import MultiDictProxy
 from werkzeug.datastructures import CombinedMultiDict
 
-from services import resumes
+from services import resumes, skills
 from services.models import Annotation, ResumeStatus, ReviewOutcome, User
 from services.resumes import ResumeView, files, jobmatch, routing
 from services.resumes import annotations as marks
@@ -190,42 +190,72 @@ def _job_description(description: str | None = None) -> Text:
 
 
 class JobSkillSchema(Schema):
-    skill = fields.String(required=True, metadata={"description": "The skill's id."})
-    name = fields.String(required=True)
-    hard = fields.Boolean(required=True, metadata={"description": "A hard (technical) skill."})
+    skill = fields.String(
+        required=True,
+        validate=validate.OneOf(list(skills.BY_ID)),
+        metadata={"description": "The skill's id in the one skill vocabulary."},
+    )
+    name = fields.String(required=True, metadata={"description": "The skill's name, as shown."})
+    hard = fields.Boolean(
+        required=True, metadata={"description": "A hard (technical) skill; else a soft one."}
+    )
 
 
 class JobMatchedSkillSchema(JobSkillSchema):
     where = fields.List(
-        fields.String(),
+        fields.String(validate=validate.OneOf(list(jobmatch.PLACES.values()))),
         required=True,
+        validate=validate.Length(min=1, max=len(jobmatch.PLACES)),
         metadata={
-            "description": "Where the résumé shows it: the skills section, an experience "
-            "bullet, a project, elsewhere."
+            "description": "Where the résumé shows it: in an experience bullet, a project, the "
+            "skills section, elsewhere (in that order)."
         },
     )
 
 
 class JobTitleSchema(Schema):
-    job_title = fields.String(required=True, allow_none=True)
-    named = fields.Boolean(required=True, metadata={"description": "The résumé names it."})
-    close = fields.String(
-        required=True, allow_none=True, metadata={"description": "A close title it names."}
+    job_title = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The job's title as the description gives it; null if none."},
     )
-    advice = fields.String(required=True, allow_none=True)
+    named = fields.Boolean(
+        required=True, metadata={"description": "The résumé names it (seniority aside)."}
+    )
+    close = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "A close title the résumé names instead, or null."},
+    )
+    advice = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "What to change when it is not named, or null."},
+    )
+
+
+def _count(description: str) -> fields.Integer:
+    return fields.Integer(
+        required=True, validate=validate.Range(min=0), metadata={"description": description}
+    )
 
 
 class JobCountsSchema(Schema):
-    hard_matched = fields.Integer(required=True)
-    hard_total = fields.Integer(required=True)
-    soft_matched = fields.Integer(required=True)
-    soft_total = fields.Integer(required=True)
+    hard_matched = _count("Hard skills of the job the résumé shows.")
+    hard_total = _count("Hard skills the job names.")
+    soft_matched = _count("Soft skills of the job the résumé shows.")
+    soft_total = _count("Soft skills the job names.")
 
 
 class JobMatchSchema(Schema):
-    """The gap analysis of the current version against its job description."""
+    """The gap analysis of the current version against its job description: a breakdown, never
+    one score."""
 
-    matched = fields.List(fields.Nested(JobMatchedSkillSchema), required=True)
+    matched = fields.List(
+        fields.Nested(JobMatchedSkillSchema),
+        required=True,
+        metadata={"description": "The job's skills the résumé shows, in the job's order."},
+    )
     missing = fields.List(
         fields.Nested(JobSkillSchema),
         required=True,
@@ -233,7 +263,12 @@ class JobMatchSchema(Schema):
     )
     counts = fields.Nested(JobCountsSchema, required=True)
     title = fields.Nested(JobTitleSchema, required=True)
-    advice = fields.List(fields.String(), required=True)
+    advice = fields.List(
+        fields.String(),
+        required=True,
+        validate=validate.Length(max=jobmatch.MAX_ADVICE),
+        metadata={"description": "What to add or make visible, most important first."},
+    )
     note = fields.String(required=True, metadata={"description": "Against keyword stuffing."})
 
 
@@ -299,7 +334,11 @@ class ResumeSchema(Schema):
         attribute="version.job_description",
         required=True,
         allow_none=True,
-        metadata={"description": "The current version's job description, or null."},
+        validate=validate.Length(max=jobmatch.MAX_JOB_CHARS),
+        metadata={
+            "description": "The current version's job description (pasted, or the text of the "
+            "file sent as `job_file`), or null."
+        },
     )
     job_match = fields.Nested(
         JobMatchSchema,

@@ -10,7 +10,7 @@ from flask import g
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services import localtime
-from services.booking import interview_types
+from services.booking import intake, interview_types
 from services.errors import ValidationFailed
 from services.resumes import NUL_MESSAGE
 from services.validation import MAX_ID
@@ -186,48 +186,87 @@ class AnswerValue(fields.Field):
 
 
 class IntakeConditionSchema(Schema):
-    question_id = fields.Integer(required=True)
-    value = fields.String(
-        required=True, metadata={"description": "The earlier choice that shows this question."}
+    question_id = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "The earlier single or multiple choice question."},
     )
+    value = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=intake.MAX_OPTION_LENGTH),
+        metadata={"description": "The earlier choice that shows this question."},
+    )
+
+
+_KINDS = validate.OneOf(list(intake.KIND_LABELS))
+_KINDS_SAID = (
+    f"short (at most {intake.MAX_LENGTH['short']} characters) or long "
+    f"({intake.MAX_LENGTH['long']}) text, single or multi (multiple) choice, url (http or https, "
+    f"{intake.MAX_LENGTH['url']}), or date (YYYY-MM-DD)."
+)
 
 
 class IntakeQuestionSchema(Schema):
-    id = fields.Integer(required=True)
-    kind = fields.String(
-        required=True,
-        validate=validate.OneOf(["short", "long", "single", "multi", "url", "date"]),
-        metadata={
-            "description": "short or long text, single or multi (multiple) choice, url, or date "
-            "(YYYY-MM-DD)."
-        },
+    id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    kind = fields.String(required=True, validate=_KINDS, metadata={"description": _KINDS_SAID})
+    label = fields.String(
+        required=True, validate=validate.Length(min=1, max=intake.MAX_LABEL_LENGTH)
     )
-    label = fields.String(required=True)
-    help = fields.String(required=True)
+    help = fields.String(
+        required=True,
+        validate=validate.Length(max=intake.MAX_HELP_LENGTH),
+        metadata={"description": "Help text shown under the question; may be empty."},
+    )
     required = fields.Boolean(required=True)
     options = fields.List(
-        fields.String(), required=True, metadata={"description": "The choices (choice kinds)."}
+        fields.String(validate=validate.Length(min=1, max=intake.MAX_OPTION_LENGTH)),
+        required=True,
+        validate=validate.Length(max=intake.MAX_OPTIONS),
+        metadata={"description": "The choices (choice kinds: two or more); empty for the others."},
     )
     condition = fields.Nested(
         IntakeConditionSchema,
         allow_none=True,
         required=True,
-        metadata={"description": "Asked only when that earlier question was answered `value`."},
+        metadata={
+            "description": "Asked only when that earlier question was answered `value` (one of "
+            "the values picked, for a multiple choice); null when always asked."
+        },
     )
 
 
 class IntakeAnswerSchema(Schema):
-    question_id = fields.Integer(required=True)
+    question_id = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     question = fields.String(
-        required=True, metadata={"description": "The question's wording when it was answered."}
+        required=True,
+        validate=validate.Length(min=1, max=intake.MAX_LABEL_LENGTH),
+        metadata={"description": "The question's wording when it was answered."},
     )
-    kind = fields.String(required=True)
-    value = AnswerValue(required=True)
+    kind = fields.String(
+        required=True, validate=_KINDS, metadata={"description": "The question's kind then."}
+    )
+    value = AnswerValue(
+        required=True,
+        metadata={
+            "description": "The answer: text (a date as YYYY-MM-DD, a link, the choice picked), "
+            "or the choices picked of a multiple choice, in the question's order."
+        },
+    )
+
+
+def answers_list(description: str) -> fields.List:
+    """The answers a booking or a waitlist entry keeps, in the questions' order."""
+    return fields.List(
+        fields.Nested(IntakeAnswerSchema),
+        required=True,
+        validate=validate.Length(max=intake.MAX_QUESTIONS),
+        metadata={"description": description},
+    )
 
 
 def _at_most_ten(answers: dict[str, Any]) -> None:
-    if len(answers) > 10:
-        raise ValidationError("A type has at most 10 questions.")
+    if len(answers) > intake.MAX_QUESTIONS:
+        raise ValidationError(f"A type has at most {intake.MAX_QUESTIONS} questions.")
 
 
 def intake_answers(**kwargs: Any) -> IdKeys:
@@ -237,7 +276,7 @@ def intake_answers(**kwargs: Any) -> IdKeys:
         load_default=dict,
         validate=_at_most_ten,
         metadata={
-            "maxProperties": 10,
+            "maxProperties": intake.MAX_QUESTIONS,
             "description": "Answers to the type's intake questions (GET /api/v1/interview-types "
             "lists them), by question id: text, or a list of choices for a multiple choice. A "
             "required question left out is refused (422 naming `answers.<id>`).",
@@ -328,6 +367,7 @@ class InterviewTypeSchema(Schema):
     questions = fields.List(
         fields.Nested(IntakeQuestionSchema),
         required=True,
+        validate=validate.Length(max=intake.MAX_QUESTIONS),
         metadata={"description": "The intake questions asked when booking, in order."},
     )
     coach_ids = fields.List(

@@ -11,11 +11,11 @@ from services.booking import admin, waitlist
 from web.api.blueprint import Blueprint
 from web.api.bookings import BookingSchema
 from web.api.schemas import (
-    IntakeAnswerSchema,
     PersonSchema,
     QueryBoolean,
     Text,
     Zone,
+    answers_list,
     intake_answers,
     object_id,
     type_slug,
@@ -71,11 +71,7 @@ class WaitlistEntrySchema(Schema):
     )
     learner = fields.Nested(PersonSchema, required=True)
     created_at = fields.AwareDateTime(required=True)
-    answers = fields.List(
-        fields.Nested(IntakeAnswerSchema),
-        required=True,
-        metadata={"description": "Intake answers, carried to the offered slot's booking."},
-    )
+    answers = answers_list("Intake answers, carried to the offered slot's booking.")
     offer = fields.Method(
         "_offer",
         required=True,

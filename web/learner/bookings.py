@@ -653,6 +653,13 @@ def confirm_booking() -> str | Response | tuple[str, int]:
     except DomainError as exc:
         flash_errors(exc)
         return redirect(picker)
+    # With no coach picked, answers that name skills may send the session to another free coach
+    # whose expertise covers more of them: the page says who, and for which skills.
+    movers = (
+        intake.answers_may_move(questions, preview.coach, preview.others)
+        if coach_id is None and preview.coach is not None
+        else []
+    )
     if not form.is_submitted() and preview.coach is not None:
         form.prefer.data = str(preview.coach.id)
     if answer_errors:
@@ -663,6 +670,7 @@ def confirm_booking() -> str | Response | tuple[str, int]:
         itype=itype,
         preview=preview,
         picked=coach_id is not None,
+        movers=movers,
         picker=picker,
         zone=shown,
         cutoff_text=booking_service.hours_text(itype.cancel_cutoff_hours),
@@ -677,8 +685,14 @@ def _booked(
 ) -> Response:
     """Where the learner goes once booked, with what happened."""
     coach = booking.coach.name
-    if booking.placement_reason and wanted.prefer_coach_id != booking.coach_id:
-        flash(f"{coach} takes your session: their expertise fits what your answers ask.", "info")
+    expertise = {tag.lower() for tag in booking.coach.expertise or []}
+    covered = sorted(intake.wanted_tags(booking.answers or []) & expertise)
+    if covered and wanted.prefer_coach_id != booking.coach_id:
+        flash(
+            f"{coach} takes your session: their expertise covers what your answers ask "
+            f"({', '.join(covered)}).",
+            "info",
+        )
     elif wanted.prefer_coach_id and booking.coach_id != wanted.prefer_coach_id:
         flash(f"The coach shown was just taken, so {coach} takes your session.", "info")
     booked = "" if not shown.other else f" for {_booked_in(shown, booking.start_at, save_zone)}"

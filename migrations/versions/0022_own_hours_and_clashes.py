@@ -5,7 +5,7 @@ hours, is the clock of their review due times and accept windows.
 ``feed_clash``: a session that a busy time of the coach's own calendar overlaps, recorded when the
 coach and staff were told, so each clash is told once.
 
-Revision ID: 0023
+Revision ID: 0022
 Revises: 0021
 """
 from alembic import op
@@ -15,7 +15,7 @@ import services.db
 
 
 # revision identifiers, used by Alembic.
-revision = "0023"
+revision = "0022"
 down_revision = "0021"
 branch_labels = None
 depends_on = None

@@ -13,7 +13,9 @@ result backend, the same broker settings). Measured in one run, on one machine:
 - bare round trip: `noop.delay().get()` on the bare worker (publish, run, store and fetch a result);
 - commit -> email: from `commit()` of a transaction that recorded an outbox event to the moment the
   SMTP server has the message (web dispatcher -> outbox.process -> notifications.deliver -> SMTP);
-- throughput: 2,000 notifications committed in batches of 100, until the last email arrives.
+- throughput: 2,000 notifications committed in batches of 100, until the last email arrives, in
+  two halves, with the RSS of the app's worker (main process and each pool process) read before
+  and after each: memory should not grow in the second half.
 
 Beside commit -> email it prints where that time went, from the times the worker stores anyway
 (the event's ``processed_at``, the delivery's ``created_at``) and the time each email arrived: no
@@ -23,8 +25,10 @@ probe is added to the path measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -99,6 +103,23 @@ def start_process(args: list[str], env: dict[str, str], log: Path, ready: bytes 
             raise RuntimeError(f"{args[:5]} exited:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
     raise TimeoutError(f"{args[:5]} not ready:\n{log.read_text()[-3000:]}")
+
+
+def worker_rss(pid: int) -> tuple[float, list[float]]:
+    """The RSS in MiB of the Celery worker ``pid`` and of each of its pool processes."""
+
+    def rss(of: int) -> float:
+        status = Path(f"/proc/{of}/status").read_text()
+        return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(entry.name))
+    return rss(pid), [rss(child) for child in sorted(children)]
 
 
 def stop_process(process: Any) -> None:
@@ -349,29 +370,28 @@ def main() -> None:
                 b" ready.",
             )
         )
-        processes.append(
-            start_process(
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "workers",
-                    "worker",
-                    "--concurrency",
-                    str(options.concurrency),
-                    "--hostname",
-                    "app@%h",
-                    "--loglevel",
-                    "INFO",
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-                env,
-                work / "worker.log",
-                b" ready.",
-            )
+        app_worker = start_process(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "workers",
+                "worker",
+                "--concurrency",
+                str(options.concurrency),
+                "--hostname",
+                "app@%h",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env,
+            work / "worker.log",
+            b" ready.",
         )
+        processes.append(app_worker)
         processes.append(
             start_process(
                 [
@@ -413,9 +433,14 @@ def main() -> None:
         walls: dict[int, float] = {}
         sampled = learners[warmup : warmup + options.samples]
         pipeline = commit_to_email(app, inbox, sampled, walls)
-        elapsed = throughput(
-            app, inbox, learners[warmup + options.samples :], timeout=max(60, options.notifications)
-        )
+        # The throughput run in two halves, the worker's memory read before and after each.
+        rest = learners[warmup + options.samples :]
+        half = len(rest) // 2
+        memory = [worker_rss(app_worker.pid)]
+        elapsed = 0.0
+        for part in (rest[:half], rest[half:]):
+            elapsed += throughput(app, inbox, part, timeout=max(60, len(part)))
+            memory.append(worker_rss(app_worker.pid))
 
         ratio = statistics.median(pipeline) / statistics.median(bare_samples)
         print(
@@ -432,6 +457,14 @@ def main() -> None:
         print(
             f"{'throughput':<34} {options.notifications:,} notifications (email + in-app) "
             f"in {elapsed:.2f} s = {rate:,.0f} emails/s"
+        )
+        (main0, pool0), (main1, pool1), (main2, pool2) = memory
+        print(
+            f"{'Celery worker RSS, MiB':<34} main {main0:.1f} -> {main1:.1f} -> {main2:.1f}; "
+            f"{len(pool2)} pool processes {sum(pool0):.1f} -> {sum(pool1):.1f} -> "
+            f"{sum(pool2):.1f} (after 0, {half:,}, {len(rest):,} notifications); growth: "
+            f"first half {sum(pool1) - sum(pool0) + main1 - main0:+.1f}, second half "
+            f"{sum(pool2) - sum(pool1) + main2 - main1:+.1f}"
         )
     finally:
         for process in reversed(processes):

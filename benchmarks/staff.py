@@ -14,6 +14,9 @@ autovacuum keeps a live database in), then, with 8 client threads:
 - bare Flask   GET /pk/<id>
 - queue page   GET /staff/queue (a staff browser session, signed in with two-factor)
 - stats API    GET /api/v1/stats (a staff bearer token)
+
+and, in-process, the SQL statements one queue page runs at each size (the view called with the
+staff user signed in): the page's cost should not grow with the data, nor its query count.
 """
 
 from __future__ import annotations
@@ -333,7 +336,10 @@ def main() -> None:
                     token = str(answer.json()["token"])
                 if signed_in is None:  # one two-factor sign-in; every client thread shares it
                     signed_in = browser_session(real)
-                print(f"{info['resumes']:,} résumés")
+                print(
+                    f"{info['resumes']:,} résumés; one queue page runs "
+                    f"{queue_statements(app)} SQL statements (in-process)"
+                )
                 measure("bare Flask GET /pk/<id>", f"{bare}/pk/{info['pk']}", total, threads, plain)
                 measure(
                     "GET /staff/queue",
@@ -349,6 +355,34 @@ def main() -> None:
                     threads,
                     lambda token=token: bearer_session(token),
                 )
+
+
+def queue_statements(app: Any) -> int:
+    """The SQL statements one ``GET /staff/queue`` runs, in-process, signed in as staff (the
+    second call: the first may also load what a process keeps)."""
+    from flask_login import login_user
+    from sqlalchemy import event
+
+    from services import accounts
+    from services.db import db
+
+    count = [0]
+
+    def counted(*_: Any) -> None:
+        count[0] += 1
+
+    with app.test_request_context("/staff/queue"):
+        staff = accounts.find_by_email("bench-staff@example.com")
+        login_user(staff)
+        engine = db.engine
+        app.view_functions["staff.queue_page"]()  # once first: what a process loads once
+        event.listen(engine, "before_cursor_execute", counted)
+        try:
+            app.view_functions["staff.queue_page"]()
+        finally:
+            event.remove(engine, "before_cursor_execute", counted)
+        db.session.remove()
+    return count[0]
 
 
 def cookie_session(signed_in: requests.Session | None) -> requests.Session:

@@ -275,12 +275,14 @@ def resume_tags(resume: Resume, version: ResumeVersion) -> set[str]:
 
 
 def job_tags(version: ResumeVersion) -> dict[str, list[str]]:
-    """Each expertise tag the version's job description calls for, with the job's skills (names)
-    behind it."""
+    """Each expertise tag the version's job description calls for, with the job's hard skills
+    (names) behind it. Soft skills (communication, teamwork, ...) are in nearly every job ad: they
+    would tie every coach with behavioral expertise, so they do not steer routing (the gap
+    analysis still shows them)."""
     found: dict[str, list[str]] = {}
     for skill_id in version.job_skills or []:
         term = skills.BY_ID.get(skill_id)
-        if term is None:
+        if term is None or not term.hard:
             continue
         for tag in term.tags:
             found.setdefault(tag, []).append(term.name)

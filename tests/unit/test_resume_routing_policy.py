@@ -106,3 +106,15 @@ def test_filling_equal_coaches_one_by_one_keeps_them_within_one():
         opens = [c.open for c in coaches]
         assert max(opens) - min(opens) <= 1
     assert [c.open for c in coaches] == [6] * 5
+
+
+def test_a_jobs_soft_skills_do_not_steer_routing():
+    from services.models import ResumeVersion
+    from services.resumes.routing import job_tags
+
+    version = ResumeVersion(job_skills=["communication", "kubernetes", "teamwork", "mlflow"])
+    tags = job_tags(version)
+    assert "behavioral" not in tags
+    behind = {name for names in tags.values() for name in names}
+    assert tags and behind == {"Kubernetes", "MLflow"}
+    assert job_tags(ResumeVersion(job_skills=["communication", "leadership"])) == {}

@@ -47,6 +47,9 @@ SELECT = """(phrase) => {
 
 
 def comment_on(page: Any, phrase: str, body: str) -> None:
+    # The page's scripts run before its load event: a selection made before they listen (a
+    # DOCX preview is there at once, a PDF's text layer only once pdf.js drew it) goes unseen.
+    page.wait_for_load_state()
     assert page.evaluate(SELECT, phrase), f"{phrase!r} is not in the page"
     form = page.locator("[data-annotation-form]")
     expect(form.get_by_role("textbox", name="Selected text")).to_have_value(phrase)

@@ -948,33 +948,41 @@ def _validate(data: AvailabilityInput, current_zone: str) -> None:
 LONG_TIME_OFF = dt.timedelta(days=1)
 
 
-def sessions_in_time_off(coach_id: int, now: dt.datetime | None = None) -> set[int]:
-    """The coach's upcoming sessions inside their time off of a day or more. Two queries."""
+def during_time_off(
+    now: dt.datetime | None = None, limit: int | None = 50, coach_id: int | None = None
+) -> list[Booking]:
+    """Upcoming sessions inside their coach's time off of a day or more (one coach's, when
+    ``coach_id`` is given), soonest first, for staff to move to another coach (nothing is moved
+    by itself). Two queries."""
     now = now or utcnow()
-    away = [
-        (s, e)
-        for s, e in db.session.execute(
-            select(AvailabilityException.start_at, AvailabilityException.end_at).where(
-                AvailabilityException.coach_id == coach_id,
-                AvailabilityException.available.is_(False),
-                AvailabilityException.end_at > now,
-            )
-        )
-        if e - s >= LONG_TIME_OFF
-    ]
+    query = select(
+        AvailabilityException.coach_id, AvailabilityException.start_at, AvailabilityException.end_at
+    ).where(AvailabilityException.available.is_(False), AvailabilityException.end_at > now)
+    if coach_id is not None:
+        query = query.where(AvailabilityException.coach_id == coach_id)
+    away = [(c, s, e) for c, s, e in db.session.execute(query) if e - s >= LONG_TIME_OFF]
     if not away:
-        return set()
-    return {
-        booking_id
-        for booking_id, start, end in db.session.execute(
-            select(Booking.id, Booking.start_at, Booking.end_at).where(
-                Booking.coach_id == coach_id,
-                Booking.status.in_(OCCUPYING),
-                Booking.start_at > now,
-            )
+        return []
+    bookings = db.session.scalars(
+        select(Booking)
+        .where(
+            Booking.status.in_(OCCUPYING),
+            Booking.start_at > now,
+            Booking.coach_id.in_({c for c, _, _ in away}),
         )
-        if any(s < end and start < e for s, e in away)
-    }
+        .order_by(Booking.start_at)
+    ).all()
+    found = [
+        b
+        for b in bookings
+        if any(c == b.coach_id and s < b.end_at and b.start_at < e for c, s, e in away)
+    ]
+    return found if limit is None else found[:limit]
+
+
+def sessions_in_time_off(coach_id: int, now: dt.datetime | None = None) -> set[int]:
+    """The ids of the coach's upcoming sessions inside their time off of a day or more."""
+    return {b.id for b in during_time_off(now, limit=None, coach_id=coach_id)}
 
 
 def _announce_time_off(coach_id: int, before: set[int]) -> None:

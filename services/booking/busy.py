@@ -34,12 +34,12 @@ from flask import current_app, has_app_context
 from sqlalchemy import delete, select
 
 from services import localtime, outbox
-from services.booking.availability import LONG_TIME_OFF, Interval, feed_stale_after, merge
+from services.booking.availability import Interval, feed_stale_after, merge
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
-    AvailabilityException,
     Booking,
+    BookingStatus,
     CalendarFeed,
     FeedBusy,
     FeedClash,
@@ -457,44 +457,11 @@ def announce_clashes(feed: CalendarFeed, now: dt.datetime | None = None) -> int:
         clash.booking
         for clash in clashes([feed.coach_id], now)
         if clash.feed_name == feed.name
-        and clash.booking.status == "confirmed"  # a waitlist hold is not a session yet
+        and clash.booking.status == BookingStatus.CONFIRMED  # a waitlist hold is not one yet
         and clash.booking.id not in told
     ]
     for booking in new:
         db.session.add(FeedClash(booking_id=booking.id, feed_id=feed.id, found_at=now or utcnow()))
-        db.session.flush()
         outbox.record("booking.calendar_clash", booking_id=booking.id, feed_id=feed.id)
+    db.session.flush()
     return len(new)
-
-
-TIME_OFF_FOR_STAFF = LONG_TIME_OFF
-
-
-def during_time_off(now: dt.datetime | None = None, limit: int = 50) -> list[Booking]:
-    """Upcoming sessions inside their coach's time off of a day or more, for staff to move to
-    another coach (nothing is moved by itself). Two queries."""
-    now = now or utcnow()
-    rows = db.session.execute(
-        select(
-            AvailabilityException.coach_id,
-            AvailabilityException.start_at,
-            AvailabilityException.end_at,
-        ).where(AvailabilityException.available.is_(False), AvailabilityException.end_at > now)
-    ).all()
-    away = [(c, s, e) for c, s, e in rows if e - s >= TIME_OFF_FOR_STAFF]
-    if not away:
-        return []
-    bookings = db.session.scalars(
-        select(Booking)
-        .where(
-            Booking.status.in_(OCCUPYING),
-            Booking.start_at > now,
-            Booking.coach_id.in_({c for c, _, _ in away}),
-        )
-        .order_by(Booking.start_at)
-    ).all()
-    return [
-        b
-        for b in bookings
-        if any(c == b.coach_id and s < b.end_at and b.start_at < e for c, s, e in away)
-    ][:limit]

@@ -115,7 +115,7 @@ def test_time_off_of_a_day_hands_offers_on_and_shows_sessions_to_staff(
     token_for,
     make_user,
 ):
-    from services.booking import busy
+    from services.booking import availability
     from services.models import AvailabilityException
     from tests.support_booking import insert_booking, seed_types
 
@@ -154,7 +154,7 @@ def test_time_off_of_a_day_hands_offers_on_and_shows_sessions_to_staff(
         select(Assignment).where(Assignment.resume_id == resume_id, Assignment.status == "offered")
     )
     assert live is not None and live.coach_id == other.id
-    assert [b.id for b in busy.during_time_off()] == [session.id]
+    assert [b.id for b in availability.during_time_off()] == [session.id]
 
 
 def test_staff_set_the_hours_on_their_page(app, people):  # noqa: F811

@@ -7,7 +7,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as BaseResponse
 
 from services import exports
-from services.booking import admin, busy
+from services.booking import admin, availability, busy
 from services.errors import DomainError
 from services.models.booking import VISIBLE
 from services.resumes import queue
@@ -46,7 +46,7 @@ def sessions() -> str:
         statuses=VISIBLE,
         no_show_rate=figures["no_show_rate"],
         clashes=busy.clashes()[:50],
-        away_sessions=busy.during_time_off(),
+        away_sessions=availability.during_time_off(),
     )
 
 

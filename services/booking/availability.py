@@ -21,17 +21,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from services import localtime, outbox
-from services.booking import interview_types
+from services.booking import interview_types, snapshot
 from services.booking.settings import Policy, policy
+from services.booking.snapshot import CoachFacts, TypeFacts
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
     AvailabilityException,
     AvailabilityRule,
     Booking,
-    CalendarFeed,
     CoachBookingSettings,
-    FeedBusy,
     InterviewType,
     Role,
     User,
@@ -169,7 +168,7 @@ class Shape:
     after: dt.timedelta
 
     @classmethod
-    def of(cls, itype: InterviewType) -> Shape:
+    def of(cls, itype: InterviewType | TypeFacts) -> Shape:
         return cls(
             dt.timedelta(minutes=itype.duration_minutes),
             dt.timedelta(minutes=itype.buffer_before_minutes),
@@ -261,7 +260,7 @@ def free_starts(
 class CoachCalendar:
     """One coach's rules, exceptions and occupied blocks around a time range."""
 
-    coach: User
+    coach: User | CoachFacts
     tz: zoneinfo.ZoneInfo
     rules: list[tuple[int, dt.time, dt.time]] = field(default_factory=list)
     extra: list[Interval] = field(default_factory=list)
@@ -291,7 +290,7 @@ def valid_id(value: int | None) -> bool:
     return value is not None and is_id(value)
 
 
-def eligible_coaches(itype: InterviewType, coach_id: int | None = None) -> list[User]:
+def eligible_coaches(itype: InterviewType | TypeFacts, coach_id: int | None = None) -> list[User]:
     """The active coaches who run ``itype`` (or that one coach, if they do). One query."""
     if coach_id is not None and not valid_id(coach_id):
         return []
@@ -339,7 +338,7 @@ def bookable_coaches(itype: InterviewType) -> list[User]:
     return with_hours(eligible_coaches(itype))
 
 
-def not_running(coach_id: int, itype: InterviewType) -> ValidationFailed:
+def not_running(coach_id: int, itype: InterviewType | TypeFacts) -> ValidationFailed:
     """The 422 for a request naming a coach who does not run ``itype``: it says which they run."""
     coach = db.session.get(User, coach_id) if valid_id(coach_id) else None
     if coach is None or coach.role != Role.COACH or not coach.active:
@@ -356,45 +355,44 @@ def not_running(coach_id: int, itype: InterviewType) -> ValidationFailed:
 
 
 def load_calendars(
-    coaches: Sequence[User],
+    coaches: Sequence[User | CoachFacts],
     utc_from: dt.datetime,
     utc_to: dt.datetime,
     *,
     exclude_booking_id: int | None = None,
     now: dt.datetime | None = None,
+    kept: snapshot.Snapshot | None = None,
 ) -> dict[int, CoachCalendar]:
     """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): five queries,
-    however many coaches, days and calendar feeds."""
+    however many coaches, days and calendar feeds; one (the bookings) where ``kept`` holds the
+    rest."""
     calendars = {c.id: CoachCalendar(coach=c, tz=localtime.zone(c.timezone)) for c in coaches}
     if not calendars:
         return calendars
     ids = list(calendars)
     # A day on either side: a coach's local day (for the cap) and buffers reach past the range.
     wide_from, wide_to = utc_from - dt.timedelta(days=1), utc_to + dt.timedelta(days=1)
+    now = now or utcnow()
+    if kept is not None and wide_from >= kept.since:
+        hours = kept.hours(ids)
+    else:
+        hours = snapshot.read_hours(ids, wide_from)
+    cap = default_daily_cap()
+    oldest_fresh = None if stale_feeds_block() else now - feed_stale_after()
+    for coach_id, calendar in calendars.items():
+        found = hours[coach_id]
+        calendar.rules = found.rules
+        for start_at, end_at, available in found.exceptions:
+            if start_at < wide_to and end_at > wide_from:
+                (calendar.extra if available else calendar.time_off).append((start_at, end_at))
+        calendar.cap = found.cap or cap
+        for start_at, end_at, feed_name, last_success in found.busy:
+            fresh = oldest_fresh is None or (
+                last_success is not None and last_success >= oldest_fresh
+            )
+            if start_at < wide_to and end_at > wide_from and fresh:
+                calendar.own_busy.append(((start_at, end_at), feed_name))
     # Plain rows, not ORM objects: hundreds of them per call.
-    for coach_id, weekday, start_time, end_time in db.session.execute(
-        select(
-            AvailabilityRule.coach_id,
-            AvailabilityRule.weekday,
-            AvailabilityRule.start_time,
-            AvailabilityRule.end_time,
-        ).where(AvailabilityRule.coach_id.in_(ids))
-    ):
-        calendars[coach_id].rules.append((weekday, start_time, end_time))
-    for coach_id, start_at, end_at, available in db.session.execute(
-        select(
-            AvailabilityException.coach_id,
-            AvailabilityException.start_at,
-            AvailabilityException.end_at,
-            AvailabilityException.available,
-        ).where(
-            AvailabilityException.coach_id.in_(ids),
-            AvailabilityException.start_at < wide_to,
-            AvailabilityException.end_at > wide_from,
-        )
-    ):
-        calendar = calendars[coach_id]
-        (calendar.extra if available else calendar.time_off).append((start_at, end_at))
     rows = db.session.execute(
         select(
             Booking.id,
@@ -415,29 +413,6 @@ def load_calendars(
         calendar = calendars[coach_id]
         calendar.blocks.append((block_start, block_end))
         calendar.per_day[start_at.astimezone(calendar.tz).date()] += 1
-    cap = default_daily_cap()
-    for calendar in calendars.values():
-        calendar.cap = cap
-    for coach_id, daily_cap in db.session.execute(
-        select(CoachBookingSettings.coach_id, CoachBookingSettings.daily_session_cap).where(
-            CoachBookingSettings.coach_id.in_(ids),
-            CoachBookingSettings.daily_session_cap.is_not(None),
-        )
-    ):
-        calendars[coach_id].cap = int(daily_cap or cap)
-    own = (
-        select(FeedBusy.coach_id, FeedBusy.start_at, FeedBusy.end_at, CalendarFeed.name)
-        .join(CalendarFeed, CalendarFeed.id == FeedBusy.feed_id)
-        .where(
-            FeedBusy.coach_id.in_(ids),
-            FeedBusy.start_at < wide_to,
-            FeedBusy.end_at > wide_from,
-        )
-    )
-    if not stale_feeds_block():
-        own = own.where(CalendarFeed.last_success_at >= (now or utcnow()) - feed_stale_after())
-    for coach_id, start_at, end_at, feed_name in db.session.execute(own):
-        calendars[coach_id].own_busy.append(((start_at, end_at), feed_name))
     return calendars
 
 
@@ -478,7 +453,9 @@ class SlotQuery:
     coach_id: int | None = None
 
 
-def booking_window(itype: InterviewType, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+def booking_window(
+    itype: InterviewType | TypeFacts, now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
     """The first and last bookable start: the minimum notice from now, the horizon from now."""
     return (
         now + dt.timedelta(hours=itype.min_notice_hours),
@@ -674,19 +651,30 @@ def find_slots(
         raise ValidationFailed.field("end", "The end date is before the start date.")
     if (query.end_date - query.start_date).days + 1 > MAX_RANGE_DAYS:
         raise ValidationFailed.field("end", f"Ask for at most {MAX_RANGE_DAYS} days at once.")
-    itype = get_type(query.type_slug)
+    # The type, its coaches and their hours as this process keeps them (or, where it cannot,
+    # read now); the bookings are read now either way.
+    kept = snapshot.current()
+    itype = kept.interview_type(query.type_slug) if kept else snapshot.type_facts(query.type_slug)
+    if itype is None:
+        raise ValidationFailed.field("type", f"There is no interview type {query.type_slug!r}.")
     now = now or utcnow()
     utc_from = local_to_utc(query.start_date, dt.time(0), tz)
     utc_to = local_to_utc(query.end_date + dt.timedelta(days=1), dt.time(0), tz)
     earliest, latest = booking_window(itype, now)
     earliest, latest = max(earliest, utc_from), min(latest, utc_to - dt.timedelta(seconds=1))
-    coaches = eligible_coaches(itype, query.coach_id)
+    coaches: Sequence[User | CoachFacts]
+    if kept is None:
+        coaches = eligible_coaches(itype, query.coach_id)
+    elif query.coach_id is None:
+        coaches = kept.coaches(itype.id)
+    else:
+        coaches = [c for c in kept.coaches(itype.id) if c.id == query.coach_id]
     if query.coach_id is not None and not coaches:
         raise not_running(query.coach_id, itype)
     if earliest > latest:
         return []
     calendars = load_calendars(
-        coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id, now=now
+        coaches, utc_from, utc_to, exclude_booking_id=exclude_booking_id, now=now, kept=kept
     )
     learner_busy = _learner_busy(learner_id, utc_from, utc_to, exclude_booking_id)
     shape, step = Shape.of(itype), step_minutes()
@@ -833,10 +821,8 @@ def explain_many(
             if start.timestamp() != stamp and not any(r.code == "off_grid" for r in common):
                 common.insert(0, Reason("off_grid", "Sessions start on whole minutes."))
         explained = tuple(
-            CoachExplanation(
-                search.calendar.coach, tuple(search.coach_reasons(stamp, name_feeds=name_feeds))
-            )
-            for search in searches
+            CoachExplanation(coach, tuple(search.coach_reasons(stamp, name_feeds=name_feeds)))
+            for coach, search in zip(coaches, searches, strict=True)
         )
         out.append(Explanation(itype, start, start + shape.duration, tuple(common), explained))
     return out

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     DDL,
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -517,6 +518,20 @@ class FeedBusy(Model):
     coach_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"))
     start_at: Mapped[dt.datetime]
     end_at: Mapped[dt.datetime]
+
+
+class CalendarsVersion(Model):
+    """One row: a token that every change to what slot search reads of coaches' calendars
+    replaces (interview types, who runs them, weekly hours, time off and extra hours, daily caps,
+    calendar feeds and their busy times, a coach's name, zone or standing). Each process keeps
+    those facts under the token it read them at (services/booking/snapshot.py). A new token is
+    random, never the next number: a rolled-back change cannot leave a token that a later one
+    reuses."""
+
+    __tablename__ = "calendars_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[int] = mapped_column(BigInteger)
 
 
 class FeedClash(Model):

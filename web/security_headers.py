@@ -22,7 +22,7 @@ HSTS = ("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 
 def _secure(response: Response) -> Response:
     headers = response.headers
-    present = {name.lower() for name in headers.keys()}  # noqa: SIM118 (Headers iterates pairs)
+    present = {name.lower() for name, _value in headers}  # Headers iterate (name, value) pairs
     for name, value in (*HEADERS, HSTS) if request.is_secure else HEADERS:
         if name.lower() not in present:
             headers.add(name, value)

@@ -16,8 +16,9 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import selectinload
 
 from services import localtime, outbox
@@ -392,20 +393,9 @@ def load_calendars(
             )
             if start_at < wide_to and end_at > wide_from and fresh:
                 calendar.own_busy.append(((start_at, end_at), feed_name))
-    # Plain rows, not ORM objects: hundreds of them per call.
-    rows = db.session.execute(
-        select(
-            Booking.id,
-            Booking.coach_id,
-            Booking.start_at,
-            Booking.block_start_at,
-            Booking.block_end_at,
-        ).where(
-            Booking.coach_id.in_(ids),
-            Booking.status.in_(OCCUPYING),
-            Booking.block_start_at < wide_to,
-            Booking.block_end_at > wide_from,
-        )
+    # Plain rows on the session's connection, not ORM objects: hundreds of them per call.
+    rows = db.session.connection().execute(
+        _COACH_BLOCKS, {"ids": ids, "wide_from": wide_from, "wide_to": wide_to}
     )
     for booking_id, coach_id, start_at, block_start, block_end in rows:
         if booking_id == exclude_booking_id:
@@ -416,6 +406,24 @@ def load_calendars(
     return calendars
 
 
+# The two reads of every slot search, built once (each search only binds its values).
+_COACH_BLOCKS = select(
+    Booking.id, Booking.coach_id, Booking.start_at, Booking.block_start_at, Booking.block_end_at
+).where(
+    Booking.coach_id.in_(bindparam("ids", expanding=True)),
+    Booking.status.in_(OCCUPYING),
+    Booking.block_start_at < bindparam("wide_to"),
+    Booking.block_end_at > bindparam("wide_from"),
+)
+_LEARNER_SESSIONS = select(Booking.start_at, Booking.end_at).where(
+    Booking.learner_id == bindparam("learner_id"),
+    Booking.status.in_(OCCUPYING),
+    Booking.start_at < bindparam("utc_to"),
+    Booking.end_at > bindparam("utc_from"),
+    Booking.id != bindparam("exclude", -1),
+)
+
+
 def learner_sessions(
     learner_id: int,
     utc_from: dt.datetime,
@@ -423,22 +431,24 @@ def learner_sessions(
     *,
     exclude_booking_id: int | None = None,
 ) -> list[Interval]:
-    query = select(Booking.start_at, Booking.end_at).where(
-        Booking.learner_id == learner_id,
-        Booking.status.in_(OCCUPYING),
-        Booking.start_at < utc_to,
-        Booking.end_at > utc_from,
+    rows = db.session.connection().execute(
+        _LEARNER_SESSIONS,
+        {
+            "learner_id": learner_id,
+            "utc_from": utc_from,
+            "utc_to": utc_to,
+            "exclude": exclude_booking_id if exclude_booking_id is not None else -1,
+        },
     )
-    if exclude_booking_id is not None:
-        query = query.where(Booking.id != exclude_booking_id)
-    return [(s, e) for s, e in db.session.execute(query)]
+    return [(s, e) for s, e in rows]
 
 
 # --- slots ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
+    """A bookable start (a tuple: a search may build thousands)."""
+
     start: dt.datetime
     end: dt.datetime
     coach_ids: tuple[int, ...]

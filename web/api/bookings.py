@@ -287,15 +287,20 @@ def list_slots(args: dict[str, Any]) -> Any:
         ),
         learner_id=user.id if user.role == "learner" else None,
     )
+    # One slot's end is often another's start: each time is written once.
+    written: dict[dt.datetime, str] = {}
+
+    def local(moment: dt.datetime) -> str:
+        text = written.get(moment)
+        if text is None:
+            text = written[moment] = moment.astimezone(tz).isoformat()
+        return text
+
     body = {
         "type": args["type"],
         "timezone": tz_name,
         "slots": [
-            {
-                "start": s.start.astimezone(tz).isoformat(),
-                "end": s.end.astimezone(tz).isoformat(),
-                "coach_ids": list(s.coach_ids),
-            }
+            {"start": local(s.start), "end": local(s.end), "coach_ids": list(s.coach_ids)}
             for s in slots
         ],
     }

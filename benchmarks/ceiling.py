@@ -409,6 +409,8 @@ def run_database(kind: str, args: argparse.Namespace) -> list[str]:
             )
             failures = 0
             for row in rows:
+                if args.only and args.only not in row.name:
+                    continue
                 ratios, apps, bares = measure(row, app_url, bare_url, seconds, args.rounds)
                 median = statistics.median(ratios)
                 verdict = "met" if median >= row.goal else "NOT met"
@@ -436,8 +438,9 @@ def run_database(kind: str, args: argparse.Namespace) -> list[str]:
                     if result.statuses.get("5xx"):
                         failures += 1
             say()
-            memory(app_url, token, 2_000 if args.smoke else 10_000, say)
-            say()
+            if not args.no_memory:
+                memory(app_url, token, 2_000 if args.smoke else 10_000, say)
+                say()
         if failures:
             say(f"{failures} measurements had errors")
             sys.exit(1)
@@ -482,6 +485,10 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--seconds", type=float, default=None)
     parser.add_argument("--rounds", type=int, default=None)
+    parser.add_argument(
+        "--only", default=None, help="measure only the rows whose route contains this text"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the RSS measurement")
     args = parser.parse_args()
     args.seconds = args.seconds or (1.0 if args.smoke else 5.0)
     args.rounds = args.rounds or (1 if args.smoke else 3)

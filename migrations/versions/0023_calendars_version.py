@@ -1,7 +1,7 @@
 """calendars version: the token under which each process keeps coaches' calendars
 
 ``calendars_version``: one row whose random ``token`` is replaced by every change to what slot
-search reads of interview types and coaches' calendars (services/booking/snapshot.py).
+search reads of interview types and coaches' calendars (services/booking/facts.py).
 
 Revision ID: 0023
 Revises: 0022

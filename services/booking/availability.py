@@ -22,9 +22,9 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import selectinload
 
 from services import localtime, outbox
-from services.booking import interview_types, snapshot
+from services.booking import facts, interview_types
+from services.booking.facts import CoachFacts, TypeFacts
 from services.booking.settings import Policy, policy
-from services.booking.snapshot import CoachFacts, TypeFacts
 from services.db import db, utcnow
 from services.errors import NotFound, ValidationFailed
 from services.models import (
@@ -362,7 +362,7 @@ def load_calendars(
     *,
     exclude_booking_id: int | None = None,
     now: dt.datetime | None = None,
-    kept: snapshot.Snapshot | None = None,
+    kept: facts.Snapshot | None = None,
 ) -> dict[int, CoachCalendar]:
     """Everything slot arithmetic needs for ``coaches`` around [utc_from, utc_to): five queries,
     however many coaches, days and calendar feeds; one (the bookings) where ``kept`` holds the
@@ -377,7 +377,7 @@ def load_calendars(
     if kept is not None and wide_from >= kept.since:
         hours = kept.hours(ids)
     else:
-        hours = snapshot.read_hours(ids, wide_from)
+        hours = facts.read_hours(ids, wide_from)
     cap = default_daily_cap()
     oldest_fresh = None if stale_feeds_block() else now - feed_stale_after()
     for coach_id, calendar in calendars.items():
@@ -663,8 +663,8 @@ def find_slots(
         raise ValidationFailed.field("end", f"Ask for at most {MAX_RANGE_DAYS} days at once.")
     # The type, its coaches and their hours as this process keeps them (or, where it cannot,
     # read now); the bookings are read now either way.
-    kept = snapshot.current()
-    itype = kept.interview_type(query.type_slug) if kept else snapshot.type_facts(query.type_slug)
+    kept = facts.current()
+    itype = kept.interview_type(query.type_slug) if kept else facts.type_facts(query.type_slug)
     if itype is None:
         raise ValidationFailed.field("type", f"There is no interview type {query.type_slug!r}.")
     now = now or utcnow()

@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.exc import DBAPIError
 
 from services import localtime
-from services.booking import availability
+from services.booking import availability, facts
 from services.booking.availability import Shape, free_starts
 from services.booking.errors import SlotUnavailable
 from services.booking.settings import policy
@@ -165,7 +165,11 @@ def find_candidates(
         raise availability.not_running(coach_id, itype)
     shape, step = Shape.of(itype), availability.step_minutes()
     around = (start - dt.timedelta(days=1), start + dt.timedelta(days=1))
-    calendars = availability.load_calendars(coaches, *around, exclude_booking_id=exclude_booking_id)
+    # Their hours as this process keeps them, as a slot search reads them; the bookings are read
+    # now, under the locks (and on PostgreSQL the exclusion constraints) that keep sessions apart.
+    calendars = availability.load_calendars(
+        coaches, *around, exclude_booking_id=exclude_booking_id, kept=facts.current()
+    )
     scheduled, free = [], []
     for coach in coaches:
         cal = calendars[coach.id]

@@ -524,7 +524,7 @@ class CalendarsVersion(Model):
     """One row: a token that every change to what slot search reads of coaches' calendars
     replaces (interview types, who runs them, weekly hours, time off and extra hours, daily caps,
     calendar feeds and their busy times, a coach's name, zone or standing). Each process keeps
-    those facts under the token it read them at (services/booking/snapshot.py). A new token is
+    those facts under the token it read them at (services/booking/facts.py). A new token is
     random, never the next number: a rolled-back change cannot leave a token that a later one
     reuses."""
 

@@ -1,4 +1,4 @@
-"""The calendars each process keeps for slot search (services/booking/snapshot.py): every change
+"""The calendars each process keeps for slot search (services/booking/facts.py): every change
 that search reads is seen by the next search, in this process and in others; a change not yet
 committed is seen only by the session making it; a rolled-back one by no one."""
 
@@ -14,7 +14,7 @@ import requests
 from sqlalchemy import delete, event, select
 
 from services import accounts
-from services.booking import availability, snapshot
+from services.booking import availability, facts
 from services.booking.availability import ExceptionInput, RuleInput, SlotQuery, find_slots
 from services.db import db, writer
 from services.errors import ValidationFailed
@@ -25,7 +25,15 @@ from services.models import (
     FeedBusy,
     InterviewType,
 )
-from tests.support_booking import add_rules, at, auth, future_weekday, make_coach, seed_types
+from tests.support_booking import (
+    add_rules,
+    at,
+    auth,
+    book,
+    future_weekday,
+    make_coach,
+    seed_types,
+)
 
 DAY = future_weekday(4)
 
@@ -155,7 +163,7 @@ def test_a_commit_that_changes_hours_replaces_the_version_and_others_do_not(coac
 
 def test_without_a_version_row_every_search_reads_through(coach):
     db.session.execute(delete(CalendarsVersion))
-    assert snapshot.current() is None
+    assert facts.current() is None
     assert hours(coach.id) == list(range(9, 17))
     again = statements(lambda: hours(coach.id))
     assert any("availability_rule" in s for s in again)
@@ -227,3 +235,17 @@ def test_every_worker_of_the_server_sees_a_change_at_once(live_server, ctx):
         availability.add_exception(coach.id, ExceptionInput(at(DAY, 13), at(DAY, 14), False))
         db.session.commit()
     assert answers() == {(14, 15)}
+
+
+def test_a_booking_is_placed_by_the_hours_as_they_are_now(coach, client, make_user, token_for):
+    """A booking's placement reads the kept hours too: hours just taken away refuse it."""
+    token = token_for(make_user("learner"))
+    assert 10 in hours(coach.id)  # kept, with 10:00 open
+    availability.set_weekly(
+        coach.id, "UTC", (RuleInput(DAY.weekday(), dt.time(13), dt.time(15)),), None
+    )
+    db.session.commit()
+    refused = book(client, token, at(DAY, 10), coach_id=coach.id)
+    assert refused.status_code == 422, refused.json
+    assert refused.json["code"] == "validation_error"
+    assert book(client, token, at(DAY, 13), coach_id=coach.id).status_code == 201

@@ -1,4 +1,5 @@
-"""What slot search reads of interview types and coaches' calendars, kept per process.
+"""What slot search (and a booking's placement) reads of interview types and coaches' calendars,
+kept per process.
 
 Interview types, who runs them, weekly hours, time off and extra hours, daily caps and the busy
 times of coaches' own calendars change a few times a day; slot searches read them many times a

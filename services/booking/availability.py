@@ -16,7 +16,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import selectinload
@@ -688,17 +688,55 @@ def find_slots(
     )
     learner_busy = _learner_busy(learner_id, utc_from, utc_to, exclude_booking_id)
     shape, step = Shape.of(itype), step_minutes()
-    by_start: dict[int, list[int]] = defaultdict(list)
-    for coach_id, calendar in calendars.items():
-        search = _CoachSearch(
-            calendar, utc_from, utc_to, shape, step, earliest, latest, learner_busy
+    # The coaches' side of the answer, for the whole range: what the hours and bookings leave
+    # free. This process keeps it under the calendars' version, by the search and the bookings
+    # just read (so a booking made or cancelled anywhere is a new key).
+    key: tuple[Any, ...] | None = None
+    if (
+        kept is not None
+        and stale_feeds_block()  # else which busy times count changes with the time
+        and utc_from - dt.timedelta(days=1) >= kept.since
+    ):
+        booked = tuple(
+            (i, tuple(c.blocks), tuple(sorted(c.per_day.items()))) for i, c in calendars.items()
         )
+        key = (itype.slug, utc_from, utc_to, step, exclude_booking_id, booked)
+    free = kept.answer(key) if kept is not None and key is not None else None
+    if free is None:
+        free = _free_slots(calendars, utc_from, utc_to, shape, step)
+        if kept is not None and key is not None:
+            kept.remember(key, free)
+    # Then what holds for this search alone: notice, horizon and the learner's own sessions.
+    low = bisect.bisect_left(free, _stamp(earliest, up=True), key=lambda entry: entry[0])
+    high = bisect.bisect_right(free, _stamp(latest), key=lambda entry: entry[0])
+    duration = int(shape.duration.total_seconds())
+    return [
+        slot
+        for stamp, slot in free[low:high]
+        if not (learner_busy.starts and learner_busy.overlaps(stamp, stamp + duration))
+    ]
+
+
+def _free_slots(
+    calendars: dict[int, CoachCalendar],
+    utc_from: dt.datetime,
+    utc_to: dt.datetime,
+    shape: Shape,
+    step: int,
+) -> list[tuple[int, Slot]]:
+    """Every start from ``utc_from`` to ``utc_to`` at which one of the coaches is free (by their
+    hours, time off, sessions, own calendars and daily cap), in order, with its epoch second."""
+    by_start: dict[int, list[int]] = defaultdict(list)
+    latest = utc_to - dt.timedelta(seconds=1)
+    nobody = _BusyStamps(())
+    for coach_id, calendar in calendars.items():
+        search = _CoachSearch(calendar, utc_from, utc_to, shape, step, utc_from, latest, nobody)
         for stamp in search.free():
             by_start[stamp].append(coach_id)
     slots = []
     for stamp, ids in sorted(by_start.items()):
         start = dt.datetime.fromtimestamp(stamp, UTC)
-        slots.append(Slot(start, start + shape.duration, tuple(sorted(ids))))
+        slots.append((stamp, Slot(start, start + shape.duration, tuple(sorted(ids)))))
     return slots
 
 

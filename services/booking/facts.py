@@ -46,6 +46,9 @@ MAX_AGE = dt.timedelta(hours=1)
 # search reaches a day before its range, and its range starts today at the earliest.
 KEPT_BEFORE = dt.timedelta(days=2)
 
+# Slot searches' answers kept under one token, at most (each a few hundred slots).
+MAX_ANSWERS = 64
+
 _WATCHED: tuple[type[Any], ...] = (
     InterviewType,
     CoachInterviewType,
@@ -129,6 +132,16 @@ class Snapshot:
         self._coaches: dict[int, tuple[CoachFacts, ...]] = {}
         self._hours: dict[int, CoachHours] = {}
         self._lock = threading.Lock()  # one thread fills a part; the others wait for it
+        self._answers: dict[Any, Any] = {}
+
+    def answer(self, key: Any) -> Any:
+        """What ``remember`` kept under ``key`` (a slot search's coach side), or None."""
+        return self._answers.get(key)
+
+    def remember(self, key: Any, value: Any) -> None:
+        if len(self._answers) >= MAX_ANSWERS:
+            self._answers.clear()  # a bounded memory; the next searches fill it again
+        self._answers[key] = value
 
     def interview_type(self, slug: str) -> TypeFacts | None:
         if slug not in self._types:

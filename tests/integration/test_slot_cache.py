@@ -249,3 +249,27 @@ def test_a_booking_is_placed_by_the_hours_as_they_are_now(coach, client, make_us
     assert refused.status_code == 422, refused.json
     assert refused.json["code"] == "validation_error"
     assert book(client, token, at(DAY, 13), coach_id=coach.id).status_code == 201
+
+
+def test_a_kept_answer_is_never_older_than_the_bookings(coach, client, make_user, token_for):
+    """The coaches' side of an answer is kept by the bookings it read: a booking made, or one
+    cancelled, is in the next answer; a learner's own sessions and the notice are applied to it
+    per search."""
+    learner = make_user("learner")
+    token = token_for(learner)
+    assert hours(coach.id) == hours(coach.id) == list(range(9, 17))
+    made = book(client, token, at(DAY, 10), coach_id=coach.id)
+    assert made.status_code == 201, made.json
+    assert 10 not in hours(coach.id)
+    # The learner's own session rules out that time for any coach (here the only one).
+    query = SlotQuery("coding", DAY, DAY, "UTC", coach_id=coach.id)
+    mine = {s.start.hour for s in find_slots(query, learner_id=learner.id)}
+    assert 10 not in mine and 11 in mine
+    # Notice: seen from 13:00 the day before the day, only times from 13:00 on (12 hours).
+    late = {s.start for s in find_slots(query, now=at(DAY, 1))}
+    assert min(late) == at(DAY, 13)
+    cancelled = client.post(
+        f"/api/v1/bookings/{made.json['id']}/cancel", headers=auth(token), json={}
+    )
+    assert cancelled.status_code == 200, cancelled.json
+    assert hours(coach.id) == list(range(9, 17))

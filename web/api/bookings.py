@@ -262,6 +262,18 @@ _problem = problem_doc(bp)
 # --- slots ---------------------------------------------------------------------------------------
 
 
+# Slot times as answers write them, per zone: the same times are asked for again and again (and
+# one slot's end is often another's start). Bounded: emptied when it grows past the limit.
+_TIMES_KEPT = 50_000
+_times: dict[str, dict[dt.datetime, str]] = {}
+
+
+def _written(tz_name: str) -> dict[dt.datetime, str]:
+    if sum(len(times) for times in _times.values()) > _TIMES_KEPT:
+        _times.clear()
+    return _times.setdefault(tz_name, {})
+
+
 @bp.route("/slots")
 @token_required(bp, "learner", "staff")
 @bp.arguments(SlotArgsSchema, location="query")
@@ -287,8 +299,7 @@ def list_slots(args: dict[str, Any]) -> Any:
         ),
         learner_id=user.id if user.role == "learner" else None,
     )
-    # One slot's end is often another's start: each time is written once.
-    written: dict[dt.datetime, str] = {}
+    written = _written(tz_name)
 
     def local(moment: dt.datetime) -> str:
         text = written.get(moment)

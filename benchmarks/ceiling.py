@@ -139,7 +139,7 @@ def wrk(
 # now and then one worker wins them all, so the run measures one core, not two (seen: bare /hello
 # 2,500-3,500 req/s with 16/0, 8,000-10,500 with anything from 15/1 to 8/8). Such a run says
 # nothing about the app against its baseline: it is run again.
-MIN_PER_WORKER = 2
+MIN_PER_WORKER = 4  # a worker with fewer than its four threads busy idles between requests
 MAX_RERUNS = 8
 
 

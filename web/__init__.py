@@ -107,6 +107,7 @@ def _init_extensions(app: Flask) -> None:
         # limit for the whole app, the limiter's before-request check would find nothing on every
         # request.
         app.before_request_funcs[None].remove(limiter._check_request_limit)
+    _limiter_hooks_where_limited(app)
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "auth.sign_in"
@@ -114,6 +115,34 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "basic"
     login_manager.user_loader(accounts.load_session_user)
+
+
+def _limiter_hooks_where_limited(app: Flask) -> None:
+    """Flask-Limiter's after-request hook (its headers, its conditional deductions) and teardown
+    run on every request, and each first builds the request's limiter state. A request that met
+    no limit has none to act on: they run only where a limit was checked (its state exists)."""
+    from flask.globals import request_ctx
+
+    def limited() -> bool:
+        return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+
+    after = app.after_request_funcs[None]
+    for i, hook in enumerate(after):
+        if getattr(getattr(hook, "func", None), "__name__", "") == "__inject_headers":
+
+            def inject(response: Any, hook: Any = hook) -> Any:
+                return hook(response) if limited() else response
+
+            after[i] = inject
+    teardown = app.teardown_request_funcs[None]
+    for i, hook in enumerate(teardown):
+        if getattr(hook, "__name__", "") == "__release_context":
+
+            def release(error: BaseException | None, hook: Any = hook) -> None:
+                if limited():
+                    hook(error)
+
+            teardown[i] = release
 
 
 def _init_dispatch(app: Flask) -> None:

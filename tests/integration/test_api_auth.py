@@ -103,6 +103,9 @@ def test_the_sixth_failure_within_a_minute_is_rate_limited(client, make_user):
     limited = client.post("/api/v1/auth/token", json=attempt)
     assert limited.json["code"] == "rate_limited"
     assert limited.mimetype == "application/problem+json"
+    # The limiter's headers, on the routes it limits only.
+    assert limited.headers["X-RateLimit-Limit"] == "5" and "Retry-After" in limited.headers
+    assert "X-RateLimit-Limit" not in client.get("/healthz").headers
 
 
 def test_successful_sign_ins_do_not_count_towards_the_limit(client, make_user):

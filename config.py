@@ -108,7 +108,6 @@ def load(env: dict[str, str] | None = None) -> dict[str, Any]:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         **_notification_settings(env),
         **_booking_settings(env),
         **_storage_settings(env),

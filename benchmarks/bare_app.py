@@ -18,12 +18,11 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import text
 
 import config
+import services.db  # noqa: F401  (the app's pool checks, so the pool behaves the same)
 
 app = Flask(__name__, template_folder=str(Path(__file__).parent / "templates"))
 app.config.update(
     SQLALCHEMY_DATABASE_URI=config.normalise_database_url(os.environ["DATABASE_URL"]),
-    # The app's engine options, so the pool behaves the same.
-    SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
 )
 db = SQLAlchemy(app)
 

@@ -140,7 +140,7 @@ def wrk(
 # 2,500-3,500 req/s with 16/0, 8,000-10,500 with anything from 15/1 to 8/8). Such a run says
 # nothing about the app against its baseline: it is run again.
 MIN_PER_WORKER = 4  # a worker with fewer than its four threads busy idles between requests
-MAX_RERUNS = 8
+MAX_RERUNS = 20
 
 
 def spread(port: int, workers: list[int]) -> dict[int, int]:
@@ -252,7 +252,9 @@ def empty_calendar(database_url: str) -> None:
     with nothing booked), not what the rounds before it left."""
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(database_url)
+    import config
+
+    engine = sqlalchemy.create_engine(config.normalise_database_url(database_url))
     with engine.begin() as connection:
         connection.execute(sqlalchemy.text("TRUNCATE booking CASCADE"))
     engine.dispose()

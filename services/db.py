@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -11,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
 # Stable constraint names, so Alembic can alter them on every backend.
@@ -83,6 +86,44 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
     cursor.execute("PRAGMA busy_timeout=15000")  # concurrent writers queue instead of failing
     cursor.close()
+
+
+# A pooled PostgreSQL connection is checked (a round trip) before it is handed out only when it
+# has been idle a while: after a restart of the server or a dropped link, the request gets a fresh
+# connection instead of an error, as pool_pre_ping would do, but a connection used a moment ago is
+# not asked again (pool_pre_ping asked before every checkout: a second round trip on every
+# request). A failed check invalidates the pool; the checkout then makes a new connection.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "idle_since"
+
+
+@event.listens_for(Pool, "connect")
+@event.listens_for(Pool, "checkin")
+def _idle_from_now(dbapi_connection: Any, connection_record: Any) -> None:
+    if connection_record is not None:
+        connection_record.info[_IDLE_SINCE] = time.monotonic()
+
+
+@event.listens_for(Pool, "checkout")
+def _ping_if_idle(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    idle_since = connection_record.info.get(_IDLE_SINCE, float("-inf"))
+    if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    autocommit = dbapi_connection.autocommit
+    try:
+        dbapi_connection.autocommit = True  # no transaction left open by the check
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+        dbapi_connection.autocommit = autocommit
+    except Exception as error:
+        raise InvalidatePoolError(f"pooled connection failed its check: {error}") from error
 
 
 # SQLite has one writer at a time. A transaction that reads and only later writes fails at once

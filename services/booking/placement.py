@@ -264,30 +264,72 @@ def place(
     *,
     new: bool,
 ) -> User:
-    """Put ``booking`` at ``start`` with the first candidate the database accepts."""
+    """Put ``booking`` at ``start`` with the first candidate the database accepts.
+
+    Each candidate is tried in a savepoint that also takes the coach's lock: one that cannot take
+    the session is let go (rolling back to the savepoint releases the row lock on PostgreSQL)
+    before the next is locked. So a booking holds at most one coach's lock, and two bookings
+    trying the same coaches in different orders cannot deadlock (they did, under 32 clients).
+    A coach whose lock another booking holds right now is tried after the others, not waited
+    for first: concurrent bookings spread over the free coaches instead of queueing for one."""
+    busy = []
     for coach in candidates.free:
-        lock_users(coach.id)
-        if not _within_cap(coach, start, candidates.caps[coach.id], None if new else booking.id):
-            continue
-        block_start, block_end = shape.block(start)
-        try:
-            with db.session.begin_nested():
-                booking.coach_id = coach.id
-                booking.start_at, booking.end_at = start, start + shape.duration
-                booking.block_start_at, booking.block_end_at = block_start, block_end
-                arm_reminders(booking, now)
-                if new:
-                    db.session.add(booking)
-                db.session.flush()
-        except DBAPIError as exc:
-            kind = overlap_rule(exc)
-            if kind == "learner":
-                raise SlotUnavailable(LEARNER_BUSY) from exc
-            if kind is None:
-                raise
-            continue  # this coach was just taken: try the next
-        return coach
+        outcome = _try_coach(booking, coach, candidates, start, shape, now, new=new, wait=False)
+        if outcome == "placed":
+            return coach
+        if outcome == "busy":
+            busy.append(coach)
+    for coach in busy:
+        outcome = _try_coach(booking, coach, candidates, start, shape, now, new=new, wait=True)
+        if outcome == "placed":
+            return coach
     raise SlotUnavailable("This slot was just taken. Pick another time.")
+
+
+def _try_coach(
+    booking: Booking,
+    coach: User,
+    candidates: Candidates,
+    start: dt.datetime,
+    shape: Shape,
+    now: dt.datetime,
+    *,
+    new: bool,
+    wait: bool,
+) -> str:
+    """ "placed", "taken" (the cap, or another session there), or "busy" (without ``wait``:
+    another transaction holds the coach's lock). Raises SlotUnavailable for the learner's own
+    overlap."""
+    attempt = db.session.begin_nested()
+    try:
+        if wait:
+            lock_users(coach.id)
+        elif not try_lock_users(coach.id):
+            attempt.rollback()
+            return "busy"
+        if not _within_cap(coach, start, candidates.caps[coach.id], None if new else booking.id):
+            attempt.rollback()
+            return "taken"
+        booking.coach_id = coach.id
+        booking.start_at, booking.end_at = start, start + shape.duration
+        booking.block_start_at, booking.block_end_at = shape.block(start)
+        arm_reminders(booking, now)
+        if new:
+            db.session.add(booking)
+        db.session.flush()
+    except DBAPIError as exc:
+        attempt.rollback()
+        kind = overlap_rule(exc)
+        if kind == "learner":
+            raise SlotUnavailable(LEARNER_BUSY) from exc
+        if kind is None:
+            raise
+        return "taken"  # this coach was just taken: try the next
+    except BaseException:
+        attempt.rollback()
+        raise
+    attempt.commit()
+    return "placed"
 
 
 def new_meeting_url() -> str:

@@ -570,6 +570,16 @@ def live_app(live_database: str, live_redis_url: str) -> Any:
 
 
 @pytest.fixture
+def live_ctx(live_app: Any) -> Iterator[None]:
+    """The test's own reads and writes of the live (committed) database."""
+    from services.db import db
+
+    with live_app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
 def live_client(live_app: Any) -> Iterator[Any]:
     from services.db import db
 

@@ -35,3 +35,17 @@ def sign_in(client: Any, email: str, password: str = "correct horse battery") ->
         response = post_form(client, "/account/two-factor/setup", {"code": next_code(secret)})
         assert response.status_code == 200, response.get_data(as_text=True)
     return response
+
+
+def committed_user(role: str, password: str = "correct horse battery", **kwargs: Any) -> Any:
+    """A new user with a unique address, committed (for tests whose server runs elsewhere)."""
+    import uuid
+
+    from services import accounts
+    from services.db import db
+
+    user = accounts.create_user(
+        email=f"{role}-{uuid.uuid4().hex[:8]}@example.com", password=password, role=role, **kwargs
+    )
+    db.session.commit()
+    return user

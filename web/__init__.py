@@ -126,6 +126,7 @@ def _limiter_hooks_where_limited(app: Flask) -> None:
     def limited() -> bool:
         return hasattr(request_ctx._get_current_object(), "_limiter_request_context")
 
+    wrapped = 0
     after = app.after_request_funcs[None]
     for i, hook in enumerate(after):
         if getattr(getattr(hook, "func", None), "__name__", "") == "__inject_headers":
@@ -134,6 +135,7 @@ def _limiter_hooks_where_limited(app: Flask) -> None:
                 return hook(response) if limited() else response
 
             after[i] = inject
+            wrapped += 1
     teardown = app.teardown_request_funcs[None]
     for i, hook in enumerate(teardown):
         if getattr(hook, "__name__", "") == "__release_context":
@@ -143,6 +145,9 @@ def _limiter_hooks_where_limited(app: Flask) -> None:
                     hook(error)
 
             teardown[i] = release
+            wrapped += 1
+    if wrapped != 2:  # a Flask-Limiter release that names its hooks otherwise: say so at start
+        raise RuntimeError("Flask-Limiter's after-request and teardown hooks were not found")
 
 
 def _init_dispatch(app: Flask) -> None:

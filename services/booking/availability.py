@@ -295,15 +295,7 @@ def eligible_coaches(itype: InterviewType | TypeFacts, coach_id: int | None = No
     """The active coaches who run ``itype`` (or that one coach, if they do). One query."""
     if coach_id is not None and not valid_id(coach_id):
         return []
-    query = (
-        select(User)
-        .where(
-            User.role == Role.COACH,
-            User.active.is_(True),
-            interview_types.runs(User.id, itype.id),
-        )
-        .order_by(User.id)
-    )
+    query = select(User).where(interview_types.offered_by(itype.id)).order_by(User.id)
     if coach_id is not None:
         query = query.where(User.id == coach_id)
     return list(db.session.scalars(query))
@@ -374,7 +366,7 @@ def load_calendars(
     # A day on either side: a coach's local day (for the cap) and buffers reach past the range.
     wide_from, wide_to = utc_from - dt.timedelta(days=1), utc_to + dt.timedelta(days=1)
     now = now or utcnow()
-    if kept is not None and wide_from >= kept.since:
+    if kept is not None and kept.covers(utc_from):
         hours = kept.hours(ids)
     else:
         hours = facts.read_hours(ids, wide_from)
@@ -479,8 +471,12 @@ def get_type(slug: str, field_name: str = "type") -> InterviewType:
         select(InterviewType).where(InterviewType.slug == slug, InterviewType.active.is_(True))
     )
     if itype is None:
-        raise ValidationFailed.field(field_name, f"There is no interview type {slug!r}.")
+        raise no_type(slug, field_name)
     return itype
+
+
+def no_type(slug: str, field_name: str = "type") -> ValidationFailed:
+    return ValidationFailed.field(field_name, f"There is no interview type {slug!r}.")
 
 
 def _learner_busy(
@@ -666,7 +662,7 @@ def find_slots(
     kept = facts.current()
     itype = kept.interview_type(query.type_slug) if kept else facts.type_facts(query.type_slug)
     if itype is None:
-        raise ValidationFailed.field("type", f"There is no interview type {query.type_slug!r}.")
+        raise no_type(query.type_slug)
     now = now or utcnow()
     utc_from = local_to_utc(query.start_date, dt.time(0), tz)
     utc_to = local_to_utc(query.end_date + dt.timedelta(days=1), dt.time(0), tz)
@@ -694,8 +690,8 @@ def find_slots(
     key: tuple[Any, ...] | None = None
     if (
         kept is not None
+        and kept.covers(utc_from)  # else load_calendars read the hours through
         and stale_feeds_block()  # else which busy times count changes with the time
-        and utc_from - dt.timedelta(days=1) >= kept.since
     ):
         booked = tuple(
             (i, tuple(c.blocks), tuple(sorted(c.per_day.items()))) for i, c in calendars.items()

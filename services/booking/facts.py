@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, event, inspect, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from services.booking.interview_types import offered_by
 from services.db import db, fast_rows, utcnow
 from services.models import (
     AvailabilityException,
@@ -143,6 +144,11 @@ class Snapshot:
             self._answers.clear()  # a bounded memory; the next searches fill it again
         self._answers[key] = value
 
+    def covers(self, utc_from: dt.datetime) -> bool:
+        """Whether the hours kept reach back far enough for a search from ``utc_from`` (which
+        reads from a day before it)."""
+        return utc_from - dt.timedelta(days=1) >= self.since
+
     def interview_type(self, slug: str) -> TypeFacts | None:
         if slug not in self._types:
             with self._lock:
@@ -153,17 +159,11 @@ class Snapshot:
     def coaches(self, type_id: int) -> tuple[CoachFacts, ...]:
         """The active coaches who run the type, by id."""
         if type_id not in self._coaches:
-            from services.booking.interview_types import runs
-
             with self._lock:
                 if type_id not in self._coaches:
                     rows = db.session.execute(
                         select(User.id, User.name, User.timezone)
-                        .where(
-                            User.role == Role.COACH,
-                            User.active.is_(True),
-                            runs(User.id, type_id),
-                        )
+                        .where(offered_by(type_id))
                         .order_by(User.id)
                     )
                     self._coaches[type_id] = tuple(CoachFacts(*row) for row in rows)
@@ -248,11 +248,6 @@ def current() -> Snapshot | None:
     if kept is None or kept.key != key or now - kept.loaded_at > MAX_AGE:
         kept = _kept[database] = Snapshot(key, now)
     return kept
-
-
-def forget() -> None:
-    """Drop what this process keeps (a test that writes around the session uses it)."""
-    _kept.clear()
 
 
 # --- who changes them --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, delete, exists, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, delete, exists, or_, select, true
 
 from services import audit
 from services.access import require_staff
@@ -241,6 +241,11 @@ def runs(
         CoachInterviewType.coach_id == coach_id, CoachInterviewType.interview_type_id == type_id
     )
     return or_(coach_id.not_in(narrowed), chosen)
+
+
+def offered_by(type_id: int) -> ColumnElement[bool]:
+    """SQL over ``User``: an active coach who runs the type (what a learner may book with)."""
+    return and_(User.role == Role.COACH, User.active.is_(True), runs(User.id, type_id))
 
 
 def _pairs(coach_ids: Sequence[int] | None = None) -> list[tuple[int, int, str]]:

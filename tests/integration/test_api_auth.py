@@ -106,6 +106,14 @@ def test_the_sixth_failure_within_a_minute_is_rate_limited(client, make_user):
     # The limiter's headers, on the routes it limits only.
     assert limited.headers["X-RateLimit-Limit"] == "5" and "Retry-After" in limited.headers
     assert "X-RateLimit-Limit" not in client.get("/healthz").headers
+    # A request that met no limit does not build the limiter's request state (its hooks skip it).
+    from flask.globals import request_ctx
+
+    with client:
+        client.get("/healthz")
+        assert not hasattr(request_ctx._get_current_object(), "_limiter_request_context")
+        client.post("/api/v1/auth/token", json=attempt)
+        assert hasattr(request_ctx._get_current_object(), "_limiter_request_context")
 
 
 def test_successful_sign_ins_do_not_count_towards_the_limit(client, make_user):

@@ -11,42 +11,23 @@ import csv
 import datetime as dt
 import io
 import re
-import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import create_engine, delete, select, text, update
 
-from services import accounts
 from services import booking as booking_service
 from services.db import db, utcnow, write_intent, writer
 from services.models import Booking, Resume, ResumeVersion, StaffAction, User
 from services.resumes import queue
-from tests.support_auth import csrf_token, sign_in
+from tests.support_auth import committed_user, csrf_token, sign_in
 from tests.support_booking import insert_booking, seed_types
 from tests.support_resumes import make_pdf
 from tests.support_server import HttpClient
 from tests.support_staff import bulk_resumes, make_resume
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def ctx(live_app: Any) -> Iterator[None]:
-    """The test's own reads and writes of the live (committed) database."""
-    with live_app.app_context():
-        yield
-        db.session.remove()
-
-
-def person(role: str, **kwargs: Any) -> User:
-    user = accounts.create_user(
-        email=f"{role}-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD, role=role, **kwargs
-    )
-    db.session.commit()
-    return user
 
 
 def signed_in(base_url: str, user: User) -> HttpClient:
@@ -97,10 +78,10 @@ def read_records(chunks: Iterator[bytes], count: int) -> list[list[str]]:
 
 
 def test_queue_csv_through_gunicorn_is_whole_and_audited_only_once_finished(
-    live_server, live_database, ctx
+    live_server, live_database, live_ctx
 ):
-    staff = person("staff", name="Sam Staff")
-    learner = person("learner", name="Lena Learner")
+    staff = committed_user("staff", name="Sam Staff")
+    learner = committed_user("learner", name="Lena Learner")
     # More than two batches of the export (EXPORT_BATCH = 200), and more than one 64 KiB chunk.
     bulk_resumes(learner.id, 450)
     formula = make_resume(learner, target_role='=HYPERLINK("http://x")')
@@ -135,10 +116,10 @@ def test_queue_csv_through_gunicorn_is_whole_and_audited_only_once_finished(
     assert entry.detail["filters"]["status"] == "all"
 
 
-def test_sessions_csv_through_gunicorn_has_every_session_and_is_audited(live_server, ctx):
-    staff = person("staff", name="Sam Staff")
-    learner = person("learner", name="Lena Learner")
-    coach = person("coach", name="Ada Coach")
+def test_sessions_csv_through_gunicorn_has_every_session_and_is_audited(live_server, live_ctx):
+    staff = committed_user("staff", name="Sam Staff")
+    learner = committed_user("learner", name="Lena Learner")
+    coach = committed_user("coach", name="Ada Coach")
     seed_types()
     starts = [utcnow() + dt.timedelta(days=d, hours=1) for d in (1, 2, 3)]
     made = [insert_booking(learner.id, coach.id, start).id for start in starts]
@@ -156,9 +137,9 @@ def test_sessions_csv_through_gunicorn_has_every_session_and_is_audited(live_ser
     assert entry.detail["rows"] == 3 and entry.detail["filters"]["coach_id"] == coach.id
 
 
-def test_an_export_failing_half_way_is_a_broken_transfer_and_not_audited(live_server, ctx):
-    staff = person("staff", name="Sam Staff")
-    learner = person("learner", name="Lena Learner")
+def test_an_export_failing_half_way_is_a_broken_transfer_and_not_audited(live_server, live_ctx):
+    staff = committed_user("staff", name="Sam Staff")
+    learner = committed_user("learner", name="Lena Learner")
     bulk_resumes(learner.id, 600)  # some 100 KiB of rows: the first chunk is out before the fault
     broken = make_resume(learner, target_role="Data scientist")  # queued last: exported last
     # A fault the export meets half way: the résumé's current version has no row.
@@ -200,10 +181,10 @@ def bearer(base_url: str, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.raw.json()['token']}"}
 
 
-def test_a_resume_file_through_gunicorn_is_the_upload_as_an_attachment(live_server, ctx):
-    learner = person("learner", name="Lena Learner")
-    staff = person("staff", name="Sam Staff")
-    coach = person("coach", name="Ada Coach")
+def test_a_resume_file_through_gunicorn_is_the_upload_as_an_attachment(live_server, live_ctx):
+    learner = committed_user("learner", name="Lena Learner")
+    staff = committed_user("staff", name="Sam Staff")
+    coach = committed_user("coach", name="Ada Coach")
     body = make_pdf()
     resume_id = upload_resume(signed_in(live_server, learner), body)
     db.session.commit()
@@ -234,9 +215,9 @@ def test_a_resume_file_through_gunicorn_is_the_upload_as_an_attachment(live_serv
     assert learner_client.get(f"/learn/resumes/{resume_id + 1000}/file").status_code == 404
 
 
-def test_a_bookings_ics_and_the_coachs_feed_through_gunicorn(live_server, ctx):
-    learner = person("learner", name="Lena Learner")
-    coach = person("coach", name="Ada Coach")
+def test_a_bookings_ics_and_the_coachs_feed_through_gunicorn(live_server, live_ctx):
+    learner = committed_user("learner", name="Lena Learner")
+    coach = committed_user("coach", name="Ada Coach")
     seed_types()
     booking = insert_booking(learner.id, coach.id, utcnow() + dt.timedelta(days=2))
     uid = booking.uid

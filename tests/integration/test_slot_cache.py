@@ -5,15 +5,12 @@ committed is seen only by the session making it; a rolled-back one by no one."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 from sqlalchemy import delete, event, select
 
-from services import accounts
 from services.booking import availability, facts
 from services.booking.availability import ExceptionInput, RuleInput, SlotQuery, find_slots
 from services.db import db, writer
@@ -25,6 +22,7 @@ from services.models import (
     FeedBusy,
     InterviewType,
 )
+from tests.support_auth import committed_user
 from tests.support_booking import (
     add_rules,
     at,
@@ -174,21 +172,6 @@ def test_without_a_version_row_every_search_reads_through(coach):
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def ctx(live_app: Any) -> Iterator[None]:
-    with live_app.app_context():
-        yield
-        db.session.remove()
-
-
-def person(role: str) -> Any:
-    user = accounts.create_user(
-        email=f"{role}-{uuid.uuid4().hex[:8]}@example.com", password=PASSWORD, role=role
-    )
-    db.session.commit()
-    return user
-
-
 def api_token(base_url: str, user: Any) -> str:
     response = requests.post(
         f"{base_url}/api/v1/auth/token",
@@ -199,11 +182,11 @@ def api_token(base_url: str, user: Any) -> str:
     return str(response.json()["token"])
 
 
-def test_every_worker_of_the_server_sees_a_change_at_once(live_server, ctx):
+def test_every_worker_of_the_server_sees_a_change_at_once(live_server, live_ctx):
     """gunicorn's two workers each keep the calendars; a coach's new hours, saved through one of
     them, and time off saved by another process (this test's), are in the next answer of both."""
     seed_types()
-    coach, learner = person("coach"), person("learner")
+    coach, learner = committed_user("coach"), committed_user("learner")
     add_rules(coach.id)
     coach_token, learner_token = api_token(live_server, coach), api_token(live_server, learner)
     url = f"{live_server}/api/v1/slots?type=coding&start={DAY}&end={DAY}&tz=UTC&coach_id={coach.id}"

@@ -15,8 +15,10 @@ depends_on = None
 
 # Exact whole microseconds of review.created_at - resume_version.uploaded_at, as
 # Review.turnaround_of computes them. PostgreSQL: EXTRACT gives numeric seconds (exact).
-# SQLite: SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC); whole seconds by strftime('%s'),
-# the microseconds from characters 21-26 (julianday() would round).
+# SQLite: SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC); whole seconds by strftime('%s')
+# of the first 19 characters (given the fraction, SQLite rounds to the millisecond, so .9995 s
+# and more would count as the next second; julianday() rounds too), the microseconds from
+# characters 21-26.
 BACKFILL_POSTGRESQL = """
 UPDATE review SET turnaround_us = CAST(
     EXTRACT(EPOCH FROM (review.created_at - resume_version.uploaded_at)) * 1000000 AS BIGINT)
@@ -24,8 +26,8 @@ FROM resume_version WHERE resume_version.id = review.version_id
 """
 BACKFILL_SQLITE = """
 UPDATE review SET turnaround_us = (
-    SELECT (CAST(strftime('%s', review.created_at) AS INTEGER)
-            - CAST(strftime('%s', v.uploaded_at) AS INTEGER)) * 1000000
+    SELECT (CAST(strftime('%s', substr(review.created_at, 1, 19)) AS INTEGER)
+            - CAST(strftime('%s', substr(v.uploaded_at, 1, 19)) AS INTEGER)) * 1000000
          + CAST(substr(review.created_at, 21, 6) AS INTEGER)
          - CAST(substr(v.uploaded_at, 21, 6) AS INTEGER)
     FROM resume_version AS v WHERE v.id = review.version_id)

@@ -354,13 +354,18 @@ def test_a_proposal_expires_at_the_cutoff_of_the_current_time(world):
 def test_a_proposal_expires_when_its_start_is_no_longer_bookable(world, make_user):
     """A session far ahead, a new time soon: the new time's minimum notice comes first."""
     owl = make_coach(make_user, "UTC", start=dt.time(0), end=dt.time(23, 59), weekdays=range(7))
-    far = availability.grid_ceil(utcnow() + dt.timedelta(days=10), 30)
+    # Both times keep clear of the owl's last hour, where a session would run past 23:59.
+    far = dt.datetime.combine(
+        (utcnow() + dt.timedelta(days=10)).date(), dt.time(12), tzinfo=dt.timezone.utc
+    )
     session, _ = booking_service.book(
         world["learner"].id,
         booking_service.BookingRequest(type="coding", start=far, coach_id=owl.id),
     )
     db.session.commit()
-    near = availability.grid_ceil(utcnow() + dt.timedelta(hours=20), 30)
+    near = availability.grid_ceil(utcnow() + dt.timedelta(hours=16), 30)
+    while near.time() >= dt.time(22):
+        near += dt.timedelta(minutes=30)
     proposal = proposals.propose(session.id, owl.id, proposals.ProposalRequest(start=near))
     db.session.commit()
     assert proposal.expires_at == near - dt.timedelta(hours=12)

@@ -179,6 +179,12 @@ def test_the_migration_backfills_the_turnaround_exactly(make_user):
         )
         for _ in range(40)
     ] + [(now, dt.timedelta(0)), (now, dt.timedelta(microseconds=999_999))]
+    # Fractions SQLite would round up to the next second if it were given them.
+    late_in_a_second = now.replace(microsecond=999_700)
+    turnarounds += [
+        (late_in_a_second, dt.timedelta(hours=3)),
+        (late_in_a_second + dt.timedelta(microseconds=400), dt.timedelta(days=2, microseconds=400)),
+    ]
     _reviews(learner.id, coach.id, turnarounds)
     db.session.execute(update(Review).values(turnaround_us=-1))
     migration = _migration("0008_review_turnaround.py")

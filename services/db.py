@@ -173,14 +173,25 @@ def reader() -> Iterator[None]:
 _compiled: dict[tuple[Any, str], tuple[str, list[str] | None, dict[str, Any]]] = {}
 
 
+def _session_and_bind() -> tuple[Any, Any]:
+    """The request's session if it has one yet (none is made for asking), and what it reads
+    through: the engine, or the connection it is bound to."""
+    scoped = db.session
+    session = scoped() if scoped.registry.has() else None
+    bind = session.get_bind() if session is not None else scoped.session_factory.kw.get("bind")
+    return session, bind if bind is not None else db.engine
+
+
+def current_bind() -> Any:
+    """What the session reads through (an engine, or the connection of an outer transaction), as
+    the key of what a process keeps per database."""
+    return _session_and_bind()[1]
+
+
 def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:
     """The rows of a Core ``statement`` (a module-level constant: it is compiled once and kept),
     with ``params`` for its ``bindparam``s."""
-    scoped = db.session
-    session = scoped() if scoped.registry.has() else None  # none yet: not made for this read
-    bind = session.get_bind() if session is not None else scoped.session_factory.kw.get("bind")
-    if bind is None:
-        bind = db.engine
+    session, bind = _session_and_bind()
     dialect = bind.dialect
     key = (statement, dialect.name)
     compiled = _compiled.get(key)

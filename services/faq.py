@@ -3,22 +3,26 @@
 Answers are Markdown; each is rendered (sanitised HTML, and plain text for JSON-LD) as it is saved,
 by a flush hook, whoever saves it. Every change to a page or its entries raises ``page.version``,
 so the public pages read the pages once per version per process (``articles``) and otherwise only
-their versions: one indexed read."""
+their versions: one indexed read, which a caller that may be answered a moment late (an anonymous
+visitor) can skip for ``max_age`` seconds after the last. An edit is seen at once in the process
+that made it."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+import time
+import weakref
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, selectinload
 
-from services.db import db, fast_rows
+from services.db import current_bind, db, fast_rows
 from services.models import FaqEntry, Page
 from services.validation import is_id
 
@@ -135,12 +139,26 @@ _VERSIONS = select(Page.slug, Page.id, Page.version, Page.updated_at).where(
 )
 # Each process keeps the newest article it read per slug, under the version it read it at.
 _articles: dict[str, tuple[tuple[Any, ...], Article]] = {}
+# And, per database, when it last read the versions (time.monotonic()) and what it found then.
+_last_read: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Article]]] = (
+    weakref.WeakKeyDictionary()
+)
+_PAGES_CHANGED = "pages_changed"  # the session's ``info`` key: it holds uncommitted page changes
 
 
-def articles() -> dict[str, Article]:
+def articles(max_age: float = 0.0) -> dict[str, Article]:
     """The public pages (of those that exist) as the public site shows them, by slug. One indexed
     read of their versions (no ORM session); a page is read again only when its version moved (or
-    another process started)."""
+    another process started). With ``max_age``, what this process found at most that many seconds
+    ago, without a read, unless this process has changed a page since."""
+    bind = current_bind()
+    scoped = db.session
+    pending = scoped.registry.has() and scoped().info.get(_PAGES_CHANGED)
+    if max_age > 0 and not pending:
+        last = _last_read.get(bind)
+        if last is not None and time.monotonic() - last[0] < max_age:
+            return last[1]
+    read_at = time.monotonic()
     found: dict[str, Article] = {}
     for slug, *key in fast_rows(_VERSIONS):
         cached = _articles.get(slug)
@@ -151,6 +169,8 @@ def articles() -> dict[str, Article]:
             cached = (tuple(key), article)
             _articles[slug] = cached
         found[slug] = cached[1]
+    if not pending:
+        _last_read[bind] = (read_at, found)
     return found
 
 
@@ -238,6 +258,24 @@ def _render_and_version(session: Session, flush_context: Any, instances: Any) ->
         if page not in session.new and page not in session.deleted:
             # Counted in SQL, so two writers at once both count.
             page.version = Page.version + 1  # type: ignore[assignment]
+    if any(isinstance(obj, (Page, FaqEntry)) for obj in (*session.new, *session.deleted)) or pages:
+        session.info[_PAGES_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        mapper = state.bind_mapper
+        if mapper is not None and issubclass(mapper.class_, (Page, FaqEntry)):
+            state.session.info[_PAGES_CHANGED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _read_versions_again(session: Session, transaction: SessionTransaction) -> None:
+    """Once a transaction that changed a page ends (committed or not), this process reads the
+    versions again on its next visit."""
+    if transaction.parent is None and session.info.pop(_PAGES_CHANGED, None):
+        _last_read.clear()
 
 
 def _changed(obj: FaqEntry, name: str) -> bool:

@@ -14,6 +14,11 @@ from collections.abc import Callable, Hashable
 
 from flask import Response, request, session
 
+# How late an anonymous visitor may see a page's edit made in another process: the content's
+# versions are read at most once per this many seconds per process for them (a signed-in visitor's
+# page, and the process that saved the edit, read them at once).
+SHARED_MAX_AGE = 1.0
+
 # endpoint -> (content key, ETag, body); one entry per page, replaced when its content moves on.
 _pages: dict[str, tuple[Hashable, str, bytes]] = {}
 
@@ -21,6 +26,11 @@ _pages: dict[str, tuple[Hashable, str, bytes]] = {}
 def shared() -> bool:
     """The visitor sees what every anonymous visitor sees: not signed in, no message waiting."""
     return "_user_id" not in session and "_flashes" not in session
+
+
+def content_max_age() -> float:
+    """How old the content's versions may be for this visitor (seconds)."""
+    return SHARED_MAX_AGE if shared() else 0.0
 
 
 def anonymous_page(key: Hashable, render: Callable[[], str]) -> Response | str:

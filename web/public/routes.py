@@ -12,7 +12,7 @@ from sqlalchemy import text
 from services import dashboard as dashboards
 from services import faq, notifications
 from services.db import db
-from web.page_cache import anonymous_page
+from web.page_cache import anonymous_page, content_max_age
 from web.problems import problem
 
 bp = Blueprint("public", __name__)
@@ -20,7 +20,7 @@ bp = Blueprint("public", __name__)
 
 @bp.route("/")
 def home() -> Response | str:
-    pages = faq.articles()
+    pages = faq.articles(max_age=content_max_age())
     return anonymous_page(
         tuple(page.key for page in pages.values()),
         lambda: render_template(
@@ -33,7 +33,7 @@ def home() -> Response | str:
 
 @bp.route("/faq")
 def faq_page() -> Response | str:
-    pages = faq.articles()
+    pages = faq.articles(max_age=content_max_age())
     page = pages.get(faq.FAQ_SLUG)
     if page is None:
         abort(404)

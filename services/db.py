@@ -204,7 +204,7 @@ def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:
     values = {**defaults, **params}
     args: Any = tuple(values[name] for name in positions) if positions is not None else values
     if not isinstance(bind, Engine) or (session is not None and session.in_transaction()):
-        in_session = (session or scoped()).connection()
+        in_session = (session or db.session()).connection()
         return [tuple(row) for row in in_session.exec_driver_sql(sql, args)]
     pooled = bind.raw_connection()
     # PostgreSQL: the one statement in autocommit, so no BEGIN and ROLLBACK round trips around it

@@ -69,6 +69,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _init_sessions(app: Flask) -> None:
     from flask.sessions import SecureCookieSessionInterface
 
+    from web.page_cache import vary_on_cookie
+
     class CookieSessions(SecureCookieSessionInterface):
         """Flask's signed-cookie sessions; a request without the cookie starts an empty session
         without building a signer for a cookie it does not have."""
@@ -77,6 +79,13 @@ def _init_sessions(app: Flask) -> None:
             if app.secret_key and self.get_cookie_name(app) not in request.cookies:
                 return self.session_class()
             return super().open_session(app, request)
+
+        def save_session(self, app: Flask, session: Any, response: Any) -> None:
+            if session or session.modified:
+                super().save_session(app, session, response)
+            elif session.accessed:
+                # Nothing to store or delete: only that the answer depends on the cookie.
+                vary_on_cookie(response)
 
     app.session_interface = CookieSessions()
 

@@ -59,6 +59,22 @@ def _route() -> str:
     return rule.rule if rule is not None else "unmatched"
 
 
+# (route, method, status) -> its request counter and latency histogram (prometheus_client's
+# ``labels`` takes a lock and builds its key on each call). Bounded: routes are rule patterns.
+_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    key = (route, method, status)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+        )
+    return found
+
+
 def _user_id() -> int | None:
     for name in ("api_user", "_login_user"):
         user = g.get(name)
@@ -164,8 +180,9 @@ def init_app(app: Flask) -> None:
             return response
         duration = time.perf_counter() - started
         route = _route()
-        REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        LATENCY.labels(route, request.method).observe(duration)
+        counted, timed = _series(route, request.method, response.status_code)
+        counted.inc()
+        timed.observe(duration)
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
         if log.isEnabledFor(line_level) and route != "/metrics" and not route.startswith("/static"):
             log.log(

@@ -28,6 +28,15 @@ def shared() -> bool:
     return "_user_id" not in session and "_flashes" not in session
 
 
+def vary_on_cookie(response: Response) -> None:
+    """Tell caches the answer depends on the cookie (one header set where none is yet: werkzeug's
+    ``response.vary`` parses and writes the header again on each change)."""
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers["Vary"] = "Cookie"
+
+
 def content_max_age() -> float:
     """How old the content's versions may be for this visitor (seconds)."""
     return SHARED_MAX_AGE if shared() else 0.0
@@ -56,5 +65,5 @@ def anonymous_page(key: Hashable, render: Callable[[], str]) -> Response | str:
     # A cache may keep it, asks again each time (answered 304 while it is current), and keeps it
     # apart from what a signed-in visitor's cookie gets.
     response.headers["Cache-Control"] = "no-cache"
-    response.vary.add("Cookie")
+    vary_on_cookie(response)
     return response

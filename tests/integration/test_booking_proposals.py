@@ -355,9 +355,7 @@ def test_a_proposal_expires_when_its_start_is_no_longer_bookable(world, make_use
     """A session far ahead, a new time soon: the new time's minimum notice comes first."""
     owl = make_coach(make_user, "UTC", start=dt.time(0), end=dt.time(23, 59), weekdays=range(7))
     # Both times keep clear of the owl's last hour, where a session would run past 23:59.
-    far = dt.datetime.combine(
-        (utcnow() + dt.timedelta(days=10)).date(), dt.time(12), tzinfo=dt.timezone.utc
-    )
+    far = dt.datetime.combine((utcnow() + dt.timedelta(days=10)).date(), dt.time(12), tzinfo=dt.UTC)
     session, _ = booking_service.book(
         world["learner"].id,
         booking_service.BookingRequest(type="coding", start=far, coach_id=owl.id),

@@ -262,16 +262,27 @@ _problem = problem_doc(bp)
 # --- slots ---------------------------------------------------------------------------------------
 
 
-# Slot times as answers write them, per zone: the same times are asked for again and again (and
-# one slot's end is often another's start). Bounded: emptied when it grows past the limit.
-_TIMES_KEPT = 50_000
-_times: dict[str, dict[dt.datetime, str]] = {}
+# Each slot as answers write it (its JSON object), per zone: the same slots are asked for again
+# and again, so an answer is mostly a join of kept text. Bounded: emptied past the limit.
+_SLOTS_KEPT = 20_000
+_written: dict[str, dict[availability.Slot, str]] = {}
 
 
-def _written(tz_name: str) -> dict[dt.datetime, str]:
-    if sum(len(times) for times in _times.values()) > _TIMES_KEPT:
-        _times.clear()
-    return _times.setdefault(tz_name, {})
+def _slots_written(tz_name: str) -> dict[availability.Slot, str]:
+    if sum(len(slots) for slots in _written.values()) > _SLOTS_KEPT:
+        _written.clear()
+    return _written.setdefault(tz_name, {})
+
+
+def _slot_json(slot: availability.Slot, tz: dt.tzinfo) -> str:
+    return json.dumps(
+        {
+            "start": slot.start.astimezone(tz).isoformat(),
+            "end": slot.end.astimezone(tz).isoformat(),
+            "coach_ids": list(slot.coach_ids),
+        },
+        separators=(",", ":"),
+    )
 
 
 @bp.route("/slots")
@@ -299,26 +310,18 @@ def list_slots(args: dict[str, Any]) -> Any:
         ),
         learner_id=user.id if user.role == "learner" else None,
     )
-    written = _written(tz_name)
-
-    def local(moment: dt.datetime) -> str:
-        text = written.get(moment)
+    written = _slots_written(tz_name)
+    parts = []
+    for slot in slots:
+        text = written.get(slot)
         if text is None:
-            text = written[moment] = moment.astimezone(tz).isoformat()
-        return text
-
-    body = {
-        "type": args["type"],
-        "timezone": tz_name,
-        "slots": [
-            {"start": local(s.start), "end": local(s.end), "coach_ids": list(s.coach_ids)}
-            for s in slots
-        ],
-    }
-    # Serialised here (the shape SlotsSchema documents): hundreds of slots per answer, and
+            text = written[slot] = _slot_json(slot, tz)
+        parts.append(text)
+    # Written here (the shape SlotsSchema documents): hundreds of slots per answer, and
     # marshmallow's per-field work would cost more than finding them.
+    head = json.dumps({"type": args["type"], "timezone": tz_name}, separators=(",", ":"))
     return current_app.response_class(
-        json.dumps(body, separators=(",", ":")), mimetype="application/json"
+        f'{head[:-1]},"slots":[{",".join(parts)}]}}', mimetype="application/json"
     )
 
 

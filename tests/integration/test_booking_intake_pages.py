@@ -168,7 +168,7 @@ def test_the_confirm_page_says_which_coach_the_answers_may_send_the_session_to(
     dana = make_coach(make_user, "UTC", name="Dana Nlp", expertise=["nlp"])
     pat = make_coach(make_user, "UTC", name="Pat Python", expertise=["python"])
     for coach in (dana, pat):  # busier than Casey even once Casey takes the first booking
-        for days in (5, 6):
+        for days in (5, 12):  # two dates: from a Monday, 5 and 6 days ahead are one
             _busy(make_user, coach, world["type"], future_weekday(days), f"{coach.id}-{days}")
     db.session.commit()
     casey = world["coach"]

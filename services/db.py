@@ -182,10 +182,11 @@ def _session_and_bind() -> tuple[Any, Any]:
     return session, bind if bind is not None else db.engine
 
 
-def current_bind() -> Any:
-    """What the session reads through (an engine, or the connection of an outer transaction), as
-    the key of what a process keeps per database."""
-    return _session_and_bind()[1]
+def current_session_and_bind() -> tuple[Any, Any]:
+    """The request's session if one is made yet (None otherwise), and what it reads through (an
+    engine, or the connection of an outer transaction): the key of what a process keeps per
+    database."""
+    return _session_and_bind()
 
 
 def fast_rows(statement: Any, **params: Any) -> list[tuple[Any, ...]]:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, selectinload
 
-from services.db import current_bind, db, fast_rows
+from services.db import current_session_and_bind, db, fast_rows
 from services.models import FaqEntry, Page
 from services.validation import is_id
 
@@ -151,9 +151,8 @@ def articles(max_age: float = 0.0) -> dict[str, Article]:
     read of their versions (no ORM session); a page is read again only when its version moved (or
     another process started). With ``max_age``, what this process found at most that many seconds
     ago, without a read, unless this process has changed a page since."""
-    bind = current_bind()
-    scoped = db.session
-    pending = scoped.registry.has() and scoped().info.get(_PAGES_CHANGED)
+    session, bind = current_session_and_bind()
+    pending = session is not None and session.info.get(_PAGES_CHANGED)
     if max_age > 0 and not pending:
         last = _last_read.get(bind)
         if last is not None and time.monotonic() - last[0] < max_age:

@@ -293,3 +293,10 @@ def test_every_worker_shows_anonymous_visitors_an_edit_made_elsewhere(live_serve
         time.sleep(0.2)
         seen = questions()
     assert seen == {"Edited elsewhere?"}
+
+
+def test_a_response_to_a_visitor_without_a_session_says_it_depends_on_the_cookie(client):
+    response = client.get("/healthz")
+
+    assert response.headers.get_all("Vary") == ["Cookie"]
+    assert "Set-Cookie" not in response.headers

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InvalidatePoolError
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, ORMExecuteState, Session, SessionTransaction, registry
 from sqlalchemy.pool import Pool
 from sqlalchemy.types import TypeDecorator
 
@@ -140,6 +141,56 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write_intent.get() else "BEGIN")
 
 
+# PostgreSQL: outside a writer, a web request's reads run in autocommit (web.transactions), so
+# they cost no BEGIN and no ROLLBACK round trip. At PostgreSQL's READ COMMITTED, the isolation
+# used here, each statement of a transaction reads its own snapshot anyway, so a run of reads sees
+# nothing different. Such a request writes nothing: a flush with changes raises (below) instead of
+# committing statement by statement, on SQLite too, so both databases keep the one rule.
+autocommit_reads: ContextVar[bool] = ContextVar("autocommit_reads", default=False)
+
+
+class WriteOutsideWriter(RuntimeError):
+    """A change flushed in a stretch that only reads (a request outside ``web.transactions``'s
+    ``writing``): a programming error, raised before any of it is written."""
+
+
+_READING = "autocommit_reads"  # a pooled connection's ``info`` key: put in autocommit to read
+
+
+@event.listens_for(Pool, "checkout")
+def _autocommit_if_reading(dbapi_connection: Any, connection_record: Any, proxy: Any) -> None:
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection) or dbapi_connection.autocommit:
+        return  # SQLite's are in autocommit already; so is an engine's at AUTOCOMMIT isolation
+    if autocommit_reads.get() and not write_intent.get():
+        dbapi_connection.autocommit = True
+        connection_record.info[_READING] = True
+
+
+@event.listens_for(Pool, "checkin")
+def _end_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
+    reading = connection_record is not None and connection_record.info.pop(_READING, None)
+    if reading and dbapi_connection is not None:
+        dbapi_connection.autocommit = False
+
+
+@event.listens_for(Session, "before_flush")
+def _no_writes_while_reading(session: Session, flush_context: Any, instances: Any) -> None:
+    if not autocommit_reads.get() or write_intent.get():
+        return
+    if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+        raise WriteOutsideWriter("a change outside a writer: make it in web.transactions.writing")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_writes_while_reading(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and (
+        autocommit_reads.get() and not write_intent.get()
+    ):
+        raise WriteOutsideWriter("a change outside a writer: make it in web.transactions.writing")
+
+
 @contextmanager
 def writer() -> Iterator[None]:
     """A unit of work that will write (a CLI command, a task): its transactions start as writers.
@@ -161,6 +212,49 @@ def reader() -> Iterator[None]:
         yield
     finally:
         write_intent.reset(token)
+
+
+class ChangeWatch:
+    """Which sessions' transactions change rows of some kinds: by the ORM (``before_flush``, where
+    ``changes`` says whether an object's state is a change) or by a bulk statement through the
+    session (``do_orm_execute``). A process keeps what it read under a version, and reads through
+    while its own session holds changes (``pending``); once such a transaction ends, committed or
+    rolled back, ``ended`` runs. Made once per kind of kept facts, at import."""
+
+    def __init__(
+        self,
+        name: str,
+        kinds: tuple[type[Any], ...],
+        changes: Callable[[Session, Any], bool],
+        ended: Callable[[], None] | None = None,
+    ) -> None:
+        self.key = f"changes:{name}"  # the session's ``info`` key while it holds changes
+        self.kinds, self.changes, self.ended = kinds, changes, ended
+        event.listen(Session, "before_flush", self._note)
+        event.listen(Session, "do_orm_execute", self._note_bulk)
+        event.listen(Session, "after_transaction_end", self._end)
+
+    def pending(self, session: Session) -> bool:
+        return bool(session.info.get(self.key))
+
+    def _note(self, session: Session, flush_context: Any, instances: Any) -> None:
+        if session.info.get(self.key):
+            return
+        for obj in chain(session.new, session.dirty, session.deleted):
+            if isinstance(obj, self.kinds) and self.changes(session, obj):
+                session.info[self.key] = True
+                return
+
+    def _note_bulk(self, state: ORMExecuteState) -> None:
+        if state.is_update or state.is_delete or state.is_insert:
+            mapper = state.bind_mapper
+            if mapper is not None and issubclass(mapper.class_, self.kinds):
+                state.session.info[self.key] = True
+
+    def _end(self, session: Session, transaction: SessionTransaction) -> None:
+        changed = transaction.parent is None and session.info.pop(self.key, None)
+        if changed and self.ended is not None:
+            self.ended()
 
 
 # A hot read of a few plain values (a version, a token's owner) asked on every request: SQLAlchemy

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, selectinload
+from sqlalchemy.orm import Session, selectinload
 
-from services.db import current_session_and_bind, db, fast_rows
+from services.db import ChangeWatch, current_session_and_bind, db, fast_rows
 from services.models import FaqEntry, Page
 from services.validation import is_id
 
@@ -143,7 +143,6 @@ _articles: dict[str, tuple[tuple[Any, ...], Article]] = {}
 _last_read: weakref.WeakKeyDictionary[Any, tuple[float, dict[str, Article]]] = (
     weakref.WeakKeyDictionary()
 )
-_PAGES_CHANGED = "pages_changed"  # the session's ``info`` key: it holds uncommitted page changes
 
 
 def articles(max_age: float = 0.0) -> dict[str, Article]:
@@ -152,7 +151,7 @@ def articles(max_age: float = 0.0) -> dict[str, Article]:
     another process started). With ``max_age``, what this process found at most that many seconds
     ago, without a read, unless this process has changed a page since."""
     session, bind = current_session_and_bind()
-    pending = session is not None and session.info.get(_PAGES_CHANGED)
+    pending = session is not None and _PAGE_CHANGES.pending(session)
     if max_age > 0 and not pending:
         last = _last_read.get(bind)
         if last is not None and time.monotonic() - last[0] < max_age:
@@ -257,24 +256,15 @@ def _render_and_version(session: Session, flush_context: Any, instances: Any) ->
         if page not in session.new and page not in session.deleted:
             # Counted in SQL, so two writers at once both count.
             page.version = Page.version + 1  # type: ignore[assignment]
-    if any(isinstance(obj, (Page, FaqEntry)) for obj in (*session.new, *session.deleted)) or pages:
-        session.info[_PAGES_CHANGED] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete or state.is_insert:
-        mapper = state.bind_mapper
-        if mapper is not None and issubclass(mapper.class_, (Page, FaqEntry)):
-            state.session.info[_PAGES_CHANGED] = True
+def _is_change(session: Session, obj: Page | FaqEntry) -> bool:
+    return obj in session.new or obj in session.deleted or session.is_modified(obj)
 
 
-@event.listens_for(Session, "after_transaction_end")
-def _read_versions_again(session: Session, transaction: SessionTransaction) -> None:
-    """Once a transaction that changed a page ends (committed or not), this process reads the
-    versions again on its next visit."""
-    if transaction.parent is None and session.info.pop(_PAGES_CHANGED, None):
-        _last_read.clear()
+# Once a transaction that changed a page ends (committed or not), this process reads the versions
+# again on its next visit.
+_PAGE_CHANGES = ChangeWatch("public pages", (Page, FaqEntry), _is_change, ended=_last_read.clear)
 
 
 def _changed(obj: FaqEntry, name: str) -> bool:

@@ -50,8 +50,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         public,
         security_headers,
         staff,
+        transactions,
     )
 
+    transactions.init_app(app)  # first: every later hook's reads run as the request's
     observability.init_app(app)
 
     api.init_app(app)

@@ -5,6 +5,9 @@ or roll back. On SQLite there is one writer at a time, and a transaction that re
 writer committed can no longer write (services.db): so ``writing`` ends the read transaction the
 request has open (the sign-in or token check's) and starts the change as a writer, which queues for
 the write lock before it reads anything. That is the one place a request asks for the lock.
+
+Outside ``writing`` a request only reads: on PostgreSQL its reads run in autocommit, one round trip
+each, and a change flushed there raises (services.db.WriteOutsideWriter) instead of being written.
 """
 
 from __future__ import annotations
@@ -12,7 +15,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from services.db import db, reader, writer
+from flask import Flask
+
+from services.db import autocommit_reads, db, reader, writer
+
+
+def init_app(app: Flask) -> None:
+    """A request reads in autocommit outside ``writing`` (services.db.autocommit_reads): on
+    PostgreSQL its reads cost no BEGIN and ROLLBACK round trips, and anything it changes outside
+    ``writing`` raises instead of being written."""
+
+    @app.before_request
+    def _read_in_autocommit() -> None:
+        autocommit_reads.set(True)
+
+    @app.teardown_request
+    def _end_reading(error: BaseException | None) -> None:
+        autocommit_reads.set(False)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ second. Each process keeps them (filled as searches ask) under the token of ``ca
 that it read them at, and a search costs one indexed read of that token instead of six queries.
 
 Whoever changes one of those facts, by the ORM or by a bulk statement through the session, marks
-the session (``before_flush``, ``do_orm_execute``), and its commit replaces the token with a new
+the session (services.db.ChangeWatch), and its commit replaces the token with a new
 random one as its last statement (``before_commit``), so every process reads them afresh. A
 session holding such changes uncommitted reads through, and so sees its own writes. Bookings and a
 learner's own sessions change with every booking: they are never kept here (``load_calendars``
@@ -20,14 +20,13 @@ import datetime as dt
 import secrets
 import threading
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, event, inspect, select, update
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from services.booking.interview_types import offered_by
-from services.db import db, fast_rows, utcnow
+from services.db import ChangeWatch, db, fast_rows, utcnow
 from services.models import (
     AvailabilityException,
     AvailabilityRule,
@@ -63,7 +62,6 @@ _COLUMNS: dict[type[Any], tuple[str, ...]] = {
     CoachBookingSettings: ("daily_session_cap", "runs_all_types"),
     CalendarFeed: ("name", "coach_id", "last_success_at"),
 }
-_CHANGED = "calendars_changed"  # the session's ``info`` key: it holds uncommitted changes
 
 
 @dataclass(frozen=True)
@@ -235,7 +233,7 @@ def current() -> Snapshot | None:
     after it, so they are never older than it). None where the session holds uncommitted changes
     to them, or the database has no token: then the caller reads through."""
     session = db.session()
-    if session.info.get(_CHANGED):
+    if _CHANGES.pending(session):
         return None
     rows = fast_rows(_TOKEN)
     if not rows:
@@ -267,41 +265,13 @@ def _changes_facts(session: Session, obj: Any) -> bool:
     return any(state.attrs[name].history.has_changes() for name in columns)
 
 
-@event.listens_for(Session, "before_flush")
-def _note_changes(session: Session, flush_context: Any, instances: Any) -> None:
-    if session.info.get(_CHANGED):
-        return
-    for obj in chain(session.new, session.dirty, session.deleted):
-        if _changes_facts(session, obj):
-            session.info[_CHANGED] = True
-            return
-
-
-_BULK_WATCHED = (*_WATCHED, *_COLUMNS)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _note_bulk_changes(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete or state.is_insert):
-        return
-    mapper = state.bind_mapper
-    if mapper is not None and issubclass(mapper.class_, _BULK_WATCHED):
-        state.session.info[_CHANGED] = True
+_CHANGES = ChangeWatch("calendars", (*_WATCHED, *_COLUMNS), _changes_facts)
 
 
 @event.listens_for(Session, "before_commit")
 def _replace_token(session: Session) -> None:
     """The commit's last statement: a new token, if this transaction changed the facts. It locks
     the one row only from here to the commit, so writers do not queue behind each other."""
-    if not session.info.get(_CHANGED):
-        session.flush()  # what is still pending may change them
-        if not session.info.get(_CHANGED):
-            return
-    session.flush()
-    session.connection().execute(_BUMP, {"token": secrets.randbits(62)})
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_changes(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_CHANGED, None)
+    session.flush()  # what is still pending may change them
+    if _CHANGES.pending(session):
+        session.connection().execute(_BUMP, {"token": secrets.randbits(62)})

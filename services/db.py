@@ -163,7 +163,7 @@ def _autocommit_if_reading(dbapi_connection: Any, connection_record: Any, proxy:
 
     if isinstance(dbapi_connection, sqlite3.Connection) or dbapi_connection.autocommit:
         return  # SQLite's are in autocommit already; so is an engine's at AUTOCOMMIT isolation
-    if autocommit_reads.get() and not write_intent.get():
+    if _only_reading():
         dbapi_connection.autocommit = True
         connection_record.info[_READING] = True
 
@@ -175,19 +175,27 @@ def _end_autocommit(dbapi_connection: Any, connection_record: Any) -> None:
         dbapi_connection.autocommit = False
 
 
+def _only_reading() -> bool:
+    return autocommit_reads.get() and not write_intent.get()
+
+
+def is_change(session: Session, obj: Any) -> bool:
+    """Whether flushing ``obj`` would write it: new, deleted, or with a column or collection
+    changed (a loaded object merely looked at is in ``session.dirty`` without a change)."""
+    return obj in session.new or obj in session.deleted or session.is_modified(obj)
+
+
 @event.listens_for(Session, "before_flush")
 def _no_writes_while_reading(session: Session, flush_context: Any, instances: Any) -> None:
-    if not autocommit_reads.get() or write_intent.get():
-        return
-    if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+    if _only_reading() and any(
+        is_change(session, obj) for obj in chain(session.new, session.dirty, session.deleted)
+    ):
         raise WriteOutsideWriter("a change outside a writer: make it in web.transactions.writing")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _no_bulk_writes_while_reading(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and (
-        autocommit_reads.get() and not write_intent.get()
-    ):
+    if (state.is_insert or state.is_update or state.is_delete) and _only_reading():
         raise WriteOutsideWriter("a change outside a writer: make it in web.transactions.writing")
 
 

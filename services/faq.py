@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, selectinload
 
-from services.db import ChangeWatch, current_session_and_bind, db, fast_rows
+from services.db import ChangeWatch, current_session_and_bind, db, fast_rows, is_change
 from services.models import FaqEntry, Page
 from services.validation import is_id
 
@@ -258,13 +258,9 @@ def _render_and_version(session: Session, flush_context: Any, instances: Any) ->
             page.version = Page.version + 1  # type: ignore[assignment]
 
 
-def _is_change(session: Session, obj: Page | FaqEntry) -> bool:
-    return obj in session.new or obj in session.deleted or session.is_modified(obj)
-
-
 # Once a transaction that changed a page ends (committed or not), this process reads the versions
 # again on its next visit.
-_PAGE_CHANGES = ChangeWatch("public pages", (Page, FaqEntry), _is_change, ended=_last_read.clear)
+_PAGE_CHANGES = ChangeWatch("public pages", (Page, FaqEntry), is_change, ended=_last_read.clear)
 
 
 def _changed(obj: FaqEntry, name: str) -> bool:

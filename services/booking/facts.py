@@ -26,7 +26,7 @@ from sqlalchemy import Connection, bindparam, event, inspect, select, update
 from sqlalchemy.orm import Session
 
 from services.booking.interview_types import offered_by
-from services.db import ChangeWatch, db, fast_rows, utcnow
+from services.db import ChangeWatch, db, fast_rows, is_change, utcnow
 from services.models import (
     AvailabilityException,
     AvailabilityRule,
@@ -253,7 +253,7 @@ def current() -> Snapshot | None:
 
 def _changes_facts(session: Session, obj: Any) -> bool:
     if isinstance(obj, _WATCHED):
-        return obj not in session.dirty or session.is_modified(obj)
+        return is_change(session, obj)
     columns = _COLUMNS.get(type(obj))
     if columns is None:
         return False
